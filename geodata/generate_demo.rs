@@ -1,0 +1,1238 @@
+//! Deterministic generator of the `wangge` demo data set (see `geodata/README.md`).
+//!
+//! ```text
+//! cargo run --example generate_demo -- geodata/demo
+//! git diff --exit-code geodata/demo
+//! ```
+//!
+//! Everything is derived from fixed seeds through an inline splitmix64 generator, and
+//! all arithmetic that reaches the output is IEEE `+ - * / sqrt` plus rounding (no
+//! `sin`/`cos`, whose last bit may differ between platforms), so every run writes
+//! byte-identical files.
+//!
+//! How the partition is made exact: all administrative polygons (street, communities,
+//! grids, responsibility areas) are unions of the cells of one quadrilateral lattice.
+//! The lattice vertices are rounded to 1e-7 degree *integers* first; a region's outline
+//! is then traced from the lattice edges that separate it from cells outside it. Two
+//! neighbouring regions therefore share exactly the same vertices along their common
+//! boundary, and the areas add up exactly (checked here in integer arithmetic).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use geo::{Contains, Coord, Intersects, LineString, Point, Polygon, Validation, Winding};
+use serde_json::{Value, json};
+
+// ───────────────────────────── constants ─────────────────────────────
+
+/// Coordinates are handled as integers in units of 1e-7 degree.
+type Fix = [i64; 2];
+const SCALE: f64 = 1e7;
+
+/// South-west anchor of the street lattice: 120.370 E, 36.055 N.
+const LON0: i64 = 1_203_700_000;
+const LAT0: i64 = 360_550_000;
+/// Metres per degree at 36.06 N (WGS84 series); the test uses the same values.
+const M_PER_DEG_LON: f64 = 90_095.3;
+const M_PER_DEG_LAT: f64 = 110_960.1;
+
+/// Lattice of NX × NY quadrilateral cells spanning about WIDTH_M × HEIGHT_M.
+const NX: usize = 24;
+const NY: usize = 20;
+const WIDTH_M: f64 = 2_240.0;
+const HEIGHT_M: f64 = 1_880.0;
+
+const DISTRICT_CODE: &str = "370202";
+const DISTRICT_NAME: &str = "市南区";
+const STREET_CODE: &str = "370202010";
+const STREET_NAME: &str = "珠海路街道";
+const ADDRESS_PREFIX: &str = "山东省青岛市市南区珠海路街道";
+const HK_GARDEN: &str = "香港花园社区";
+
+/// Communities: name, main road (used in addresses), number of grids, grid naming
+/// style (`true`: "…第N网格", `false`: "…<estate>片区"). The first one is the real case.
+const COMMUNITIES: [(&str, &str, usize, bool); 6] = [
+    (HK_GARDEN, "香港中路", 13, true),
+    ("海门路社区", "海门路", 4, true),
+    ("宁德路社区", "宁德路", 5, false),
+    ("泉港路社区", "泉港路", 6, true),
+    ("漳浦路社区", "漳浦路", 3, false),
+    ("霞浦路社区", "霞浦路", 5, true),
+];
+/// Number of responsibility areas (民情责任田).
+const N_AREAS: usize = 8;
+/// The first HK_GARDEN_SHARED grids of 香港花园社区 all belong to one big estate.
+const HK_GARDEN_SHARED: usize = 4;
+
+/// Invented estate (小区) names, one per remaining grid.
+const ESTATES: [&str; 34] = [
+    "海韵花园",
+    "福林苑",
+    "松涛小区",
+    "银海公寓",
+    "青苑小区",
+    "华侨新村",
+    "碧海园",
+    "观澜苑",
+    "嘉和园",
+    "金海湾花园",
+    "东海花园",
+    "澜湾小区",
+    "宁德新村",
+    "泉港小区",
+    "闽江花园",
+    "汇泉苑",
+    "秀湖小区",
+    "盈海园",
+    "安和小区",
+    "福瑞苑",
+    "海天苑",
+    "颐和小区",
+    "鹏程苑",
+    "紫荆花园",
+    "翠海小区",
+    "望海园",
+    "清风苑",
+    "丽景花园",
+    "海岸名苑",
+    "和悦小区",
+    "明珠苑",
+    "康乐小区",
+    "长青园",
+    "滨海新村",
+];
+
+/// Surnames (repeated entries make them more frequent; 于/姜/隋/曲/宫 are typical of Qingdao).
+const SURNAMES: [&str; 40] = [
+    "王", "王", "王", "张", "张", "张", "李", "李", "刘", "刘", "孙", "孙", "于", "于", "杨",
+    "赵", "徐", "姜", "姜", "陈", "宋", "高", "周", "吴", "马", "郭", "林", "曲", "隋", "宫",
+    "薛", "丁", "董", "韩", "袁", "邵", "崔", "栾", "臧", "逄",
+];
+const GIVEN: [&str; 48] = [
+    "志", "文", "华", "明", "国", "英", "秀", "丽", "军", "平", "强", "玉", "兰", "红", "伟", "静",
+    "敏", "芳", "海", "涛", "磊", "洋", "霞", "燕", "杰", "勇", "刚", "辉", "鹏", "琳", "娜", "倩",
+    "婷", "雪", "宁", "波", "斌", "凯", "鑫", "浩", "宇", "晨", "欣", "悦", "建", "春", "梅", "林",
+];
+/// Household tags and the probability of each.
+const TAGS: [(&str, f64); 6] = [
+    ("elderly_alone", 0.05),
+    ("party_member", 0.08),
+    ("disabled", 0.02),
+    ("low_income", 0.025),
+    ("veteran", 0.02),
+    ("child_left_behind", 0.008),
+];
+
+// ───────────────────────────── PRNG ─────────────────────────────
+
+/// splitmix64 (Steele, Lea & Flood 2014).
+struct Rng(u64);
+
+impl Rng {
+    fn new(seed: u64) -> Self {
+        Rng(seed)
+    }
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    /// Uniform in [0, 1).
+    fn unit(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+    fn range(&mut self, lo: f64, hi: f64) -> f64 {
+        lo + (hi - lo) * self.unit()
+    }
+    /// Uniform integer in lo..=hi.
+    fn int(&mut self, lo: u32, hi: u32) -> u32 {
+        lo + (self.next_u64() % u64::from(hi - lo + 1)) as u32
+    }
+    fn chance(&mut self, p: f64) -> bool {
+        self.unit() < p
+    }
+    fn pick<T: Copy>(&mut self, xs: &[T]) -> T {
+        xs[(self.next_u64() % xs.len() as u64) as usize]
+    }
+    /// Picks a value with integer weights.
+    fn weighted<T: Copy>(&mut self, items: &[(T, u32)]) -> T {
+        let total: u32 = items.iter().map(|&(_, w)| w).sum();
+        let mut x = self.int(0, total - 1);
+        for &(v, w) in items {
+            if x < w {
+                return v;
+            }
+            x -= w;
+        }
+        unreachable!()
+    }
+    fn shuffle<T>(&mut self, xs: &mut [T]) {
+        for i in (1..xs.len()).rev() {
+            let j = (self.next_u64() % (i as u64 + 1)) as usize;
+            xs.swap(i, j);
+        }
+    }
+}
+
+// ───────────────────────────── geometry helpers ─────────────────────────────
+
+/// Local metres (east, north of the anchor) to rounded fixed-point lon/lat.
+fn to_fix(p: [f64; 2]) -> Fix {
+    [
+        LON0 + (p[0] / M_PER_DEG_LON * SCALE).round() as i64,
+        LAT0 + (p[1] / M_PER_DEG_LAT * SCALE).round() as i64,
+    ]
+}
+
+/// Fixed-point lon/lat to local metres.
+fn to_m(p: Fix) -> [f64; 2] {
+    [
+        (p[0] - LON0) as f64 / SCALE * M_PER_DEG_LON,
+        (p[1] - LAT0) as f64 / SCALE * M_PER_DEG_LAT,
+    ]
+}
+
+/// Exact cross product (b - a) × (c - a).
+fn cross(a: Fix, b: Fix, c: Fix) -> i128 {
+    i128::from(b[0] - a[0]) * i128::from(c[1] - a[1])
+        - i128::from(b[1] - a[1]) * i128::from(c[0] - a[0])
+}
+
+/// Twice the signed area of a ring (not closed), exact.
+fn area2(ring: &[Fix]) -> i128 {
+    let n = ring.len();
+    (0..n)
+        .map(|k| {
+            let (a, b) = (ring[k], ring[(k + 1) % n]);
+            i128::from(a[0]) * i128::from(b[1]) - i128::from(b[0]) * i128::from(a[1])
+        })
+        .sum()
+}
+
+fn coord(p: Fix) -> Coord<f64> {
+    Coord {
+        x: p[0] as f64 / SCALE,
+        y: p[1] as f64 / SCALE,
+    }
+}
+
+fn geo_polygon(ring: &[Fix]) -> Polygon<f64> {
+    Polygon::new(LineString::new(ring.iter().map(|&p| coord(p)).collect()), vec![])
+}
+
+fn sub(a: [f64; 2], b: [f64; 2]) -> [f64; 2] {
+    [a[0] - b[0], a[1] - b[1]]
+}
+fn dot(a: [f64; 2], b: [f64; 2]) -> f64 {
+    a[0] * b[0] + a[1] * b[1]
+}
+fn norm(a: [f64; 2]) -> [f64; 2] {
+    let l = dot(a, a).sqrt();
+    [a[0] / l, a[1] / l]
+}
+fn dist(a: [f64; 2], b: [f64; 2]) -> f64 {
+    let d = sub(a, b);
+    dot(d, d).sqrt()
+}
+
+/// Smooth 1-D value noise through `knots` random values, evaluated at s in [0, 1].
+fn noise(knots: &[f64], s: f64) -> f64 {
+    let n = knots.len() - 1;
+    let x = s * n as f64;
+    let i = (x.floor() as usize).min(n - 1);
+    let t = x - i as f64;
+    let t = t * t * (3.0 - 2.0 * t);
+    knots[i] * (1.0 - t) + knots[i + 1] * t
+}
+
+// ───────────────────────────── lattice ─────────────────────────────
+
+fn vid(i: usize, j: usize) -> usize {
+    j * (NX + 1) + i
+}
+fn cid(i: usize, j: usize) -> usize {
+    j * NX + i
+}
+fn cell_ij(c: usize) -> (usize, usize) {
+    (c % NX, c / NX)
+}
+
+/// Cells that belong to the street (an irregular outline with a few notches).
+fn in_street(i: usize, j: usize) -> bool {
+    let notch = (i < 4 && j < 3)
+        || ((11..15).contains(&i) && j < 2)
+        || (i >= 19 && j >= 15)
+        || (i < 2 && j >= 17)
+        || (i >= 22 && (5..9).contains(&j));
+    !notch
+}
+
+struct Lattice {
+    /// (NX+1)·(NY+1) vertices, already rounded to 1e-7 degree.
+    v: Vec<Fix>,
+}
+
+impl Lattice {
+    /// A Coons patch between four wavy boundary curves, with uneven row and column
+    /// spacing and a few metres of jitter on every vertex, rounded to fixed point.
+    fn build(rng: &mut Rng) -> Lattice {
+        let knots = |rng: &mut Rng| -> Vec<f64> { (0..7).map(|_| rng.range(-1.0, 1.0)).collect() };
+        let (kb, kt, kl, kr) = (knots(rng), knots(rng), knots(rng), knots(rng));
+        let (ab, at, al, ar) = (95.0, 70.0, 80.0, 70.0);
+        let lines = |rng: &mut Rng, n: usize| -> Vec<f64> {
+            (0..=n)
+                .map(|k| {
+                    if k == 0 || k == n {
+                        k as f64 / n as f64
+                    } else {
+                        (k as f64 + rng.range(-0.22, 0.22)) / n as f64
+                    }
+                })
+                .collect()
+        };
+        let su = lines(rng, NX);
+        let sv = lines(rng, NY);
+        let env = |s: f64| 4.0 * s * (1.0 - s);
+        let mut v = Vec::with_capacity((NX + 1) * (NY + 1));
+        for &t in &sv {
+            for &s in &su {
+                let bottom = [s * WIDTH_M, ab * noise(&kb, s) * env(s)];
+                let top = [s * WIDTH_M, HEIGHT_M + at * noise(&kt, s) * env(s)];
+                let left = [al * noise(&kl, t) * env(t), t * HEIGHT_M];
+                let right = [WIDTH_M + ar * noise(&kr, t) * env(t), t * HEIGHT_M];
+                let x = (1.0 - t) * bottom[0] + t * top[0] + (1.0 - s) * left[0] + s * right[0]
+                    - s * WIDTH_M;
+                let y = (1.0 - t) * bottom[1] + t * top[1] + (1.0 - s) * left[1] + s * right[1]
+                    - t * HEIGHT_M;
+                let jx = rng.range(-5.0, 5.0);
+                let jy = rng.range(-5.0, 5.0);
+                v.push(to_fix([x + jx, y + jy]));
+            }
+        }
+        let mut lat = Lattice { v };
+        lat.remove_collinear();
+        lat.check_convex();
+        lat
+    }
+
+    /// Nudges any vertex that is exactly collinear with its two lattice neighbours
+    /// on a lattice line, so that no outline carries a redundant vertex.
+    fn remove_collinear(&mut self) {
+        loop {
+            let mut changed = false;
+            for j in 0..=NY {
+                for i in 0..=NX {
+                    let mut pairs = Vec::new();
+                    if i > 0 && i < NX {
+                        pairs.push((vid(i - 1, j), vid(i + 1, j)));
+                    }
+                    if j > 0 && j < NY {
+                        pairs.push((vid(i, j - 1), vid(i, j + 1)));
+                    }
+                    for (a, b) in pairs {
+                        if cross(self.v[a], self.v[vid(i, j)], self.v[b]) == 0 {
+                            self.v[vid(i, j)][1] += 1;
+                            changed = true;
+                        }
+                    }
+                }
+            }
+            if !changed {
+                return;
+            }
+        }
+    }
+
+    fn quad(&self, c: usize) -> [Fix; 4] {
+        let (i, j) = cell_ij(c);
+        [
+            self.v[vid(i, j)],
+            self.v[vid(i + 1, j)],
+            self.v[vid(i + 1, j + 1)],
+            self.v[vid(i, j + 1)],
+        ]
+    }
+
+    fn check_convex(&self) {
+        for c in 0..NX * NY {
+            let q = self.quad(c);
+            for k in 0..4 {
+                assert!(
+                    cross(q[k], q[(k + 1) % 4], q[(k + 2) % 4]) > 0,
+                    "lattice cell {c} is not strictly convex"
+                );
+            }
+        }
+    }
+
+    fn centroid_m(&self, c: usize) -> [f64; 2] {
+        let q = self.quad(c).map(to_m);
+        [
+            (q[0][0] + q[1][0] + q[2][0] + q[3][0]) / 4.0,
+            (q[0][1] + q[1][1] + q[2][1] + q[3][1]) / 4.0,
+        ]
+    }
+
+    /// The outline of a set of cells as one counter-clockwise ring, or `None` if the
+    /// set is not a single simple polygon (disconnected, with a hole, or pinched at a
+    /// vertex). Every vertex is a lattice vertex, so neighbours share them exactly.
+    fn outline(&self, cells: &[usize]) -> Option<Vec<Fix>> {
+        let mut member = vec![false; NX * NY];
+        for &c in cells {
+            member[c] = true;
+        }
+        let is_member = |i: isize, j: isize| {
+            i >= 0
+                && j >= 0
+                && (i as usize) < NX
+                && (j as usize) < NY
+                && member[cid(i as usize, j as usize)]
+        };
+        let mut next: BTreeMap<usize, usize> = BTreeMap::new();
+        for &c in cells {
+            let (i, j) = cell_ij(c);
+            let (a, b, cc, d) = (vid(i, j), vid(i + 1, j), vid(i + 1, j + 1), vid(i, j + 1));
+            let (ii, jj) = (i as isize, j as isize);
+            for (from, to, ni, nj) in [
+                (a, b, ii, jj - 1),
+                (b, cc, ii + 1, jj),
+                (cc, d, ii, jj + 1),
+                (d, a, ii - 1, jj),
+            ] {
+                if !is_member(ni, nj) && next.insert(from, to).is_some() {
+                    return None; // pinch: two boundary edges leave one vertex
+                }
+            }
+        }
+        let start = *next.keys().next()?;
+        let mut ring = vec![start];
+        let mut cur = next.remove(&start)?;
+        while cur != start {
+            ring.push(cur);
+            cur = next.remove(&cur)?;
+        }
+        if !next.is_empty() {
+            return None; // a second ring: hole or second component
+        }
+        let ring: Vec<Fix> = ring.into_iter().map(|k| self.v[k]).collect();
+        let n = ring.len();
+        for k in 0..n {
+            assert!(
+                cross(ring[k], ring[(k + 1) % n], ring[(k + 2) % n]) != 0,
+                "collinear outline vertex"
+            );
+        }
+        assert!(area2(&ring) > 0, "outline is not counter-clockwise");
+        Some(ring)
+    }
+}
+
+fn neighbours(c: usize) -> impl Iterator<Item = usize> {
+    let (i, j) = cell_ij(c);
+    let mut out = Vec::with_capacity(4);
+    if j > 0 {
+        out.push(cid(i, j - 1));
+    }
+    if i + 1 < NX {
+        out.push(cid(i + 1, j));
+    }
+    if j + 1 < NY {
+        out.push(cid(i, j + 1));
+    }
+    if i > 0 {
+        out.push(cid(i - 1, j));
+    }
+    out.into_iter()
+}
+
+// ───────────────────────────── partitioning ─────────────────────────────
+
+/// Splits `cells` into `targets.len()` contiguous regions of roughly proportional size:
+/// seeds by farthest-point sampling, then the relatively smallest region repeatedly
+/// takes the adjacent free cell nearest to its running centroid (plus per-cell noise).
+fn grow(cells: &[usize], cent: &[[f64; 2]], targets: &[f64], rng: &mut Rng) -> Vec<Vec<usize>> {
+    const FREE: usize = usize::MAX;
+    let k = targets.len();
+    let mut owner = vec![FREE; NX * NY];
+    let mut available = vec![false; NX * NY];
+    for &c in cells {
+        available[c] = true;
+    }
+    let noise: Vec<f64> = (0..NX * NY).map(|_| rng.range(0.0, 60.0)).collect();
+    let mut seeds = vec![cells[(rng.next_u64() % cells.len() as u64) as usize]];
+    while seeds.len() < k {
+        let mut best = (f64::MIN, 0);
+        for &c in cells {
+            let d = seeds
+                .iter()
+                .map(|&s| dist(cent[c], cent[s]))
+                .fold(f64::MAX, f64::min)
+                + rng.range(0.0, 80.0);
+            if d > best.0 {
+                best = (d, c);
+            }
+        }
+        seeds.push(best.1);
+    }
+    let mut members: Vec<Vec<usize>> = seeds.iter().map(|&s| vec![s]).collect();
+    let mut sum: Vec<[f64; 2]> = seeds.iter().map(|&s| cent[s]).collect();
+    for (r, &s) in seeds.iter().enumerate() {
+        owner[s] = r;
+    }
+    let mut left = cells.len() - k;
+    while left > 0 {
+        let mut order: Vec<usize> = (0..k).collect();
+        order.sort_by(|&a, &b| {
+            let fa = members[a].len() as f64 / targets[a];
+            let fb = members[b].len() as f64 / targets[b];
+            fa.total_cmp(&fb).then(a.cmp(&b))
+        });
+        let mut grown = false;
+        for r in order {
+            let n = members[r].len() as f64;
+            let centre = [sum[r][0] / n, sum[r][1] / n];
+            let mut best: Option<(f64, usize)> = None;
+            for &m in &members[r] {
+                for nb in neighbours(m) {
+                    if available[nb] && owner[nb] == FREE {
+                        // Prefer cells that fill in notches: smoother, road-like edges.
+                        let hugged = neighbours(nb).filter(|&x| owner[x] == r).count() as f64;
+                        let cost = dist(cent[nb], centre) + noise[nb] - 70.0 * hugged;
+                        if best.is_none_or(|(bc, bn)| cost < bc || (cost == bc && nb < bn)) {
+                            best = Some((cost, nb));
+                        }
+                    }
+                }
+            }
+            if let Some((_, nb)) = best {
+                owner[nb] = r;
+                members[r].push(nb);
+                sum[r] = [sum[r][0] + cent[nb][0], sum[r][1] + cent[nb][1]];
+                left -= 1;
+                grown = true;
+                break;
+            }
+        }
+        assert!(grown, "cell set is not connected");
+    }
+    for m in &mut members {
+        m.sort_unstable();
+    }
+    members
+}
+
+/// Orders regions north to south in bands of `band` metres, then west to east.
+fn reading_order(regions: &[Vec<usize>], cent: &[[f64; 2]], band: f64) -> Vec<usize> {
+    let key = |r: &Vec<usize>| {
+        let n = r.len() as f64;
+        let x = r.iter().map(|&c| cent[c][0]).sum::<f64>() / n;
+        let y = r.iter().map(|&c| cent[c][1]).sum::<f64>() / n;
+        (-((y / band).floor() as i64), x)
+    };
+    let mut idx: Vec<usize> = (0..regions.len()).collect();
+    idx.sort_by(|&a, &b| {
+        let (ka, kb) = (key(&regions[a]), key(&regions[b]));
+        ka.0.cmp(&kb.0).then(ka.1.total_cmp(&kb.1))
+    });
+    idx
+}
+
+/// Repeats `grow` with fresh random streams until every region is a simple polygon
+/// with at least `min_cells` cells and `accept` agrees.
+fn partition(
+    lat: &Lattice,
+    cells: &[usize],
+    cent: &[[f64; 2]],
+    targets: &[f64],
+    min_cells: usize,
+    seed: u64,
+    accept: impl Fn(&[Vec<usize>]) -> bool,
+) -> Vec<(Vec<usize>, Vec<Fix>)> {
+    for attempt in 0..10_000u64 {
+        let mut rng = Rng::new(seed ^ attempt.wrapping_mul(0xA24B_AED4_963E_E407));
+        let regions = grow(cells, cent, targets, &mut rng);
+        if regions.iter().any(|r| r.len() < min_cells) || !accept(&regions) {
+            continue;
+        }
+        let outlines: Option<Vec<Vec<Fix>>> = regions.iter().map(|r| lat.outline(r)).collect();
+        if let Some(outlines) = outlines {
+            return regions.into_iter().zip(outlines).collect();
+        }
+    }
+    panic!("no valid partition found for seed {seed:#x}");
+}
+
+// ───────────────────────────── layers ─────────────────────────────
+
+struct Region {
+    code: String,
+    name: String,
+    parent_code: String,
+    cells: Vec<usize>,
+    ring: Vec<Fix>,
+}
+
+#[derive(Clone, Copy)]
+enum Kind {
+    LowRise,
+    Block,
+    MidRise,
+    HighRise,
+}
+
+struct Building {
+    code: String,
+    name: String,
+    address: String,
+    floors: u32,
+    units: u32,
+    ring: Vec<Fix>,
+}
+
+struct Household {
+    code: String,
+    building_code: String,
+    unit: u32,
+    floor: u32,
+    room: String,
+    address: String,
+    head_name: String,
+    phone: String,
+    people: u32,
+    tags: Vec<&'static str>,
+    point: Fix,
+}
+
+/// An oriented rectangle in local metres.
+struct Rect {
+    c: [f64; 2],
+    u: [f64; 2],
+    v: [f64; 2],
+    half_len: f64,
+    half_wid: f64,
+}
+
+impl Rect {
+    fn at(&self, a: f64, b: f64) -> [f64; 2] {
+        [
+            self.c[0] + a * self.u[0] + b * self.v[0],
+            self.c[1] + a * self.u[1] + b * self.v[1],
+        ]
+    }
+    /// Corners, counter-clockwise (u points roughly east, v = u rotated 90°).
+    fn corners(&self) -> [[f64; 2]; 4] {
+        let (l, w) = (self.half_len, self.half_wid);
+        [self.at(-l, -w), self.at(l, -w), self.at(l, w), self.at(-l, w)]
+    }
+    /// Separating-axis test with `gap` metres of clearance.
+    fn clear_of(&self, o: &Rect, gap: f64) -> bool {
+        let d = sub(o.c, self.c);
+        [self.u, self.v, o.u, o.v].iter().any(|&ax| {
+            let r1 = self.half_len * dot(self.u, ax).abs() + self.half_wid * dot(self.v, ax).abs();
+            let r2 = o.half_len * dot(o.u, ax).abs() + o.half_wid * dot(o.v, ax).abs();
+            dot(d, ax).abs() >= r1 + r2 + gap
+        })
+    }
+}
+
+/// Chinese numeral for 1..=99.
+fn cn_number(n: usize) -> String {
+    const D: [&str; 10] = ["", "一", "二", "三", "四", "五", "六", "七", "八", "九"];
+    match n {
+        1..=9 => D[n].to_string(),
+        10 => "十".to_string(),
+        11..=19 => format!("十{}", D[n - 10]),
+        20..=99 => format!("{}十{}", D[n / 10], D[n % 10]),
+        _ => n.to_string(),
+    }
+}
+
+/// Everything the generator produces.
+struct Demo {
+    street_ring: Vec<Fix>,
+    communities: Vec<Region>,
+    grids: Vec<Region>,
+    areas: Vec<Region>,
+    buildings: Vec<Building>,
+    households: Vec<Household>,
+}
+
+fn generate() -> Demo {
+    let lat = Lattice::build(&mut Rng::new(0x5EED_0001));
+    let cent: Vec<[f64; 2]> = (0..NX * NY).map(|c| lat.centroid_m(c)).collect();
+    let street_cells: Vec<usize> = (0..NX * NY)
+        .filter(|&c| {
+            let (i, j) = cell_ij(c);
+            in_street(i, j)
+        })
+        .collect();
+    let street_ring = lat.outline(&street_cells).expect("street outline");
+
+    // Communities: sizes proportional to their number of grids (denser in 香港花园).
+    let weights: Vec<f64> = COMMUNITIES
+        .iter()
+        .map(|&(_, _, g, _)| g as f64 * if g >= 10 { 10.0 } else { 14.0 })
+        .collect();
+    let comm_parts = partition(&lat, &street_cells, &cent, &weights, 12, 0x5EED_0002, |_| true);
+    let order = reading_order(
+        &comm_parts.iter().map(|(c, _)| c.clone()).collect::<Vec<_>>(),
+        &cent,
+        500.0,
+    );
+    let mut communities = Vec::new();
+    let mut comm_def = Vec::new(); // COMMUNITIES index per community, in code order
+    for (n, &r) in order.iter().enumerate() {
+        let (cells, ring) = comm_parts[r].clone();
+        communities.push(Region {
+            code: format!("{STREET_CODE}{:03}", n + 1),
+            name: COMMUNITIES[r].0.to_string(),
+            parent_code: STREET_CODE.to_string(),
+            cells,
+            ring,
+        });
+        comm_def.push(r);
+    }
+
+    // Grids within each community.
+    let mut grids = Vec::new();
+    let mut grid_comm = Vec::new(); // community index per grid
+    for (ci, comm) in communities.iter().enumerate() {
+        let def = COMMUNITIES[comm_def[ci]];
+        let targets = vec![1.0; def.2];
+        let parts = partition(
+            &lat,
+            &comm.cells,
+            &cent,
+            &targets,
+            4,
+            0x5EED_0100 + comm_def[ci] as u64,
+            |_| true,
+        );
+        let order = reading_order(
+            &parts.iter().map(|(c, _)| c.clone()).collect::<Vec<_>>(),
+            &cent,
+            280.0,
+        );
+        for (n, &r) in order.iter().enumerate() {
+            let (cells, ring) = parts[r].clone();
+            grids.push(Region {
+                code: format!("{}{:03}", comm.code, n + 1),
+                name: String::new(), // named below, once estates are known
+                parent_code: comm.code.clone(),
+                cells,
+                ring,
+            });
+            grid_comm.push(ci);
+        }
+    }
+
+    // Responsibility areas: a second, independent grouping of the same cells, accepted
+    // only if it cuts across most grids.
+    let mut grid_of = vec![usize::MAX; NX * NY];
+    for (g, grid) in grids.iter().enumerate() {
+        for &c in &grid.cells {
+            grid_of[c] = g;
+        }
+    }
+    let area_parts = partition(
+        &lat,
+        &street_cells,
+        &cent,
+        &[1.0; N_AREAS],
+        20,
+        0x5EED_0200,
+        |regions| {
+            let mut area_of = vec![usize::MAX; NX * NY];
+            for (a, r) in regions.iter().enumerate() {
+                for &c in r {
+                    area_of[c] = a;
+                }
+            }
+            // Share of area-boundary edges that are not also grid-boundary edges.
+            let (mut area_edges, mut crossing) = (0, 0);
+            for &c in &street_cells {
+                for nb in neighbours(c) {
+                    if nb > c && area_of[nb] != usize::MAX && area_of[nb] != area_of[c] {
+                        area_edges += 1;
+                        if grid_of[nb] == grid_of[c] {
+                            crossing += 1;
+                        }
+                    }
+                }
+            }
+            let split = (0..grids.len())
+                .filter(|&g| {
+                    let mut a: Vec<usize> = grids[g].cells.iter().map(|&c| area_of[c]).collect();
+                    a.sort_unstable();
+                    a.dedup();
+                    a.len() > 1
+                })
+                .count();
+            crossing * 10 >= area_edges * 7 && split * 2 >= grids.len()
+        },
+    );
+    let areas: Vec<Region> = reading_order(
+        &area_parts.iter().map(|(c, _)| c.clone()).collect::<Vec<_>>(),
+        &cent,
+        600.0,
+    )
+    .into_iter()
+    .enumerate()
+    .map(|(n, r)| Region {
+        code: format!("{STREET_CODE}-Q{:02}", n + 1),
+        name: format!("{STREET_NAME}民情责任田{:02}", n + 1),
+        parent_code: STREET_CODE.to_string(),
+        cells: area_parts[r].0.clone(),
+        ring: area_parts[r].1.clone(),
+    })
+    .collect();
+
+    // Estates: one per grid, except that the first grids of 香港花园社区 share one.
+    let mut estate_of_grid = Vec::new(); // (estate name, road, gate number)
+    let mut next_estate = ESTATES.iter();
+    let mut gate: BTreeMap<&str, u32> = BTreeMap::new();
+    let mut rng = Rng::new(0x5EED_0300);
+    let mut hk_estate: Option<(String, String, u32)> = None;
+    let mut seen_in_comm = vec![0usize; communities.len()];
+    for (g, grid) in grids.iter_mut().enumerate() {
+        let ci = grid_comm[g];
+        let def = COMMUNITIES[comm_def[ci]];
+        seen_in_comm[ci] += 1;
+        let nth = seen_in_comm[ci];
+        let road = def.1;
+        let mut new_estate = |name: String, rng: &mut Rng| {
+            let n = gate.entry(road).or_insert(0);
+            *n += rng.int(2, 14);
+            (name, road.to_string(), *n)
+        };
+        let estate = if def.0 == HK_GARDEN && nth <= HK_GARDEN_SHARED {
+            hk_estate
+                .get_or_insert_with(|| new_estate("香港花园小区".to_string(), &mut rng))
+                .clone()
+        } else {
+            let name = next_estate.next().expect("enough estate names");
+            new_estate(name.to_string(), &mut rng)
+        };
+        grid.name = if def.3 {
+            format!("{}第{}网格", def.0, cn_number(nth))
+        } else {
+            format!("{}{}片区", def.0, estate.0)
+        };
+        estate_of_grid.push(estate);
+    }
+
+    // Buildings and households.
+    let mut brng = Rng::new(0x5EED_0400);
+    let mut hrng = Rng::new(0x5EED_0500);
+    let mut buildings = Vec::new();
+    let mut households = Vec::new();
+    let mut building_no: BTreeMap<String, u32> = BTreeMap::new();
+    for (g, grid) in grids.iter().enumerate() {
+        let hk = COMMUNITIES[comm_def[grid_comm[g]]].0 == HK_GARDEN;
+        let target = (if hk { brng.int(210, 250) } else { brng.int(130, 170) }) as usize;
+        let mix: &[(Kind, u32)] = if hk {
+            &[(Kind::LowRise, 10), (Kind::Block, 50), (Kind::MidRise, 22), (Kind::HighRise, 18)]
+        } else {
+            &[(Kind::LowRise, 40), (Kind::Block, 50), (Kind::MidRise, 7), (Kind::HighRise, 3)]
+        };
+        let (estate, road, gate_no) = &estate_of_grid[g];
+        let mut cells = grid.cells.clone();
+        brng.shuffle(&mut cells);
+        let mut housed = 0;
+        let mut in_grid = 0;
+        'cells: for &c in &cells {
+            let q = lat.quad(c).map(to_m);
+            let mut placed: Vec<Rect> = Vec::new();
+            for _ in 0..16 {
+                if housed >= target {
+                    break 'cells;
+                }
+                if placed.len() >= 3 {
+                    break;
+                }
+                let kind = brng.weighted(mix);
+                let (floors, units, rooms, unit_len, width) = match kind {
+                    Kind::LowRise => (
+                        brng.int(2, 4),
+                        brng.int(1, 2),
+                        brng.int(1, 2),
+                        brng.range(10.0, 13.0),
+                        brng.range(9.0, 11.0),
+                    ),
+                    Kind::Block => (
+                        brng.weighted(&[(5, 12), (6, 45), (7, 33), (8, 10)]),
+                        brng.weighted(&[(1, 25), (2, 40), (3, 25), (4, 10)]),
+                        2,
+                        brng.range(12.0, 15.0),
+                        brng.range(10.0, 12.5),
+                    ),
+                    Kind::MidRise => (
+                        brng.int(9, 12),
+                        brng.int(1, 3),
+                        2,
+                        brng.range(13.0, 16.0),
+                        brng.range(12.0, 14.0),
+                    ),
+                    Kind::HighRise => (
+                        brng.int(18, 33),
+                        brng.int(1, 2),
+                        brng.int(2, 4),
+                        brng.range(15.0, 18.0),
+                        brng.range(15.0, 19.0),
+                    ),
+                };
+                let len = (f64::from(units) * unit_len).max(width + 2.0).min(60.0);
+                // Centre: bilinear position inside the cell; axis: along the cell's
+                // southern edge, turned by a few degrees.
+                let (s, t) = (brng.range(0.22, 0.78), brng.range(0.22, 0.78));
+                let lerp = |a: [f64; 2], b: [f64; 2], k: f64| {
+                    [a[0] + (b[0] - a[0]) * k, a[1] + (b[1] - a[1]) * k]
+                };
+                let centre = lerp(lerp(q[0], q[1], s), lerp(q[3], q[2], s), t);
+                let base = norm(sub(q[1], q[0]));
+                let tilt = brng.range(-0.07, 0.07);
+                let u = norm([base[0] - tilt * base[1], base[1] + tilt * base[0]]);
+                let rect = Rect {
+                    c: centre,
+                    u,
+                    v: [-u[1], u[0]],
+                    half_len: len / 2.0,
+                    half_wid: width / 2.0,
+                };
+                let corners = rect.corners();
+                let inside = corners.iter().all(|&p| {
+                    (0..4).all(|k| {
+                        let (a, b) = (q[k], q[(k + 1) % 4]);
+                        let e = sub(b, a);
+                        (e[0] * (p[1] - a[1]) - e[1] * (p[0] - a[0])) / dot(e, e).sqrt() >= 4.0
+                    })
+                });
+                if !inside || !placed.iter().all(|o| o.clear_of(&rect, 8.0)) {
+                    continue;
+                }
+                in_grid += 1;
+                let no = building_no.entry(estate.clone()).or_insert(0);
+                *no += 1;
+                let code = format!("{}-B{in_grid:03}", grid.code);
+                let address = format!("{ADDRESS_PREFIX}{road}{gate_no}号{no}号楼");
+                let entrances: Vec<Fix> = (0..units)
+                    .map(|k| {
+                        let a = ((f64::from(k) + 0.5) / f64::from(units) - 0.5) * len;
+                        to_fix(rect.at(a, -width / 4.0))
+                    })
+                    .collect();
+                for unit in 1..=units {
+                    for floor in 1..=floors {
+                        for room in 1..=rooms {
+                            if hrng.chance(0.07) {
+                                continue; // vacant
+                            }
+                            let room_s = format!("{floor:02}{room:02}");
+                            let mut tags = Vec::new();
+                            for &(tag, p) in &TAGS {
+                                if hrng.chance(p) {
+                                    tags.push(tag);
+                                }
+                            }
+                            let alone = tags.contains(&"elderly_alone");
+                            let child = tags.contains(&"child_left_behind");
+                            if alone && child {
+                                tags.retain(|&t| t != "child_left_behind");
+                            }
+                            let people = if alone {
+                                1
+                            } else {
+                                let p = hrng.weighted(&[(1, 10), (2, 30), (3, 34), (4, 15), (5, 8), (6, 3)]);
+                                if child { p.max(2) } else { p }
+                            };
+                            let mut head_name = hrng.pick(&SURNAMES).to_string();
+                            head_name.push_str(hrng.pick(&GIVEN));
+                            if hrng.chance(0.7) {
+                                head_name.push_str(hrng.pick(&GIVEN));
+                            }
+                            let idx = households.len() as u64;
+                            households.push(Household {
+                                code: format!("{code}-{unit}-{room_s}"),
+                                building_code: code.clone(),
+                                unit,
+                                floor,
+                                room: room_s,
+                                address: format!("{address}{unit}单元{floor}{room:02}户"),
+                                head_name,
+                                phone: format!("1380000{:04}", (idx * 7919 + 2357) % 10_000),
+                                people,
+                                tags,
+                                point: entrances[unit as usize - 1],
+                            });
+                            housed += 1;
+                        }
+                    }
+                }
+                buildings.push(Building {
+                    code,
+                    name: format!("{estate}{no}号楼"),
+                    address,
+                    floors,
+                    units,
+                    ring: corners.iter().map(|&p| to_fix(p)).collect(),
+                });
+                placed.push(rect);
+            }
+        }
+    }
+
+    Demo {
+        street_ring,
+        communities,
+        grids,
+        areas,
+        buildings,
+        households,
+    }
+}
+
+// ───────────────────────────── checks ─────────────────────────────
+
+/// Self-checks on the rounded output; any failure is a generator bug.
+fn check(demo: &Demo) {
+    let street_a2 = area2(&demo.street_ring);
+    for (layer, regions, parents) in [
+        ("communities", &demo.communities, None),
+        ("grids", &demo.grids, Some(&demo.communities)),
+        ("areas", &demo.areas, None),
+    ] {
+        for r in regions.iter() {
+            let p = geo_polygon(&r.ring);
+            assert!(p.is_valid(), "{layer} {} invalid", r.code);
+            assert!(p.exterior().is_ccw(), "{layer} {} not ccw", r.code);
+        }
+        // Exact area bookkeeping: children add up to the parent, to the last unit.
+        match parents {
+            None => {
+                let sum: i128 = regions.iter().map(|r| area2(&r.ring)).sum();
+                assert_eq!(sum, street_a2, "{layer} do not add up to the street");
+            }
+            Some(parents) => {
+                for parent in parents.iter() {
+                    let sum: i128 = regions
+                        .iter()
+                        .filter(|r| r.parent_code == parent.code)
+                        .map(|r| area2(&r.ring))
+                        .sum();
+                    assert_eq!(sum, area2(&parent.ring), "grids of {}", parent.code);
+                }
+            }
+        }
+    }
+    let grid_polys: BTreeMap<&str, Polygon<f64>> =
+        demo.grids.iter().map(|g| (g.code.as_str(), geo_polygon(&g.ring))).collect();
+    let mut by_building: BTreeMap<&str, Polygon<f64>> = BTreeMap::new();
+    for b in &demo.buildings {
+        let p = geo_polygon(&b.ring);
+        assert!(p.is_valid() && p.exterior().is_ccw(), "building {}", b.code);
+        let grid_code = &b.code[..b.code.len() - 5];
+        assert!(grid_polys[grid_code].contains(&p), "building {} outside its grid", b.code);
+        for (other, q) in by_building.range(grid_code..) {
+            if !other.starts_with(grid_code) {
+                break;
+            }
+            assert!(!p.intersects(q), "buildings {} and {other} overlap", b.code);
+        }
+        by_building.insert(b.code.as_str(), p);
+    }
+    for h in &demo.households {
+        let p = Point::from(coord(h.point));
+        assert!(by_building[h.building_code.as_str()].contains(&p), "household {}", h.code);
+    }
+    assert!(demo.households.len() < 10_000, "phone numbers would repeat");
+}
+
+// ───────────────────────────── output ─────────────────────────────
+
+/// Writes a fixed-point coordinate with at most 7 decimals, trailing zeros dropped.
+fn push_num(out: &mut String, v: i64) {
+    if v < 0 {
+        out.push('-');
+    }
+    let a = v.unsigned_abs();
+    let (int, frac) = (a / 10_000_000, a % 10_000_000);
+    write!(out, "{int}").unwrap();
+    if frac != 0 {
+        let digits = format!("{frac:07}");
+        out.push('.');
+        out.push_str(digits.trim_end_matches('0'));
+    }
+}
+
+fn push_pos(out: &mut String, p: Fix) {
+    out.push('[');
+    push_num(out, p[0]);
+    out.push(',');
+    push_num(out, p[1]);
+    out.push(']');
+}
+
+fn polygon_json(ring: &[Fix]) -> String {
+    let mut out = String::from(r#"{"type":"Polygon","coordinates":[["#);
+    for &p in ring.iter().chain(ring.first()) {
+        push_pos(&mut out, p);
+        out.push(',');
+    }
+    out.pop();
+    out.push_str("]]}");
+    out
+}
+
+fn point_json(p: Fix) -> String {
+    let mut out = String::from(r#"{"type":"Point","coordinates":"#);
+    push_pos(&mut out, p);
+    out.push('}');
+    out
+}
+
+/// One feature on one line. Properties keep the given order (written by hand so the
+/// output does not depend on serde_json's `preserve_order` feature).
+fn feature(props: &[(&str, Value)], geometry: String) -> String {
+    let mut out = String::from(r#"{"type":"Feature","properties":{"#);
+    for (k, (key, value)) in props.iter().enumerate() {
+        if k > 0 {
+            out.push(',');
+        }
+        write!(out, "{}:{}", json!(key), value).unwrap();
+    }
+    write!(out, r#"}},"geometry":{geometry}}}"#).unwrap();
+    out
+}
+
+fn region_feature(r: &Region) -> String {
+    feature(
+        &[
+            ("code", json!(r.code)),
+            ("name", json!(r.name)),
+            ("parent_code", json!(r.parent_code)),
+        ],
+        polygon_json(&r.ring),
+    )
+}
+
+fn write_layer(dir: &Path, name: &str, features: &[String]) -> usize {
+    let mut out = String::from("{\"type\":\"FeatureCollection\",\"features\":[\n");
+    out.push_str(&features.join(",\n"));
+    out.push_str("\n]}\n");
+    let path = dir.join(format!("{name}.geojson"));
+    fs::write(&path, &out).unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
+    println!("{:>14}: {:>6} features, {:>9} bytes", name, features.len(), out.len());
+    out.len()
+}
+
+/// A district outline around the street (illustrative; the real 市南区 is larger).
+fn district_ring() -> Vec<Fix> {
+    [
+        (120.3050, 36.0560),
+        (120.3180, 36.0480),
+        (120.3400, 36.0470),
+        (120.3600, 36.0440),
+        (120.3820, 36.0460),
+        (120.4050, 36.0420),
+        (120.4300, 36.0500),
+        (120.4420, 36.0620),
+        (120.4350, 36.0780),
+        (120.4100, 36.0830),
+        (120.3900, 36.0860),
+        (120.3650, 36.0840),
+        (120.3400, 36.0790),
+        (120.3200, 36.0760),
+        (120.3080, 36.0680),
+    ]
+    .iter()
+    .map(|&(x, y): &(f64, f64)| [(x * SCALE).round() as i64, (y * SCALE).round() as i64])
+    .collect()
+}
+
+fn main() {
+    let dir = PathBuf::from(std::env::args().nth(1).unwrap_or_else(|| "geodata/demo".into()));
+    let demo = generate();
+    check(&demo);
+    let district = district_ring();
+    let dp = geo_polygon(&district);
+    assert!(dp.is_valid() && dp.exterior().is_ccw());
+    assert!(dp.contains(&geo_polygon(&demo.street_ring)), "district must contain the street");
+
+    fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("creating {}: {e}", dir.display()));
+    let mut total = 0;
+    total += write_layer(
+        &dir,
+        "districts",
+        &[feature(
+            &[
+                ("code", json!(DISTRICT_CODE)),
+                ("name", json!(DISTRICT_NAME)),
+                ("parent_code", Value::Null),
+            ],
+            polygon_json(&district),
+        )],
+    );
+    total += write_layer(
+        &dir,
+        "streets",
+        &[feature(
+            &[
+                ("code", json!(STREET_CODE)),
+                ("name", json!(STREET_NAME)),
+                ("parent_code", json!(DISTRICT_CODE)),
+            ],
+            polygon_json(&demo.street_ring),
+        )],
+    );
+    for (name, regions) in [
+        ("communities", &demo.communities),
+        ("grids", &demo.grids),
+        ("areas", &demo.areas),
+    ] {
+        total += write_layer(&dir, name, &regions.iter().map(region_feature).collect::<Vec<_>>());
+    }
+    let buildings: Vec<String> = demo
+        .buildings
+        .iter()
+        .map(|b| {
+            feature(
+                &[
+                    ("code", json!(b.code)),
+                    ("name", json!(b.name)),
+                    ("address", json!(b.address)),
+                    ("floors", json!(b.floors)),
+                    ("units", json!(b.units)),
+                ],
+                polygon_json(&b.ring),
+            )
+        })
+        .collect();
+    total += write_layer(&dir, "buildings", &buildings);
+    let households: Vec<String> = demo
+        .households
+        .iter()
+        .map(|h| {
+            feature(
+                &[
+                    ("code", json!(h.code)),
+                    ("building_code", json!(h.building_code)),
+                    ("unit", json!(h.unit)),
+                    ("floor", json!(h.floor)),
+                    ("room", json!(h.room)),
+                    ("address", json!(h.address)),
+                    ("head_name", json!(h.head_name)),
+                    ("phone", json!(h.phone)),
+                    ("people", json!(h.people)),
+                    ("tags", json!(h.tags)),
+                ],
+                point_json(h.point),
+            )
+        })
+        .collect();
+    total += write_layer(&dir, "households", &households);
+    println!("{:>14}: {total:>25} bytes", "total");
+}

@@ -1,0 +1,124 @@
+//! The application core shared by the command line and the HTTP layer: a store, the spatial
+//! index built from it, and the writes that keep the two in step.
+
+use crate::geodata::LayerData;
+use crate::model::{BuildingAssignment, HouseholdAssignment, Id};
+use crate::spatial::assign::{assign_buildings, assign_households};
+use crate::spatial::index::SpatialIndex;
+use crate::store::{Result, Store, WriteSummary};
+use geo::{Coord, InteriorPoint};
+use std::sync::{Arc, RwLock, RwLockReadGuard};
+
+/// The store and its in-memory index.
+pub struct App {
+    store: Arc<dyn Store>,
+    index: RwLock<SpatialIndex>,
+}
+
+/// How many households and buildings a reassignment moved.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Reassigned {
+    pub households: usize,
+    pub buildings: usize,
+}
+
+impl App {
+    /// Builds the index from everything the store holds.
+    pub async fn open(store: Arc<dyn Store>) -> Result<Self> {
+        let places = store.places(None).await?;
+        let index = SpatialIndex::build(&places);
+        tracing::info!(places = index.len(), backend = store.backend(), "spatial index built");
+        Ok(App {
+            store,
+            index: RwLock::new(index),
+        })
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// Read access to the index; never hold it across an `.await`.
+    pub fn index(&self) -> RwLockReadGuard<'_, SpatialIndex> {
+        // A panic while holding the lock cannot leave the index half-updated (updates replace
+        // it whole), so a poisoned lock is still safe to read.
+        self.index.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Stores one layer's features, then brings the index and every household's and building's
+    /// grid and areas up to date.
+    pub async fn import(&self, data: LayerData) -> Result<(WriteSummary, Reassigned)> {
+        let summary = match &data {
+            LayerData::Places(places) => {
+                let summary = self.store.upsert_places(places).await?;
+                self.reload_index().await?;
+                summary
+            }
+            LayerData::Buildings(buildings) => self.store.upsert_buildings(buildings).await?,
+            LayerData::Households(households) => self.store.upsert_households(households).await?,
+        };
+        let moved = self.reassign().await?;
+        Ok((summary, moved))
+    }
+
+    async fn reload_index(&self) -> Result<()> {
+        let places = self.store.places(None).await?;
+        let fresh = SpatialIndex::build(&places);
+        *self.index.write().unwrap_or_else(|e| e.into_inner()) = fresh;
+        Ok(())
+    }
+
+    /// Recomputes every household's grid and areas and every building's grid, and writes the
+    /// ones that changed.
+    pub async fn reassign(&self) -> Result<Reassigned> {
+        let households = self.store.households().await?;
+        let buildings = self.store.buildings().await?;
+        let household_points: Vec<(Id, Coord<f64>)> =
+            households.iter().map(|h| (h.id, h.location.0)).collect();
+        let building_points: Vec<(Id, Coord<f64>)> = buildings
+            .iter()
+            .filter_map(|b| Some((b.id, b.footprint.interior_point()?.0)))
+            .collect();
+        let (household_moves, building_moves) = {
+            let index = self.index();
+            (
+                assign_households(&index, &household_points),
+                assign_buildings(&index, &building_points),
+            )
+        };
+        let changed_households: Vec<HouseholdAssignment> = household_moves
+            .into_iter()
+            .zip(&households)
+            .filter(|(new, old)| new.grid_id != old.grid_id || new.area_ids != old.area_ids)
+            .map(|(new, _)| new)
+            .collect();
+        let old_building_grids: std::collections::HashMap<Id, Option<Id>> =
+            buildings.iter().map(|b| (b.id, b.grid_id)).collect();
+        let changed_buildings: Vec<BuildingAssignment> = building_moves
+            .into_iter()
+            .filter(|new| old_building_grids.get(&new.building_id) != Some(&new.grid_id))
+            .collect();
+        if !changed_households.is_empty() || !changed_buildings.is_empty() {
+            self.store
+                .apply_assignments(&changed_households, &changed_buildings)
+                .await?;
+        }
+        Ok(Reassigned {
+            households: changed_households.len(),
+            buildings: changed_buildings.len(),
+        })
+    }
+
+    /// Loads the demo street into an empty store; does nothing if the store holds any place.
+    /// Returns whether it loaded.
+    pub async fn load_demo_if_empty(&self) -> anyhow::Result<bool> {
+        if self.store.counts().await?.places > 0 {
+            return Ok(false);
+        }
+        for (layer, text) in crate::demo::LAYERS {
+            let data = crate::geodata::parse_layer(text, layer, None, || {})?;
+            self.import(data).await?;
+        }
+        Ok(true)
+    }
+}

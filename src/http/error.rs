@@ -1,0 +1,136 @@
+//! The one error type of the HTTP layer. Every failure leaves as
+//! `{"error":{"code":"…","message":"…"}}` with a status that says whose fault it was.
+
+use crate::geodata::ImportError;
+use crate::spatial::crs::CrsError;
+use crate::store::StoreError;
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+/// An HTTP error: a status, a stable machine-readable code and a message for people.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400: the request is malformed (missing or non-numeric parameter, broken JSON, unknown CRS).
+    #[error("{message}")]
+    BadRequest { code: &'static str, message: String },
+    /// 404: no such route or resource.
+    #[error("{0}")]
+    NotFound(String),
+    /// 405: the route exists but not for this method.
+    #[error("{0}")]
+    MethodNotAllowed(String),
+    /// 409: the request clashes with stored data.
+    #[error("{0}")]
+    Conflict(String),
+    /// 413: the body or the batch is too large.
+    #[error("{message}")]
+    TooLarge { code: &'static str, message: String },
+    /// 422: well-formed but semantically wrong (out-of-range coordinates, invalid geometry).
+    #[error("{message}")]
+    Unprocessable { code: &'static str, message: String },
+    /// 500: our fault; the details go to the log, not to the client.
+    #[error("internal error: {0}")]
+    Internal(String),
+    /// 503: a dependency (the database) is down.
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+impl ApiError {
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        ApiError::BadRequest {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn unprocessable(code: &'static str, message: impl Into<String>) -> Self {
+        ApiError::Unprocessable {
+            code,
+            message: message.into(),
+        }
+    }
+
+    fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            ApiError::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, code),
+            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+            ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            ApiError::TooLarge { code, .. } => (StatusCode::PAYLOAD_TOO_LARGE, code),
+            ApiError::Unprocessable { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, code),
+            ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.status_and_code();
+        let message = match &self {
+            ApiError::Internal(detail) => {
+                tracing::error!(%detail, "internal error");
+                "internal error; see the server log".to_string()
+            }
+            other => other.to_string(),
+        };
+        (status, Json(json!({"error": {"code": code, "message": message}}))).into_response()
+    }
+}
+
+impl From<CrsError> for ApiError {
+    fn from(e: CrsError) -> Self {
+        match e {
+            CrsError::UnknownCrs(_) => ApiError::bad_request("unknown_crs", e.to_string()),
+            CrsError::OutOfRange { .. } => ApiError::unprocessable("out_of_range", e.to_string()),
+            CrsError::Transform(_) => ApiError::unprocessable("transform_failed", e.to_string()),
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound(m) => ApiError::NotFound(m),
+            StoreError::Conflict(m) => ApiError::Conflict(m),
+            StoreError::Invalid(m) => ApiError::unprocessable("invalid", m),
+            StoreError::Database(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_)) => {
+                ApiError::Unavailable(format!("the database is unavailable: {e}"))
+            }
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<ImportError> for ApiError {
+    fn from(e: ImportError) -> Self {
+        match e {
+            ImportError::Syntax(_) => ApiError::bad_request("malformed_geojson", e.to_string()),
+            ImportError::NotACollection(_) => {
+                ApiError::unprocessable("not_a_feature_collection", e.to_string())
+            }
+            ImportError::Crs(crs) => crs.into(),
+            ImportError::Features(_) => ApiError::unprocessable("invalid_features", e.to_string()),
+        }
+    }
+}
+
+impl ApiError {
+    /// Prefixes the message with where in the request the problem is (`points[3]: …`).
+    pub fn at(self, place: &str) -> Self {
+        match self {
+            ApiError::BadRequest { code, message } => ApiError::BadRequest {
+                code,
+                message: format!("{place}: {message}"),
+            },
+            ApiError::Unprocessable { code, message } => ApiError::Unprocessable {
+                code,
+                message: format!("{place}: {message}"),
+            },
+            other => other,
+        }
+    }
+}

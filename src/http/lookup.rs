@@ -1,0 +1,166 @@
+//! "Which grid am I in": `GET /api/v1/lookup` for one point, `POST /api/v1/lookup` for a batch.
+
+use super::AppState;
+use super::error::ApiError;
+use super::json::ApiJson;
+use crate::model::Id;
+use crate::spatial::crs::Crs;
+use crate::spatial::index::{Located, SpatialIndex};
+use axum::Json;
+use axum::extract::{Query, State};
+use geo::coord;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+
+/// Most points one batch request may carry.
+pub const MAX_BATCH_POINTS: usize = 10_000;
+
+/// A place as a lookup names it.
+#[derive(Debug, Serialize, PartialEq)]
+pub struct PlaceRef {
+    pub id: Id,
+    pub code: String,
+    pub name: String,
+}
+
+/// The WGS84 position that was looked up.
+#[derive(Debug, Serialize, PartialEq)]
+pub struct LonLat {
+    pub lon: f64,
+    pub lat: f64,
+}
+
+/// The answer for one point. A unit is `null` where the point lies outside every unit of its kind.
+#[derive(Debug, Serialize, PartialEq)]
+pub struct LookupAnswer {
+    pub point: LonLat,
+    pub district: Option<PlaceRef>,
+    pub street: Option<PlaceRef>,
+    pub community: Option<PlaceRef>,
+    pub grid: Option<PlaceRef>,
+    pub areas: Vec<PlaceRef>,
+}
+
+fn answer(index: &SpatialIndex, lon: f64, lat: f64) -> LookupAnswer {
+    let Located {
+        district,
+        street,
+        community,
+        grid,
+        areas,
+    } = index.locate(coord! { x: lon, y: lat });
+    let named = |id: Id| {
+        index.get(id).map(|p| PlaceRef {
+            id,
+            code: p.code.clone(),
+            name: p.name.clone(),
+        })
+    };
+    LookupAnswer {
+        point: LonLat { lon, lat },
+        district: district.and_then(named),
+        street: street.and_then(named),
+        community: community.and_then(named),
+        grid: grid.and_then(named),
+        areas: areas.into_iter().filter_map(named).collect(),
+    }
+}
+
+fn number(params: &HashMap<String, String>, name: &str) -> Result<Option<f64>, ApiError> {
+    params
+        .get(name)
+        .map(|raw| {
+            raw.trim().parse::<f64>().map_err(|_| {
+                ApiError::bad_request("invalid_number", format!("{name} must be a number, got {raw:?}"))
+            })
+        })
+        .transpose()
+}
+
+fn required(value: Option<f64>, name: &str, hint: &str) -> Result<f64, ApiError> {
+    value.ok_or_else(|| {
+        ApiError::bad_request("missing_parameter", format!("the parameter {name} is missing; {hint}"))
+    })
+}
+
+/// Parses `crs`, defaulting to WGS84.
+fn crs_param(raw: Option<&str>) -> Result<Crs, ApiError> {
+    Ok(raw.map(Crs::parse).transpose()?.unwrap_or(Crs::Wgs84))
+}
+
+/// `GET /api/v1/lookup?lon=&lat=[&crs=]`, or `?x=&y=&crs=EPSG:4549` for a projected CRS.
+pub async fn lookup_point(
+    State(state): State<AppState>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Json<LookupAnswer>, ApiError> {
+    let crs = crs_param(params.get("crs").map(String::as_str))?;
+    let (x, y) = if crs.is_geographic() {
+        let hint = "pass lon and lat, e.g. ?lon=120.38&lat=36.06";
+        let lon = number(&params, "lon")?.or(number(&params, "x")?);
+        let lat = number(&params, "lat")?.or(number(&params, "y")?);
+        (required(lon, "lon", hint)?, required(lat, "lat", hint)?)
+    } else {
+        if params.contains_key("lon") || params.contains_key("lat") {
+            return Err(ApiError::bad_request(
+                "projected_crs_needs_xy",
+                format!("{crs} is a projected CRS: pass x (easting) and y (northing), not lon/lat"),
+            ));
+        }
+        let hint = "a projected CRS takes x (easting) and y (northing), in metres";
+        (
+            required(number(&params, "x")?, "x", hint)?,
+            required(number(&params, "y")?, "y", hint)?,
+        )
+    };
+    let (lon, lat) = crs.to_wgs84(x, y)?;
+    Ok(Json(answer(&state.app.index(), lon, lat)))
+}
+
+/// The body of a batch lookup.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchRequest {
+    /// The CRS of every point, default `wgs84`.
+    crs: Option<String>,
+    /// `[x, y]` pairs: longitude/latitude, or easting/northing for a projected CRS.
+    points: Vec<[f64; 2]>,
+}
+
+/// The answer to a batch: one result per point, in the order sent.
+#[derive(Debug, Serialize)]
+pub struct BatchAnswer {
+    pub results: Vec<LookupAnswer>,
+}
+
+/// `POST /api/v1/lookup` with `{"crs":"gcj02","points":[[lon,lat],…]}`, up to 10,000 points.
+pub async fn lookup_batch(
+    State(state): State<AppState>,
+    ApiJson(request): ApiJson<BatchRequest>,
+) -> Result<Json<BatchAnswer>, ApiError> {
+    if request.points.len() > MAX_BATCH_POINTS {
+        return Err(ApiError::TooLarge {
+            code: "too_many_points",
+            message: format!(
+                "{} points sent; one request takes at most {MAX_BATCH_POINTS}",
+                request.points.len()
+            ),
+        });
+    }
+    let crs = crs_param(request.crs.as_deref())?;
+    // Convert everything first so that one bad point fails the request before any lookup.
+    let wgs84 = request
+        .points
+        .iter()
+        .enumerate()
+        .map(|(i, [x, y])| {
+            crs.to_wgs84(*x, *y)
+                .map_err(|e| ApiError::from(e).at(&format!("points[{i}]")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let index = state.app.index();
+    let results = wgs84
+        .into_iter()
+        .map(|(lon, lat)| answer(&index, lon, lat))
+        .collect();
+    Ok(Json(BatchAnswer { results }))
+}

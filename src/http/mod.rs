@@ -1,0 +1,72 @@
+//! The HTTP API on axum: the router, the shared state, and one module per resource.
+
+pub mod error;
+pub mod json;
+pub mod lookup;
+
+use crate::app::App;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{Method, Uri, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+use error::ApiError;
+use serde_json::json;
+use std::sync::Arc;
+use tower_http::trace::TraceLayer;
+
+/// Largest request body accepted, in bytes: a full batch of 10,000 points fits with room to spare.
+pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub app: Arc<App>,
+}
+
+/// The OpenAPI 3.0 description of this API, kept beside the code it describes.
+pub const OPENAPI: &str = include_str!("openapi.json");
+
+/// The whole HTTP API.
+pub fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/health", get(health))
+        .route("/api/v1/openapi.json", get(openapi))
+        .route(
+            "/api/v1/lookup",
+            get(lookup::lookup_point).post(lookup::lookup_batch),
+        )
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(TraceLayer::new_for_http())
+        .with_state(AppState { app })
+}
+
+/// `GET /health`: the service is up and its database answers.
+async fn health(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+    let store = state.app.store();
+    let counts = store
+        .counts()
+        .await
+        .map_err(|e| ApiError::Unavailable(format!("the database does not answer: {e}")))?;
+    Ok(Json(json!({
+        "status": "ok",
+        "version": env!("CARGO_PKG_VERSION"),
+        "backend": store.backend(),
+        "indexed_places": state.app.index().len(),
+        "counts": counts,
+    })))
+}
+
+async fn openapi() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI)
+}
+
+async fn not_found(method: Method, uri: Uri) -> ApiError {
+    ApiError::NotFound(format!("no route for {method} {}", uri.path()))
+}
+
+async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
+    ApiError::MethodNotAllowed(format!("{method} is not allowed on {}", uri.path()))
+}

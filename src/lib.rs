@@ -1,0 +1,21 @@
+//! wangge (网格): a GIS service for community grid management.
+//!
+//! Districts split into streets, communities and grids; street cadres answer for responsibility
+//! areas; every household knows its grid. This crate stores those polygons (SQLite or PostGIS),
+//! answers "which grid am I in" from an in-memory index, and serves it all over HTTP.
+//!
+//! Layout, with dependencies pointing downwards only:
+//! - [`http`]: the axum API;
+//! - [`app`]: the store and the spatial index kept in step;
+//! - [`geodata`]: GeoJSON import and export; [`demo`]: the built-in demo street;
+//! - [`spatial`]: the spatial core, pure Rust (index, ownership rule, CRS, validation);
+//! - [`store`]: persistence behind one trait;
+//! - [`model`]: the domain types.
+
+pub mod app;
+pub mod demo;
+pub mod geodata;
+pub mod http;
+pub mod model;
+pub mod spatial;
+pub mod store;

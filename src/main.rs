@@ -1,0 +1,232 @@
+//! The `wangge` command line: serve, import, export. Parses flags and hands over to the library.
+//!
+//! Settings come from flags, then environment variables (`WANGGE_BIND`, `DATABASE_URL`), then
+//! defaults; a flag always wins.
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+use wangge::app::App;
+use wangge::geodata::{self, ImportError};
+use wangge::model::Layer;
+use wangge::spatial::crs::Crs;
+use wangge::store;
+
+/// The embedded database used when no other is named.
+const DEFAULT_DATABASE: &str = "sqlite://data/wangge.db";
+
+#[derive(Parser)]
+#[command(name = "wangge", version, about = "网格 wangge: a GIS service for community grid management")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args)]
+struct Database {
+    /// sqlite://PATH (created on first use) or postgres://USER:PASSWORD@HOST/DB (PostGIS).
+    #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE)]
+    database: String,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP service.
+    Serve {
+        /// Address to listen on; port 0 picks a free port (the chosen address is printed).
+        #[arg(long, env = "WANGGE_BIND", default_value = "127.0.0.1:8080")]
+        bind: String,
+        #[command(flatten)]
+        db: Database,
+        /// Load the demo street (Zhuhai Road, Shinan, Qingdao) if the store is empty.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Import a GeoJSON FeatureCollection into one layer; all features or none.
+    Import {
+        /// The GeoJSON file.
+        file: PathBuf,
+        /// districts, streets, communities, grids, areas, buildings or households.
+        #[arg(long, value_parser = parse_layer)]
+        layer: Layer,
+        /// CRS of the file's coordinates: wgs84, cgcs2000, gcj02, bd09 or EPSG:nnnn. Default: the
+        /// file's own `crs` member, else wgs84.
+        #[arg(long, value_parser = parse_crs)]
+        crs: Option<Crs>,
+        #[command(flatten)]
+        db: Database,
+    },
+    /// Export one layer as RFC 7946 GeoJSON.
+    Export {
+        /// districts, streets, communities, grids, areas, buildings or households.
+        #[arg(long, value_parser = parse_layer)]
+        layer: Layer,
+        /// CRS to write: wgs84 (default), cgcs2000, gcj02, bd09 or EPSG:nnnn.
+        #[arg(long, value_parser = parse_crs, default_value = "wgs84")]
+        crs: Crs,
+        /// File to write; standard output if absent.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+        #[command(flatten)]
+        db: Database,
+    },
+}
+
+fn parse_layer(s: &str) -> Result<Layer, String> {
+    s.parse().map_err(|_| {
+        let names: Vec<&str> = Layer::ALL.iter().map(|l| l.as_str()).collect();
+        format!("unknown layer {s:?}; use one of {}", names.join(", "))
+    })
+}
+
+fn parse_crs(s: &str) -> Result<Crs, String> {
+    Crs::parse(s).map_err(|e| e.to_string())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "wangge=info,tower_http=info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match Cli::parse().command {
+        Command::Serve { bind, db, demo } => serve(&bind, &db.database, demo).await,
+        Command::Import {
+            file,
+            layer,
+            crs,
+            db,
+        } => import(&file, layer, crs, &db.database).await,
+        Command::Export {
+            layer,
+            crs,
+            output,
+            db,
+        } => export(layer, crs, output, &db.database).await,
+    }
+}
+
+async fn open_app(database: &str) -> anyhow::Result<Arc<App>> {
+    let store = store::open(database)
+        .await
+        .with_context(|| format!("opening the database {database}"))?;
+    Ok(Arc::new(App::open(store).await?))
+}
+
+async fn serve(bind: &str, database: &str, demo: bool) -> anyhow::Result<()> {
+    let app = open_app(database).await?;
+    if demo {
+        if app.load_demo_if_empty().await? {
+            tracing::info!("demo street loaded");
+        } else {
+            tracing::info!("the store already holds data; demo not loaded");
+        }
+    }
+    let listener = tokio::net::TcpListener::bind(bind)
+        .await
+        .with_context(|| format!("binding {bind}"))?;
+    // Printed on standard output so that scripts and tests can find a port chosen by the OS.
+    println!("wangge listening on http://{}", listener.local_addr()?);
+    axum::serve(listener, wangge::http::router(app))
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("installing the SIGTERM handler");
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term.recv() => {},
+    }
+    tracing::info!("shutting down");
+}
+
+async fn import(
+    file: &PathBuf,
+    layer: Layer,
+    crs: Option<Crs>,
+    database: &str,
+) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(file)
+        .with_context(|| format!("reading {}", file.display()))?;
+    let bar = ProgressBar::new_spinner().with_style(
+        ProgressStyle::with_template("{spinner} {msg} {pos} features checked ({per_sec})")
+            .expect("valid template"),
+    );
+    bar.set_message(format!("{layer}:"));
+    let parsed = geodata::parse_layer(&text, layer, crs, || bar.inc(1));
+    bar.finish();
+    let data = match parsed {
+        Ok(data) => data,
+        Err(ImportError::Features(errors)) => {
+            for e in &errors {
+                eprintln!("{e}");
+            }
+            bail!(
+                "{} of the features in {} are invalid; nothing was imported",
+                errors.len(),
+                file.display()
+            );
+        }
+        Err(e) => return Err(e).with_context(|| format!("reading {}", file.display())),
+    };
+    let app = open_app(database).await?;
+    let spinner = ProgressBar::new_spinner();
+    spinner.set_message(format!("storing {} {layer}", data.len()));
+    spinner.enable_steady_tick(std::time::Duration::from_millis(100));
+    let (summary, moved) = app.import(data).await.context("storing; nothing was imported")?;
+    spinner.finish_and_clear();
+    println!(
+        "{layer}: {} inserted, {} updated; {} households and {} buildings (re)assigned",
+        summary.inserted, summary.updated, moved.households, moved.buildings
+    );
+    Ok(())
+}
+
+async fn export(
+    layer: Layer,
+    crs: Crs,
+    output: Option<PathBuf>,
+    database: &str,
+) -> anyhow::Result<()> {
+    let store = store::open(database)
+        .await
+        .with_context(|| format!("opening the database {database}"))?;
+    let codes: HashMap<i64, String> = store
+        .places(None)
+        .await?
+        .into_iter()
+        .map(|p| (p.id, p.code))
+        .collect();
+    let collection = match layer {
+        Layer::Places(kind) => {
+            geodata::places_to_geojson(&store.places(Some(kind)).await?, &codes, crs)?
+        }
+        Layer::Buildings => geodata::buildings_to_geojson(&store.buildings().await?, &codes, crs)?,
+        Layer::Households => {
+            geodata::households_to_geojson(&store.households().await?, &codes, crs)?
+        }
+    };
+    let text = serde_json::to_string(&collection)?;
+    match output {
+        Some(path) => {
+            std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?
+        }
+        None => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(text.as_bytes())?;
+            out.write_all(b"\n")?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,252 @@
+//! Domain types: the places of the grid hierarchy, responsibility areas, buildings and households.
+//!
+//! Geometry is always WGS84 (EPSG:4326) longitude/latitude. Conversions from other coordinate
+//! systems happen at the edges (HTTP, import, export) through [`crate::spatial::crs`].
+
+use geo::{MultiPolygon, Point};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// Database id of a place, building or household.
+pub type Id = i64;
+
+/// The kinds of polygon the service manages.
+///
+/// `District → Street → Community → Grid` is the administrative hierarchy; each level lies inside
+/// its parent. A responsibility `Area` (民情责任田) belongs to a street but may cut across grids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PlaceKind {
+    District,
+    Street,
+    Community,
+    Grid,
+    Area,
+}
+
+impl PlaceKind {
+    /// Every kind, parents before children.
+    pub const ALL: [PlaceKind; 5] = [
+        PlaceKind::District,
+        PlaceKind::Street,
+        PlaceKind::Community,
+        PlaceKind::Grid,
+        PlaceKind::Area,
+    ];
+
+    /// The name stored in the database and used in the API (`"grid"`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PlaceKind::District => "district",
+            PlaceKind::Street => "street",
+            PlaceKind::Community => "community",
+            PlaceKind::Grid => "grid",
+            PlaceKind::Area => "area",
+        }
+    }
+
+    /// The kind a parent of this kind must have; `None` for a district, which has no parent.
+    pub fn parent_kind(self) -> Option<PlaceKind> {
+        match self {
+            PlaceKind::District => None,
+            PlaceKind::Street => Some(PlaceKind::District),
+            PlaceKind::Community => Some(PlaceKind::Street),
+            PlaceKind::Grid => Some(PlaceKind::Community),
+            PlaceKind::Area => Some(PlaceKind::Street),
+        }
+    }
+}
+
+impl fmt::Display for PlaceKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for PlaceKind {
+    type Err = UnknownName;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        PlaceKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| UnknownName(s.to_string()))
+    }
+}
+
+/// A layer as named on the command line and in URLs: the plural of a kind, or buildings/households.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Layer {
+    Places(PlaceKind),
+    Buildings,
+    Households,
+}
+
+impl Layer {
+    /// Every layer, in the order an import of a whole data set must follow (parents first).
+    pub const ALL: [Layer; 7] = [
+        Layer::Places(PlaceKind::District),
+        Layer::Places(PlaceKind::Street),
+        Layer::Places(PlaceKind::Community),
+        Layer::Places(PlaceKind::Grid),
+        Layer::Places(PlaceKind::Area),
+        Layer::Buildings,
+        Layer::Households,
+    ];
+
+    /// The plural name (`"grids"`, `"households"`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Layer::Places(PlaceKind::District) => "districts",
+            Layer::Places(PlaceKind::Street) => "streets",
+            Layer::Places(PlaceKind::Community) => "communities",
+            Layer::Places(PlaceKind::Grid) => "grids",
+            Layer::Places(PlaceKind::Area) => "areas",
+            Layer::Buildings => "buildings",
+            Layer::Households => "households",
+        }
+    }
+}
+
+impl fmt::Display for Layer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Layer {
+    type Err = UnknownName;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Layer::ALL
+            .into_iter()
+            .find(|l| l.as_str() == s)
+            .ok_or_else(|| UnknownName(s.to_string()))
+    }
+}
+
+/// A name that is not one of the known kinds or layers.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("unknown name {0:?}")]
+pub struct UnknownName(pub String);
+
+/// A stored polygon of the hierarchy or a responsibility area.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Place {
+    pub id: Id,
+    pub kind: PlaceKind,
+    /// Unique across all places, e.g. `370202010001003` (DB11/T 2157 style: admin + street + community + grid).
+    pub code: String,
+    /// The Chinese name, e.g. `香港花园社区`.
+    pub name: String,
+    pub parent_id: Option<Id>,
+    pub geometry: MultiPolygon<f64>,
+    /// Starts at 1 and grows with every change.
+    pub version: i64,
+}
+
+/// A place to be stored; the parent is named by its code and resolved by the store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewPlace {
+    pub kind: PlaceKind,
+    pub code: String,
+    pub name: String,
+    pub parent_code: Option<String>,
+    pub geometry: MultiPolygon<f64>,
+}
+
+/// A building: a footprint drawn in 3D by its number of floors.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Building {
+    pub id: Id,
+    pub code: String,
+    pub name: String,
+    /// The standard address (标准地址) of the building.
+    pub address: String,
+    pub floors: i32,
+    /// Number of entrances (单元).
+    pub units: i32,
+    pub footprint: MultiPolygon<f64>,
+    /// The grid the building lies in, computed by the spatial index.
+    pub grid_id: Option<Id>,
+}
+
+/// A building to be stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewBuilding {
+    pub code: String,
+    pub name: String,
+    pub address: String,
+    pub floors: i32,
+    pub units: i32,
+    pub footprint: MultiPolygon<f64>,
+}
+
+/// One household (户) at one standard address. Holds personal data: never published in tiles or
+/// public collections.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Household {
+    pub id: Id,
+    pub code: String,
+    #[serde(flatten)]
+    pub details: HouseholdDetails,
+    #[serde(skip)]
+    pub location: Point<f64>,
+    /// The grid the household lies in, computed by the spatial index.
+    pub grid_id: Option<Id>,
+    /// The responsibility areas the household lies in, computed by the spatial index.
+    pub area_ids: Vec<Id>,
+}
+
+/// The fields of a household a user supplies (everything but ids and computed assignments).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct HouseholdDetails {
+    pub building_code: Option<String>,
+    pub unit: Option<i32>,
+    pub floor: Option<i32>,
+    pub room: Option<String>,
+    pub address: String,
+    pub head_name: String,
+    pub phone: Option<String>,
+    pub people: i32,
+    /// Free tags such as `elderly_alone` or `party_member`.
+    pub tags: Vec<String>,
+}
+
+/// A household to be stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewHousehold {
+    pub code: String,
+    pub details: HouseholdDetails,
+    pub location: Point<f64>,
+}
+
+/// Where the spatial index puts a household: its grid and its responsibility areas.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HouseholdAssignment {
+    pub household_id: Id,
+    pub grid_id: Option<Id>,
+    pub area_ids: Vec<Id>,
+}
+
+/// Where the spatial index puts a building: the grid that holds its footprint's interior point.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BuildingAssignment {
+    pub building_id: Id,
+    pub grid_id: Option<Id>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for layer in Layer::ALL {
+            assert_eq!(layer.as_str().parse::<Layer>().unwrap(), layer);
+        }
+        for kind in PlaceKind::ALL {
+            assert_eq!(kind.as_str().parse::<PlaceKind>().unwrap(), kind);
+        }
+        assert!("grid".parse::<Layer>().is_err());
+    }
+}

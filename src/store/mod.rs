@@ -1,0 +1,200 @@
+//! Persistence: one [`Store`] contract, two backends chosen by URL.
+//!
+//! - `sqlite://PATH` ([`sqlite::SqliteStore`]): the default, an embedded file created on first start.
+//! - `postgres://…` ([`postgres::PostgresStore`]): PostGIS, the durable truth for production, with
+//!   `geometry(…, 4326)` columns, GiST indexes and an `ST_IsValid` check.
+//!
+//! Both run their migrations (`migrations/sqlite`, `migrations/postgres`) when opened. Geometry
+//! travels between Rust and the database as WKB. The stores keep data; they do no spatial
+//! reasoning beyond what their constraints enforce: that is [`crate::spatial`]'s job.
+
+pub mod postgres;
+pub mod sqlite;
+
+use crate::model::{
+    Building, BuildingAssignment, Household, HouseholdAssignment, Id, NewBuilding, NewHousehold,
+    NewPlace, Place, PlaceKind,
+};
+use async_trait::async_trait;
+use geo::{Geometry, MultiPolygon, Point};
+use geozero::{CoordDimensions, ToGeo, ToWkb, wkb::Wkb};
+use std::sync::Arc;
+
+/// What can go wrong in a store, sorted by what the caller should do about it.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The thing asked for does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// The write clashes with what is stored (a duplicate code, a row still referenced).
+    #[error("{0}")]
+    Conflict(String),
+    /// The data breaks a rule of the model (unknown parent, wrong parent kind, invalid geometry).
+    #[error("{0}")]
+    Invalid(String),
+    /// The database URL names no supported backend.
+    #[error("unsupported database URL {0:?}: use sqlite://PATH or postgres://USER:PASSWORD@HOST/DB")]
+    UnsupportedUrl(String),
+    #[error("database error: {0}")]
+    Database(sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+impl From<sqlx::Error> for StoreError {
+    /// Constraint violations become [`StoreError::Conflict`] or [`StoreError::Invalid`] so that the
+    /// HTTP layer can answer 409 or 422 instead of 500.
+    fn from(e: sqlx::Error) -> Self {
+        if let sqlx::Error::Database(db) = &e {
+            let message = db.message().to_string();
+            match db.kind() {
+                sqlx::error::ErrorKind::UniqueViolation => return StoreError::Conflict(message),
+                sqlx::error::ErrorKind::ForeignKeyViolation => {
+                    return StoreError::Conflict(format!("still referenced: {message}"));
+                }
+                sqlx::error::ErrorKind::CheckViolation
+                | sqlx::error::ErrorKind::NotNullViolation => return StoreError::Invalid(message),
+                _ => {}
+            }
+        }
+        StoreError::Database(e)
+    }
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// How many rows a bulk write inserted and how many it updated (matched by code).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WriteSummary {
+    pub inserted: usize,
+    pub updated: usize,
+}
+
+/// Row counts per layer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Counts {
+    pub places: usize,
+    pub buildings: usize,
+    pub households: usize,
+}
+
+/// The storage contract. Every method is one transaction: a bulk write stores all of its rows or,
+/// on the first error, none.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// `"sqlite"` or `"postgres"`.
+    fn backend(&self) -> &'static str;
+
+    async fn counts(&self) -> Result<Counts>;
+
+    /// All places of one kind (or of every kind), ordered by id.
+    async fn places(&self, kind: Option<PlaceKind>) -> Result<Vec<Place>>;
+
+    async fn place(&self, id: Id) -> Result<Option<Place>>;
+
+    /// Inserts new places and updates those whose code exists (name, parent, geometry; the
+    /// version grows by one). Parents are named by code and must exist, in the store or earlier
+    /// in `places`, and be of the kind [`PlaceKind::parent_kind`] asks for. Errors name the
+    /// position in `places` of the offending item.
+    async fn upsert_places(&self, places: &[NewPlace]) -> Result<WriteSummary>;
+
+    /// All buildings, ordered by id.
+    async fn buildings(&self) -> Result<Vec<Building>>;
+
+    /// Inserts or updates (by code) buildings.
+    async fn upsert_buildings(&self, buildings: &[NewBuilding]) -> Result<WriteSummary>;
+
+    /// All households with their assignments, ordered by id.
+    async fn households(&self) -> Result<Vec<Household>>;
+
+    /// Inserts or updates (by code) households. A `building_code` must name a stored building.
+    async fn upsert_households(&self, households: &[NewHousehold]) -> Result<WriteSummary>;
+
+    /// Records where the spatial index put households and buildings, in one transaction.
+    async fn apply_assignments(
+        &self,
+        households: &[HouseholdAssignment],
+        buildings: &[BuildingAssignment],
+    ) -> Result<()>;
+}
+
+/// Opens the store a URL names, creating and migrating it as needed.
+pub async fn open(url: &str) -> Result<Arc<dyn Store>> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(sqlite::SqliteStore::open(url).await?))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(postgres::PostgresStore::open(url).await?))
+    } else {
+        Err(StoreError::UnsupportedUrl(url.to_string()))
+    }
+}
+
+/// Encodes a geometry as OGC WKB (2D).
+pub(crate) fn to_wkb(geometry: impl Into<Geometry<f64>>) -> Vec<u8> {
+    geometry
+        .into()
+        .to_wkb(CoordDimensions::xy())
+        .expect("writing WKB into memory cannot fail")
+}
+
+fn decode(bytes: &[u8]) -> Result<Geometry<f64>> {
+    Wkb(bytes)
+        .to_geo()
+        .map_err(|e| StoreError::Invalid(format!("stored geometry is not valid WKB: {e}")))
+}
+
+/// Decodes stored WKB into a multipolygon (a polygon is promoted).
+pub(crate) fn multipolygon_from_wkb(bytes: &[u8]) -> Result<MultiPolygon<f64>> {
+    match decode(bytes)? {
+        Geometry::MultiPolygon(m) => Ok(m),
+        Geometry::Polygon(p) => Ok(MultiPolygon(vec![p])),
+        other => Err(StoreError::Invalid(format!(
+            "stored geometry is a {other:?}, not a polygon"
+        ))),
+    }
+}
+
+/// Decodes stored WKB into a point.
+pub(crate) fn point_from_wkb(bytes: &[u8]) -> Result<Point<f64>> {
+    match decode(bytes)? {
+        Geometry::Point(p) => Ok(p),
+        _ => Err(StoreError::Invalid("stored geometry is not a point".into())),
+    }
+}
+
+/// The error for a parent code that is missing or of the wrong kind, naming the item.
+pub(crate) fn check_parent(
+    position: usize,
+    place: &NewPlace,
+    parent: Option<(Id, PlaceKind)>,
+) -> Result<Option<Id>> {
+    let item = format!("item {position} ({})", place.code);
+    match (place.kind.parent_kind(), &place.parent_code, parent) {
+        (None, None, _) => Ok(None),
+        (None, Some(code), _) => Err(StoreError::Invalid(format!(
+            "{item}: a {} has no parent, but parent_code {code:?} was given",
+            place.kind
+        ))),
+        (Some(want), None, _) => Err(StoreError::Invalid(format!(
+            "{item}: a {} needs a parent_code naming its {want}",
+            place.kind
+        ))),
+        (Some(_), Some(code), None) => Err(StoreError::Invalid(format!(
+            "{item}: parent_code {code:?} names no stored place"
+        ))),
+        (Some(want), Some(_), Some((id, kind))) if kind == want => Ok(Some(id)),
+        (Some(want), Some(code), Some((_, kind))) => Err(StoreError::Invalid(format!(
+            "{item}: parent_code {code:?} is a {kind}, but a {}'s parent must be a {want}",
+            place.kind
+        ))),
+    }
+}
+
+/// A database error on one item of a bulk write, with the item named.
+pub(crate) fn item_error(position: usize, code: &str, e: sqlx::Error) -> StoreError {
+    match StoreError::from(e) {
+        StoreError::Invalid(m) => StoreError::Invalid(format!("item {position} ({code}): {m}")),
+        StoreError::Conflict(m) => StoreError::Conflict(format!("item {position} ({code}): {m}")),
+        other => other,
+    }
+}

@@ -1,0 +1,347 @@
+//! The PostGIS backend: the durable truth in production, shared by several `wangge` instances.
+//!
+//! Geometry columns are `geometry(MultiPolygon, 4326)` and `geometry(Point, 4326)` with GiST
+//! indexes; a `CHECK (ST_IsValid(geom))` refuses invalid polygons even from other writers.
+//! Geometry crosses the wire as WKB (`ST_GeomFromWKB` / `ST_AsBinary`).
+
+use super::{
+    Counts, Result, Store, StoreError, WriteSummary, check_parent, item_error,
+    multipolygon_from_wkb, point_from_wkb, to_wkb,
+};
+use crate::model::{
+    Building, BuildingAssignment, Household, HouseholdAssignment, HouseholdDetails, Id,
+    NewBuilding, NewHousehold, NewPlace, Place, PlaceKind,
+};
+use async_trait::async_trait;
+use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
+use sqlx::{AssertSqlSafe, Row};
+use std::collections::HashMap;
+use std::str::FromStr;
+
+/// A store in a PostgreSQL database with PostGIS.
+#[derive(Debug, Clone)]
+pub struct PostgresStore {
+    pool: PgPool,
+}
+
+impl PostgresStore {
+    /// Connects to `postgres://…` and runs the migrations. The `postgis` extension must exist in
+    /// the database already (creating it needs a superuser).
+    pub async fn open(url: &str) -> Result<Self> {
+        let pool = PgPoolOptions::new().max_connections(8).connect(url).await?;
+        let postgis: Option<String> =
+            sqlx::query_scalar("SELECT extversion FROM pg_extension WHERE extname = 'postgis'")
+                .fetch_optional(&pool)
+                .await?;
+        if postgis.is_none() {
+            return Err(StoreError::Invalid(
+                "the database has no PostGIS: run CREATE EXTENSION postgis as a superuser".into(),
+            ));
+        }
+        sqlx::migrate!("migrations/postgres").run(&pool).await?;
+        Ok(PostgresStore { pool })
+    }
+
+    /// The connection pool, for benchmarks and tests that compare against PostGIS queries.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+}
+
+fn place_from_row(row: &PgRow) -> Result<Place> {
+    let kind: String = row.try_get("kind")?;
+    Ok(Place {
+        id: row.try_get("id")?,
+        kind: PlaceKind::from_str(&kind).map_err(|e| StoreError::Invalid(e.to_string()))?,
+        code: row.try_get("code")?,
+        name: row.try_get("name")?,
+        parent_id: row.try_get("parent_id")?,
+        geometry: multipolygon_from_wkb(row.try_get("geom")?)?,
+        version: row.try_get("version")?,
+    })
+}
+
+const PLACE_COLUMNS: &str = "id, kind, code, name, parent_id, ST_AsBinary(geom) AS geom, version";
+
+#[async_trait]
+impl Store for PostgresStore {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn counts(&self) -> Result<Counts> {
+        let (places, buildings, households): (i64, i64, i64) = sqlx::query_as(
+            "SELECT (SELECT count(*) FROM places), (SELECT count(*) FROM buildings), \
+             (SELECT count(*) FROM households)",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(Counts {
+            places: places as usize,
+            buildings: buildings as usize,
+            households: households as usize,
+        })
+    }
+
+    async fn places(&self, kind: Option<PlaceKind>) -> Result<Vec<Place>> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {PLACE_COLUMNS} FROM places WHERE $1::text IS NULL OR kind = $1 ORDER BY id"
+        )))
+        .bind(kind.map(PlaceKind::as_str))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(place_from_row).collect()
+    }
+
+    async fn place(&self, id: Id) -> Result<Option<Place>> {
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {PLACE_COLUMNS} FROM places WHERE id = $1"
+        )))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(place_from_row).transpose()
+    }
+
+    async fn upsert_places(&self, places: &[NewPlace]) -> Result<WriteSummary> {
+        let mut tx = self.pool.begin().await?;
+        let mut summary = WriteSummary::default();
+        for (position, place) in places.iter().enumerate() {
+            let parent = match &place.parent_code {
+                Some(code) => {
+                    sqlx::query_as::<_, (Id, String)>("SELECT id, kind FROM places WHERE code = $1")
+                        .bind(code)
+                        .fetch_optional(&mut *tx)
+                        .await?
+                        .map(|(id, kind)| (id, PlaceKind::from_str(&kind).expect("checked kind")))
+                }
+                None => None,
+            };
+            let parent_id = check_parent(position, place, parent)?;
+            // The WHERE makes a code clash across kinds return no row instead of updating.
+            let row: Option<(Id, bool)> = sqlx::query_as(
+                "INSERT INTO places (kind, code, name, parent_id, geom) \
+                 VALUES ($1, $2, $3, $4, ST_Multi(ST_GeomFromWKB($5, 4326))) \
+                 ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, \
+                 parent_id = EXCLUDED.parent_id, geom = EXCLUDED.geom, \
+                 version = places.version + 1, updated_at = now() \
+                 WHERE places.kind = EXCLUDED.kind \
+                 RETURNING id, (xmax = 0) AS inserted",
+            )
+            .bind(place.kind.as_str())
+            .bind(&place.code)
+            .bind(&place.name)
+            .bind(parent_id)
+            .bind(to_wkb(place.geometry.clone()))
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(|e| item_error(position, &place.code, e))?;
+            match row {
+                Some((_, true)) => summary.inserted += 1,
+                Some((_, false)) => summary.updated += 1,
+                None => {
+                    return Err(StoreError::Conflict(format!(
+                        "item {position}: code {} is already used by a place of another kind",
+                        place.code
+                    )));
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(summary)
+    }
+
+    async fn buildings(&self) -> Result<Vec<Building>> {
+        let rows = sqlx::query(
+            "SELECT id, code, name, address, floors, units, ST_AsBinary(geom) AS geom, grid_id \
+             FROM buildings ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(Building {
+                    id: row.try_get("id")?,
+                    code: row.try_get("code")?,
+                    name: row.try_get("name")?,
+                    address: row.try_get("address")?,
+                    floors: row.try_get("floors")?,
+                    units: row.try_get("units")?,
+                    footprint: multipolygon_from_wkb(row.try_get("geom")?)?,
+                    grid_id: row.try_get("grid_id")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn upsert_buildings(&self, buildings: &[NewBuilding]) -> Result<WriteSummary> {
+        let mut tx = self.pool.begin().await?;
+        let mut summary = WriteSummary::default();
+        for (position, b) in buildings.iter().enumerate() {
+            let inserted: bool = sqlx::query_scalar(
+                "INSERT INTO buildings (code, name, address, floors, units, geom) \
+                 VALUES ($1, $2, $3, $4, $5, ST_Multi(ST_GeomFromWKB($6, 4326))) \
+                 ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, \
+                 address = EXCLUDED.address, floors = EXCLUDED.floors, units = EXCLUDED.units, \
+                 geom = EXCLUDED.geom RETURNING (xmax = 0)",
+            )
+            .bind(&b.code)
+            .bind(&b.name)
+            .bind(&b.address)
+            .bind(b.floors)
+            .bind(b.units)
+            .bind(to_wkb(b.footprint.clone()))
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(|e| item_error(position, &b.code, e))?;
+            if inserted {
+                summary.inserted += 1;
+            } else {
+                summary.updated += 1;
+            }
+        }
+        tx.commit().await?;
+        Ok(summary)
+    }
+
+    async fn households(&self) -> Result<Vec<Household>> {
+        let mut areas: HashMap<Id, Vec<Id>> = HashMap::new();
+        for (household, area) in sqlx::query_as::<_, (Id, Id)>(
+            "SELECT household_id, area_id FROM household_areas ORDER BY household_id, area_id",
+        )
+        .fetch_all(&self.pool)
+        .await?
+        {
+            areas.entry(household).or_default().push(area);
+        }
+        let rows = sqlx::query(
+            "SELECT h.id, h.code, b.code AS building_code, h.unit, h.floor, h.room, h.address, \
+             h.head_name, h.phone, h.people, h.tags, ST_AsBinary(h.location) AS location, \
+             h.grid_id FROM households h LEFT JOIN buildings b ON b.id = h.building_id \
+             ORDER BY h.id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let id: Id = row.try_get("id")?;
+                Ok(Household {
+                    id,
+                    code: row.try_get("code")?,
+                    details: HouseholdDetails {
+                        building_code: row.try_get("building_code")?,
+                        unit: row.try_get("unit")?,
+                        floor: row.try_get("floor")?,
+                        room: row.try_get("room")?,
+                        address: row.try_get("address")?,
+                        head_name: row.try_get("head_name")?,
+                        phone: row.try_get("phone")?,
+                        people: row.try_get("people")?,
+                        tags: row.try_get("tags")?,
+                    },
+                    location: point_from_wkb(row.try_get("location")?)?,
+                    grid_id: row.try_get("grid_id")?,
+                    area_ids: areas.remove(&id).unwrap_or_default(),
+                })
+            })
+            .collect()
+    }
+
+    async fn upsert_households(&self, households: &[NewHousehold]) -> Result<WriteSummary> {
+        let mut tx = self.pool.begin().await?;
+        let mut summary = WriteSummary::default();
+        for (position, h) in households.iter().enumerate() {
+            let d = &h.details;
+            // The building is resolved in the same statement; a code that names nothing leaves
+            // building_id NULL, which is caught below.
+            let (inserted, building_found): (bool, bool) = sqlx::query_as(
+                "INSERT INTO households (code, building_id, unit, floor, room, address, \
+                 head_name, phone, people, tags, location) \
+                 VALUES ($1, (SELECT id FROM buildings WHERE code = $2), $3, $4, $5, $6, $7, $8, \
+                 $9, $10, ST_SetSRID(ST_MakePoint($11, $12), 4326)) \
+                 ON CONFLICT (code) DO UPDATE SET building_id = EXCLUDED.building_id, \
+                 unit = EXCLUDED.unit, floor = EXCLUDED.floor, room = EXCLUDED.room, \
+                 address = EXCLUDED.address, head_name = EXCLUDED.head_name, \
+                 phone = EXCLUDED.phone, people = EXCLUDED.people, tags = EXCLUDED.tags, \
+                 location = EXCLUDED.location \
+                 RETURNING (xmax = 0), ($2::text IS NULL OR building_id IS NOT NULL)",
+            )
+            .bind(&h.code)
+            .bind(&d.building_code)
+            .bind(d.unit)
+            .bind(d.floor)
+            .bind(&d.room)
+            .bind(&d.address)
+            .bind(&d.head_name)
+            .bind(&d.phone)
+            .bind(d.people)
+            .bind(&d.tags)
+            .bind(h.location.x())
+            .bind(h.location.y())
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(|e| item_error(position, &h.code, e))?;
+            if !building_found {
+                return Err(StoreError::Invalid(format!(
+                    "item {position} ({}): building_code {:?} names no stored building",
+                    h.code,
+                    d.building_code.as_deref().unwrap_or_default()
+                )));
+            }
+            if inserted {
+                summary.inserted += 1;
+            } else {
+                summary.updated += 1;
+            }
+        }
+        tx.commit().await?;
+        Ok(summary)
+    }
+
+    async fn apply_assignments(
+        &self,
+        households: &[HouseholdAssignment],
+        buildings: &[BuildingAssignment],
+    ) -> Result<()> {
+        // Whole arrays per statement: one round trip each, however many rows moved.
+        let ids: Vec<Id> = households.iter().map(|a| a.household_id).collect();
+        let grids: Vec<Option<Id>> = households.iter().map(|a| a.grid_id).collect();
+        let (area_households, area_ids): (Vec<Id>, Vec<Id>) = households
+            .iter()
+            .flat_map(|a| a.area_ids.iter().map(|area| (a.household_id, *area)))
+            .unzip();
+        let building_ids: Vec<Id> = buildings.iter().map(|a| a.building_id).collect();
+        let building_grids: Vec<Option<Id>> = buildings.iter().map(|a| a.grid_id).collect();
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "UPDATE households h SET grid_id = u.grid_id \
+             FROM UNNEST($1::bigint[], $2::bigint[]) AS u(id, grid_id) WHERE h.id = u.id",
+        )
+        .bind(&ids)
+        .bind(&grids)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM household_areas WHERE household_id = ANY($1)")
+            .bind(&ids)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO household_areas (household_id, area_id) \
+             SELECT * FROM UNNEST($1::bigint[], $2::bigint[])",
+        )
+        .bind(&area_households)
+        .bind(&area_ids)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE buildings b SET grid_id = u.grid_id \
+             FROM UNNEST($1::bigint[], $2::bigint[]) AS u(id, grid_id) WHERE b.id = u.id",
+        )
+        .bind(&building_ids)
+        .bind(&building_grids)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,392 @@
+//! The embedded backend: one SQLite file, created and migrated on first start.
+//!
+//! SQLite has no geometry type here: polygons are WKB blobs with their bounding box in plain
+//! columns, and household locations are two REAL columns. Validity is checked in Rust before
+//! anything is written, which is the same check PostGIS repeats with `ST_IsValid`.
+
+use super::{
+    Counts, Result, Store, StoreError, WriteSummary, check_parent, item_error, multipolygon_from_wkb,
+    to_wkb,
+};
+use crate::model::{
+    Building, BuildingAssignment, Household, HouseholdAssignment, HouseholdDetails, Id,
+    NewBuilding, NewHousehold, NewPlace, Place, PlaceKind,
+};
+use async_trait::async_trait;
+use geo::{BoundingRect, MultiPolygon, Point};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow};
+use sqlx::{AssertSqlSafe, Row, Sqlite, Transaction};
+use std::collections::HashMap;
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// A store in one SQLite file.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating the file and its folder if needed) and migrates `sqlite://PATH`.
+    /// `sqlite::memory:` gives a private in-memory store.
+    pub async fn open(url: &str) -> Result<Self> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .foreign_keys(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // Writers queue instead of failing at once when another connection holds the lock.
+            .busy_timeout(Duration::from_secs(10));
+        if let Some(folder) = Path::new(options.get_filename()).parent()
+            && !folder.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(folder).map_err(|e| {
+                StoreError::Invalid(format!("cannot create folder {}: {e}", folder.display()))
+            })?;
+        }
+        let in_memory = options.get_filename() == Path::new(":memory:");
+        let pool = SqlitePoolOptions::new()
+            // An in-memory database lives in one connection.
+            .max_connections(if in_memory { 1 } else { 4 })
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("migrations/sqlite").run(&pool).await?;
+        Ok(SqliteStore { pool })
+    }
+}
+
+fn bbox(position: usize, code: &str, geometry: &MultiPolygon<f64>) -> Result<geo::Rect<f64>> {
+    geometry
+        .bounding_rect()
+        .ok_or_else(|| StoreError::Invalid(format!("item {position} ({code}): empty geometry")))
+}
+
+fn place_from_row(row: &SqliteRow) -> Result<Place> {
+    let kind: String = row.try_get("kind")?;
+    Ok(Place {
+        id: row.try_get("id")?,
+        kind: PlaceKind::from_str(&kind).map_err(|e| StoreError::Invalid(e.to_string()))?,
+        code: row.try_get("code")?,
+        name: row.try_get("name")?,
+        parent_id: row.try_get("parent_id")?,
+        geometry: multipolygon_from_wkb(row.try_get("geom")?)?,
+        version: row.try_get("version")?,
+    })
+}
+
+async fn existing_id(
+    tx: &mut Transaction<'_, Sqlite>,
+    table: &'static str,
+    code: &str,
+) -> Result<Option<Id>> {
+    Ok(
+        // `table` is one of our own table names, never user input.
+        sqlx::query_scalar(AssertSqlSafe(format!("SELECT id FROM {table} WHERE code = ?")))
+            .bind(code)
+            .fetch_optional(&mut **tx)
+            .await?,
+    )
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn counts(&self) -> Result<Counts> {
+        let (places, buildings, households): (i64, i64, i64) = sqlx::query_as(
+            "SELECT (SELECT count(*) FROM places), (SELECT count(*) FROM buildings), \
+             (SELECT count(*) FROM households)",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(Counts {
+            places: places as usize,
+            buildings: buildings as usize,
+            households: households as usize,
+        })
+    }
+
+    async fn places(&self, kind: Option<PlaceKind>) -> Result<Vec<Place>> {
+        let rows = sqlx::query(
+            "SELECT id, kind, code, name, parent_id, geom, version FROM places \
+             WHERE ?1 IS NULL OR kind = ?1 ORDER BY id",
+        )
+        .bind(kind.map(PlaceKind::as_str))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(place_from_row).collect()
+    }
+
+    async fn place(&self, id: Id) -> Result<Option<Place>> {
+        let row = sqlx::query(
+            "SELECT id, kind, code, name, parent_id, geom, version FROM places WHERE id = ?",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(place_from_row).transpose()
+    }
+
+    async fn upsert_places(&self, places: &[NewPlace]) -> Result<WriteSummary> {
+        let mut tx = self.pool.begin().await?;
+        let mut summary = WriteSummary::default();
+        for (position, place) in places.iter().enumerate() {
+            let parent = match &place.parent_code {
+                Some(code) => sqlx::query_as::<_, (Id, String)>(
+                    "SELECT id, kind FROM places WHERE code = ?",
+                )
+                .bind(code)
+                .fetch_optional(&mut *tx)
+                .await?
+                .map(|(id, kind)| (id, PlaceKind::from_str(&kind).expect("checked kind"))),
+                None => None,
+            };
+            let parent_id = check_parent(position, place, parent)?;
+            let b = bbox(position, &place.code, &place.geometry)?;
+            let wkb = to_wkb(place.geometry.clone());
+            let existing: Option<(Id, String)> =
+                sqlx::query_as("SELECT id, kind FROM places WHERE code = ?")
+                    .bind(&place.code)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            match existing {
+                Some((_, kind)) if kind != place.kind.as_str() => {
+                    return Err(StoreError::Conflict(format!(
+                        "item {position}: code {} is already used by a {kind}",
+                        place.code
+                    )));
+                }
+                Some((id, _)) => {
+                    sqlx::query(
+                        "UPDATE places SET name = ?, parent_id = ?, geom = ?, min_x = ?, \
+                         min_y = ?, max_x = ?, max_y = ?, version = version + 1, \
+                         updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?",
+                    )
+                    .bind(&place.name)
+                    .bind(parent_id)
+                    .bind(wkb)
+                    .bind(b.min().x)
+                    .bind(b.min().y)
+                    .bind(b.max().x)
+                    .bind(b.max().y)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                    summary.updated += 1;
+                }
+                None => {
+                    sqlx::query(
+                        "INSERT INTO places (kind, code, name, parent_id, geom, min_x, min_y, \
+                         max_x, max_y) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    )
+                    .bind(place.kind.as_str())
+                    .bind(&place.code)
+                    .bind(&place.name)
+                    .bind(parent_id)
+                    .bind(wkb)
+                    .bind(b.min().x)
+                    .bind(b.min().y)
+                    .bind(b.max().x)
+                    .bind(b.max().y)
+                    .execute(&mut *tx)
+                    .await?;
+                    summary.inserted += 1;
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(summary)
+    }
+
+    async fn buildings(&self) -> Result<Vec<Building>> {
+        let rows = sqlx::query(
+            "SELECT id, code, name, address, floors, units, geom, grid_id FROM buildings \
+             ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(Building {
+                    id: row.try_get("id")?,
+                    code: row.try_get("code")?,
+                    name: row.try_get("name")?,
+                    address: row.try_get("address")?,
+                    floors: row.try_get("floors")?,
+                    units: row.try_get("units")?,
+                    footprint: multipolygon_from_wkb(row.try_get("geom")?)?,
+                    grid_id: row.try_get("grid_id")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn upsert_buildings(&self, buildings: &[NewBuilding]) -> Result<WriteSummary> {
+        let mut tx = self.pool.begin().await?;
+        let mut summary = WriteSummary::default();
+        for (position, b) in buildings.iter().enumerate() {
+            bbox(position, &b.code, &b.footprint)?;
+            let existed = existing_id(&mut tx, "buildings", &b.code).await?.is_some();
+            sqlx::query(
+                "INSERT INTO buildings (code, name, address, floors, units, geom) \
+                 VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (code) DO UPDATE SET name = excluded.name, \
+                 address = excluded.address, floors = excluded.floors, units = excluded.units, \
+                 geom = excluded.geom",
+            )
+            .bind(&b.code)
+            .bind(&b.name)
+            .bind(&b.address)
+            .bind(b.floors)
+            .bind(b.units)
+            .bind(to_wkb(b.footprint.clone()))
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| item_error(position, &b.code, e))?;
+            if existed {
+                summary.updated += 1;
+            } else {
+                summary.inserted += 1;
+            }
+        }
+        tx.commit().await?;
+        Ok(summary)
+    }
+
+    async fn households(&self) -> Result<Vec<Household>> {
+        let mut areas: HashMap<Id, Vec<Id>> = HashMap::new();
+        for (household, area) in sqlx::query_as::<_, (Id, Id)>(
+            "SELECT household_id, area_id FROM household_areas ORDER BY household_id, area_id",
+        )
+        .fetch_all(&self.pool)
+        .await?
+        {
+            areas.entry(household).or_default().push(area);
+        }
+        let rows = sqlx::query(
+            "SELECT h.id, h.code, b.code AS building_code, h.unit, h.floor, h.room, h.address, \
+             h.head_name, h.phone, h.people, h.tags, h.lon, h.lat, h.grid_id \
+             FROM households h LEFT JOIN buildings b ON b.id = h.building_id ORDER BY h.id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let id: Id = row.try_get("id")?;
+                let tags: String = row.try_get("tags")?;
+                Ok(Household {
+                    id,
+                    code: row.try_get("code")?,
+                    details: HouseholdDetails {
+                        building_code: row.try_get("building_code")?,
+                        unit: row.try_get("unit")?,
+                        floor: row.try_get("floor")?,
+                        room: row.try_get("room")?,
+                        address: row.try_get("address")?,
+                        head_name: row.try_get("head_name")?,
+                        phone: row.try_get("phone")?,
+                        people: row.try_get("people")?,
+                        tags: serde_json::from_str(&tags)
+                            .map_err(|e| StoreError::Invalid(format!("stored tags: {e}")))?,
+                    },
+                    location: Point::new(row.try_get("lon")?, row.try_get("lat")?),
+                    grid_id: row.try_get("grid_id")?,
+                    area_ids: areas.remove(&id).unwrap_or_default(),
+                })
+            })
+            .collect()
+    }
+
+    async fn upsert_households(&self, households: &[NewHousehold]) -> Result<WriteSummary> {
+        let mut tx = self.pool.begin().await?;
+        let mut summary = WriteSummary::default();
+        let mut building_ids: HashMap<&str, Id> = HashMap::new();
+        for (position, h) in households.iter().enumerate() {
+            let building_id = match h.details.building_code.as_deref() {
+                None => None,
+                Some(code) => match building_ids.get(code) {
+                    Some(id) => Some(*id),
+                    None => {
+                        let id = existing_id(&mut tx, "buildings", code).await?.ok_or_else(|| {
+                            StoreError::Invalid(format!(
+                                "item {position} ({}): building_code {code:?} names no stored building",
+                                h.code
+                            ))
+                        })?;
+                        building_ids.insert(code, id);
+                        Some(id)
+                    }
+                },
+            };
+            let existed = existing_id(&mut tx, "households", &h.code).await?.is_some();
+            let d = &h.details;
+            sqlx::query(
+                "INSERT INTO households (code, building_id, unit, floor, room, address, head_name, \
+                 phone, people, tags, lon, lat) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+                 ON CONFLICT (code) DO UPDATE SET building_id = excluded.building_id, \
+                 unit = excluded.unit, floor = excluded.floor, room = excluded.room, \
+                 address = excluded.address, head_name = excluded.head_name, \
+                 phone = excluded.phone, people = excluded.people, tags = excluded.tags, \
+                 lon = excluded.lon, lat = excluded.lat",
+            )
+            .bind(&h.code)
+            .bind(building_id)
+            .bind(d.unit)
+            .bind(d.floor)
+            .bind(&d.room)
+            .bind(&d.address)
+            .bind(&d.head_name)
+            .bind(&d.phone)
+            .bind(d.people)
+            .bind(serde_json::to_string(&d.tags).expect("strings serialise"))
+            .bind(h.location.x())
+            .bind(h.location.y())
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| item_error(position, &h.code, e))?;
+            if existed {
+                summary.updated += 1;
+            } else {
+                summary.inserted += 1;
+            }
+        }
+        tx.commit().await?;
+        Ok(summary)
+    }
+
+    async fn apply_assignments(
+        &self,
+        households: &[HouseholdAssignment],
+        buildings: &[BuildingAssignment],
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        for a in households {
+            sqlx::query("UPDATE households SET grid_id = ? WHERE id = ?")
+                .bind(a.grid_id)
+                .bind(a.household_id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("DELETE FROM household_areas WHERE household_id = ?")
+                .bind(a.household_id)
+                .execute(&mut *tx)
+                .await?;
+            for area in &a.area_ids {
+                sqlx::query("INSERT INTO household_areas (household_id, area_id) VALUES (?, ?)")
+                    .bind(a.household_id)
+                    .bind(area)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        for a in buildings {
+            sqlx::query("UPDATE buildings SET grid_id = ? WHERE id = ?")
+                .bind(a.grid_id)
+                .bind(a.building_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,129 @@
+//! Shared helpers for the integration tests: real stores (a temporary SQLite file, a private
+//! schema in a real PostGIS) and the real `wangge` binary serving on a free port.
+#![allow(dead_code)] // each test file uses its own subset
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use wangge::store::{self, Store};
+
+/// A temporary SQLite database file; removed with its folder when dropped.
+pub struct TempSqlite {
+    pub dir: tempfile::TempDir,
+    pub url: String,
+}
+
+pub fn temp_sqlite() -> TempSqlite {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}/wangge.db", dir.path().display());
+    TempSqlite { dir, url }
+}
+
+/// The PostGIS database given by `WANGGE_TEST_POSTGRES`, or `None` to skip.
+///
+/// `scripts/test.sh` sets it and also `WANGGE_REQUIRE_POSTGRES=1`, which turns a missing
+/// database into a failure so that the PostGIS half of the suite can never be skipped silently.
+pub fn postgres_base_url() -> Option<String> {
+    match std::env::var("WANGGE_TEST_POSTGRES") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            assert!(
+                std::env::var("WANGGE_REQUIRE_POSTGRES").is_err(),
+                "WANGGE_REQUIRE_POSTGRES is set but WANGGE_TEST_POSTGRES is not"
+            );
+            eprintln!("WANGGE_TEST_POSTGRES is not set: skipping a PostGIS test (run scripts/test.sh)");
+            None
+        }
+    }
+}
+
+/// A URL for a fresh, empty schema of the test database, so that tests never see each other's
+/// rows. PostGIS stays reachable through `public` in the search path.
+pub async fn fresh_postgres_url() -> Option<String> {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let base = postgres_base_url()?;
+    let schema = format!(
+        "t_{}_{}_{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos()
+    );
+    let pool = sqlx::PgPool::connect(&base).await.expect("connect to test PostGIS");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+        .execute(&pool)
+        .await
+        .expect("create schema");
+    pool.close().await;
+    let separator = if base.contains('?') { '&' } else { '?' };
+    Some(format!("{base}{separator}options[search_path]={schema},public"))
+}
+
+pub async fn sqlite_store(db: &TempSqlite) -> Arc<dyn Store> {
+    store::open(&db.url).await.expect("open sqlite store")
+}
+
+pub async fn postgres_store() -> Option<Arc<dyn Store>> {
+    let url = fresh_postgres_url().await?;
+    Some(store::open(&url).await.expect("open postgres store"))
+}
+
+/// The `wangge` binary serving on a free port; killed when dropped.
+pub struct Server {
+    child: Child,
+    pub base: String,
+}
+
+impl Server {
+    /// Starts `wangge serve --bind 127.0.0.1:0 --database URL` plus `extra` arguments and waits
+    /// until it prints the address it listens on.
+    pub fn start(database_url: &str, extra: &[&str]) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_wangge"))
+            .args(["serve", "--bind", "127.0.0.1:0", "--database", database_url])
+            .args(extra)
+            .env("RUST_LOG", "wangge=warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start wangge");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let base = loop {
+            match lines.next() {
+                Some(Ok(line)) => {
+                    if let Some(url) = line.strip_prefix("wangge listening on ") {
+                        break url.trim().to_string();
+                    }
+                }
+                _ => {
+                    let status = child.wait().expect("wait");
+                    panic!("wangge exited before listening: {status}");
+                }
+            }
+        };
+        Server { child, base }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs the `wangge` binary to completion with the given arguments.
+pub fn wangge(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_wangge"))
+        .args(args)
+        .env("RUST_LOG", "wangge=warn")
+        .output()
+        .expect("run wangge")
+}

@@ -1,0 +1,304 @@
+//! One contract, two backends: every test here runs against SQLite and against PostGIS.
+
+mod common;
+
+use geo::{MultiPolygon, Point, polygon};
+use std::sync::Arc;
+use wangge::model::{
+    BuildingAssignment, HouseholdAssignment, HouseholdDetails, NewBuilding, NewHousehold, NewPlace,
+    PlaceKind,
+};
+use wangge::store::{Counts, Store, StoreError, WriteSummary};
+
+fn square(x0: f64, y0: f64, size: f64) -> MultiPolygon<f64> {
+    MultiPolygon(vec![polygon![
+        (x: x0, y: y0),
+        (x: x0 + size, y: y0),
+        (x: x0 + size, y: y0 + size),
+        (x: x0, y: y0 + size),
+    ]])
+}
+
+fn place(kind: PlaceKind, code: &str, parent: Option<&str>, geometry: MultiPolygon<f64>) -> NewPlace {
+    NewPlace {
+        kind,
+        code: code.into(),
+        name: format!("{kind} {code}"),
+        parent_code: parent.map(str::to_string),
+        geometry,
+    }
+}
+
+/// District 370202 ⊃ street ⊃ community ⊃ two grids, and one area.
+fn hierarchy() -> Vec<NewPlace> {
+    use PlaceKind::*;
+    vec![
+        place(District, "370202", None, square(120.30, 36.00, 0.2)),
+        place(Street, "370202010", Some("370202"), square(120.37, 36.05, 0.03)),
+        place(Community, "370202010001", Some("370202010"), square(120.37, 36.05, 0.01)),
+        place(Grid, "370202010001001", Some("370202010001"), square(120.37, 36.05, 0.005)),
+        place(Grid, "370202010001002", Some("370202010001"), square(120.375, 36.05, 0.005)),
+        place(Area, "370202010-Q01", Some("370202010"), square(120.372, 36.05, 0.006)),
+    ]
+}
+
+fn building(code: &str) -> NewBuilding {
+    NewBuilding {
+        code: code.into(),
+        name: "香港花园3号楼".into(),
+        address: "山东省青岛市市南区香港中路18号".into(),
+        floors: 7,
+        units: 2,
+        footprint: square(120.371, 36.051, 0.0003),
+    }
+}
+
+fn household(code: &str, building_code: Option<&str>) -> NewHousehold {
+    NewHousehold {
+        code: code.into(),
+        details: HouseholdDetails {
+            building_code: building_code.map(str::to_string),
+            unit: Some(2),
+            floor: Some(5),
+            room: Some("0501".into()),
+            address: "香港中路18号3号楼2单元501户".into(),
+            head_name: "王芳".into(),
+            phone: Some("13800001234".into()),
+            people: 3,
+            tags: vec!["party_member".into(), "elderly_alone".into()],
+        },
+        location: Point::new(120.37115, 36.05115),
+    }
+}
+
+async fn an_empty_store_counts_nothing(store: Arc<dyn Store>) {
+    assert_eq!(store.counts().await.unwrap(), Counts::default());
+    assert!(store.places(None).await.unwrap().is_empty());
+}
+
+async fn places_round_trip_with_parents_resolved(store: Arc<dyn Store>) {
+    let written = hierarchy();
+    let summary = store.upsert_places(&written).await.unwrap();
+    assert_eq!(summary, WriteSummary { inserted: 6, updated: 0 });
+    let stored = store.places(None).await.unwrap();
+    assert_eq!(stored.len(), 6);
+    for (new, old) in written.iter().zip(&stored) {
+        assert_eq!(old.code, new.code);
+        assert_eq!(old.kind, new.kind);
+        assert_eq!(old.name, new.name);
+        assert_eq!(old.geometry, new.geometry, "geometry must round-trip exactly");
+        assert_eq!(old.version, 1);
+        let parent_code = old
+            .parent_id
+            .map(|id| stored.iter().find(|p| p.id == id).unwrap().code.clone());
+        assert_eq!(parent_code, new.parent_code);
+    }
+    let grids = store.places(Some(PlaceKind::Grid)).await.unwrap();
+    assert_eq!(grids.len(), 2);
+    assert_eq!(store.place(grids[0].id).await.unwrap().unwrap(), grids[0]);
+    assert!(store.place(9_999_999).await.unwrap().is_none());
+}
+
+async fn upserting_an_existing_code_updates_it_and_bumps_the_version(store: Arc<dyn Store>) {
+    store.upsert_places(&hierarchy()).await.unwrap();
+    let mut moved = hierarchy()[3].clone();
+    moved.name = "第一网格（调整）".into();
+    moved.geometry = square(120.37, 36.05, 0.004);
+    let summary = store.upsert_places(&[moved.clone()]).await.unwrap();
+    assert_eq!(summary, WriteSummary { inserted: 0, updated: 1 });
+    let grid = store
+        .places(Some(PlaceKind::Grid))
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|p| p.code == moved.code)
+        .unwrap();
+    assert_eq!((grid.name.as_str(), grid.version), (moved.name.as_str(), 2));
+    assert_eq!(grid.geometry, moved.geometry);
+    assert_eq!(store.counts().await.unwrap().places, 6);
+}
+
+async fn a_bad_item_stores_nothing_of_its_batch(store: Arc<dyn Store>) {
+    let mut batch = hierarchy();
+    batch[4].parent_code = Some("999999999999".into());
+    let err = store.upsert_places(&batch).await.unwrap_err();
+    assert!(matches!(err, StoreError::Invalid(_)), "{err:?}");
+    assert!(err.to_string().contains("item 4"), "{err}");
+    assert!(err.to_string().contains("999999999999"), "{err}");
+    assert_eq!(store.counts().await.unwrap().places, 0, "nothing half-imported");
+}
+
+async fn parents_must_be_of_the_right_kind(store: Arc<dyn Store>) {
+    let mut batch = hierarchy();
+    batch[3].parent_code = Some("370202010".into()); // a grid under a street
+    let err = store.upsert_places(&batch).await.unwrap_err();
+    assert!(err.to_string().contains("must be a community"), "{err}");
+    let mut orphan = hierarchy();
+    orphan[1].parent_code = None;
+    let err = store.upsert_places(&orphan).await.unwrap_err();
+    assert!(err.to_string().contains("needs a parent_code"), "{err}");
+    assert_eq!(store.counts().await.unwrap().places, 0);
+}
+
+async fn a_code_cannot_change_kind(store: Arc<dyn Store>) {
+    store.upsert_places(&hierarchy()).await.unwrap();
+    let clash = place(PlaceKind::Area, "370202010001001", Some("370202010"), square(120.37, 36.05, 0.001));
+    let err = store.upsert_places(&[clash]).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    let grid = store.places(Some(PlaceKind::Grid)).await.unwrap();
+    assert_eq!(grid[0].version, 1, "unchanged");
+}
+
+async fn buildings_and_households_round_trip(store: Arc<dyn Store>) {
+    store.upsert_places(&hierarchy()).await.unwrap();
+    let s = store.upsert_buildings(&[building("B1")]).await.unwrap();
+    assert_eq!(s, WriteSummary { inserted: 1, updated: 0 });
+    let s = store
+        .upsert_households(&[household("H1", Some("B1")), household("H2", None)])
+        .await
+        .unwrap();
+    assert_eq!(s, WriteSummary { inserted: 2, updated: 0 });
+    let buildings = store.buildings().await.unwrap();
+    assert_eq!(buildings[0].footprint, building("B1").footprint);
+    assert_eq!((buildings[0].floors, buildings[0].units, buildings[0].grid_id), (7, 2, None));
+    let households = store.households().await.unwrap();
+    assert_eq!(households.len(), 2);
+    assert_eq!(households[0].details, household("H1", Some("B1")).details);
+    assert_eq!(households[0].location, household("H1", None).location);
+    assert_eq!(households[1].details.building_code, None);
+    // Update by code.
+    let mut again = household("H1", Some("B1"));
+    again.details.people = 4;
+    let s = store.upsert_households(&[again]).await.unwrap();
+    assert_eq!(s, WriteSummary { inserted: 0, updated: 1 });
+    assert_eq!(store.households().await.unwrap()[0].details.people, 4);
+    assert_eq!(
+        store.counts().await.unwrap(),
+        Counts { places: 6, buildings: 1, households: 2 }
+    );
+}
+
+async fn a_household_in_an_unknown_building_is_refused(store: Arc<dyn Store>) {
+    let err = store
+        .upsert_households(&[household("H1", None), household("H2", Some("NOPE"))])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Invalid(_)), "{err:?}");
+    assert!(err.to_string().contains("item 1") && err.to_string().contains("NOPE"), "{err}");
+    assert_eq!(store.counts().await.unwrap().households, 0);
+}
+
+async fn constraint_violations_are_invalid_not_internal(store: Arc<dyn Store>) {
+    let mut tall = building("B1");
+    tall.floors = 0;
+    let err = store.upsert_buildings(&[tall]).await.unwrap_err();
+    assert!(matches!(err, StoreError::Invalid(_)), "{err:?}");
+    assert!(err.to_string().contains("item 0 (B1)"), "{err}");
+}
+
+async fn assignments_are_recorded(store: Arc<dyn Store>) {
+    store.upsert_places(&hierarchy()).await.unwrap();
+    store.upsert_buildings(&[building("B1")]).await.unwrap();
+    store
+        .upsert_households(&[household("H1", Some("B1")), household("H2", None)])
+        .await
+        .unwrap();
+    let places = store.places(None).await.unwrap();
+    let id = |code: &str| places.iter().find(|p| p.code == code).unwrap().id;
+    let households = store.households().await.unwrap();
+    let building = store.buildings().await.unwrap()[0].id;
+    store
+        .apply_assignments(
+            &[
+                HouseholdAssignment {
+                    household_id: households[0].id,
+                    grid_id: Some(id("370202010001001")),
+                    area_ids: vec![id("370202010-Q01")],
+                },
+                HouseholdAssignment {
+                    household_id: households[1].id,
+                    grid_id: None,
+                    area_ids: vec![],
+                },
+            ],
+            &[BuildingAssignment {
+                building_id: building,
+                grid_id: Some(id("370202010001001")),
+            }],
+        )
+        .await
+        .unwrap();
+    let households = store.households().await.unwrap();
+    assert_eq!(households[0].grid_id, Some(id("370202010001001")));
+    assert_eq!(households[0].area_ids, vec![id("370202010-Q01")]);
+    assert_eq!((households[1].grid_id, households[1].area_ids.len()), (None, 0));
+    assert_eq!(store.buildings().await.unwrap()[0].grid_id, Some(id("370202010001001")));
+    // Reassigning replaces, not adds.
+    store
+        .apply_assignments(
+            &[HouseholdAssignment {
+                household_id: households[0].id,
+                grid_id: Some(id("370202010001002")),
+                area_ids: vec![],
+            }],
+            &[],
+        )
+        .await
+        .unwrap();
+    let households = store.households().await.unwrap();
+    assert_eq!(households[0].grid_id, Some(id("370202010001002")));
+    assert!(households[0].area_ids.is_empty());
+}
+
+macro_rules! contract {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            use super::*;
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let db = common::temp_sqlite();
+                    super::$name(common::sqlite_store(&db).await).await;
+                }
+            )*
+        }
+        mod postgres {
+            use super::*;
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let Some(store) = common::postgres_store().await else { return };
+                    super::$name(store).await;
+                }
+            )*
+        }
+    };
+}
+
+contract!(
+    an_empty_store_counts_nothing,
+    places_round_trip_with_parents_resolved,
+    upserting_an_existing_code_updates_it_and_bumps_the_version,
+    a_bad_item_stores_nothing_of_its_batch,
+    parents_must_be_of_the_right_kind,
+    a_code_cannot_change_kind,
+    buildings_and_households_round_trip,
+    a_household_in_an_unknown_building_is_refused,
+    constraint_violations_are_invalid_not_internal,
+    assignments_are_recorded,
+);
+
+/// PostGIS refuses an invalid polygon by itself, even from a writer that skipped our checks.
+#[tokio::test]
+async fn postgis_check_refuses_a_bowtie_written_past_validation() {
+    let Some(store) = common::postgres_store().await else { return };
+    let bowtie = MultiPolygon(vec![polygon![
+        (x: 120.0, y: 36.0), (x: 120.01, y: 36.01), (x: 120.01, y: 36.0), (x: 120.0, y: 36.01)
+    ]]);
+    let err = store
+        .upsert_places(&[place(PlaceKind::District, "370202", None, bowtie)])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Invalid(_)), "{err:?}");
+    assert_eq!(store.counts().await.unwrap().places, 0);
+}
