@@ -61,6 +61,8 @@ const COMMUNITIES: [(&str, &str, usize, bool); 6] = [
     ("漳浦路社区", "漳浦路", 3, false),
     ("霞浦路社区", "霞浦路", 5, true),
 ];
+/// Growth bonus (metres) for a responsibility area reaching across a grid boundary.
+const AVOID_BONUS: f64 = 120.0;
 /// Number of responsibility areas (民情责任田).
 const N_AREAS: usize = 8;
 /// The first HK_GARDEN_SHARED grids of 香港花园社区 all belong to one big estate.
@@ -106,9 +108,9 @@ const ESTATES: [&str; 34] = [
 
 /// Surnames (repeated entries make them more frequent; 于/姜/隋/曲/宫 are typical of Qingdao).
 const SURNAMES: [&str; 40] = [
-    "王", "王", "王", "张", "张", "张", "李", "李", "刘", "刘", "孙", "孙", "于", "于", "杨",
-    "赵", "徐", "姜", "姜", "陈", "宋", "高", "周", "吴", "马", "郭", "林", "曲", "隋", "宫",
-    "薛", "丁", "董", "韩", "袁", "邵", "崔", "栾", "臧", "逄",
+    "王", "王", "王", "张", "张", "张", "李", "李", "刘", "刘", "孙", "孙", "于", "于", "杨", "赵",
+    "徐", "姜", "姜", "陈", "宋", "高", "周", "吴", "马", "郭", "林", "曲", "隋", "宫", "薛", "丁",
+    "董", "韩", "袁", "邵", "崔", "栾", "臧", "逄",
 ];
 const GIVEN: [&str; 48] = [
     "志", "文", "华", "明", "国", "英", "秀", "丽", "军", "平", "强", "玉", "兰", "红", "伟", "静",
@@ -221,7 +223,10 @@ fn coord(p: Fix) -> Coord<f64> {
 }
 
 fn geo_polygon(ring: &[Fix]) -> Polygon<f64> {
-    Polygon::new(LineString::new(ring.iter().map(|&p| coord(p)).collect()), vec![])
+    Polygon::new(
+        LineString::new(ring.iter().map(|&p| coord(p)).collect()),
+        vec![],
+    )
 }
 
 fn sub(a: [f64; 2], b: [f64; 2]) -> [f64; 2] {
@@ -274,6 +279,8 @@ fn in_street(i: usize, j: usize) -> bool {
 struct Lattice {
     /// (NX+1)·(NY+1) vertices, already rounded to 1e-7 degree.
     v: Vec<Fix>,
+    /// NX·NY cell centroids in local metres.
+    cent: Vec<[f64; 2]>,
 }
 
 impl Lattice {
@@ -313,9 +320,10 @@ impl Lattice {
                 v.push(to_fix([x + jx, y + jy]));
             }
         }
-        let mut lat = Lattice { v };
+        let mut lat = Lattice { v, cent: vec![] };
         lat.remove_collinear();
         lat.check_convex();
+        lat.cent = (0..NX * NY).map(|c| lat.centroid_m(c)).collect();
         lat
     }
 
@@ -454,7 +462,13 @@ fn neighbours(c: usize) -> impl Iterator<Item = usize> {
 /// Splits `cells` into `targets.len()` contiguous regions of roughly proportional size:
 /// seeds by farthest-point sampling, then the relatively smallest region repeatedly
 /// takes the adjacent free cell nearest to its running centroid (plus per-cell noise).
-fn grow(cells: &[usize], cent: &[[f64; 2]], targets: &[f64], rng: &mut Rng) -> Vec<Vec<usize>> {
+fn grow(
+    cells: &[usize],
+    cent: &[[f64; 2]],
+    targets: &[f64],
+    avoid: Option<&[usize]>,
+    rng: &mut Rng,
+) -> Vec<Vec<usize>> {
     const FREE: usize = usize::MAX;
     let k = targets.len();
     let mut owner = vec![FREE; NX * NY];
@@ -501,7 +515,16 @@ fn grow(cells: &[usize], cent: &[[f64; 2]], targets: &[f64], rng: &mut Rng) -> V
                     if available[nb] && owner[nb] == FREE {
                         // Prefer cells that fill in notches: smoother, road-like edges.
                         let hugged = neighbours(nb).filter(|&x| owner[x] == r).count() as f64;
-                        let cost = dist(cent[nb], centre) + noise[nb] - 70.0 * hugged;
+                        // With `avoid`, also prefer to reach across its boundaries, so
+                        // that the new boundaries run through its regions instead.
+                        let across = avoid.map_or(0.0, |label| {
+                            neighbours(nb)
+                                .filter(|&x| owner[x] == r && label[x] != label[nb])
+                                .count() as f64
+                        });
+                        let cost = dist(cent[nb], centre) + noise[nb]
+                            - 70.0 * hugged
+                            - AVOID_BONUS * across;
                         if best.is_none_or(|(bc, bn)| cost < bc || (cost == bc && nb < bn)) {
                             best = Some((cost, nb));
                         }
@@ -546,15 +569,15 @@ fn reading_order(regions: &[Vec<usize>], cent: &[[f64; 2]], band: f64) -> Vec<us
 fn partition(
     lat: &Lattice,
     cells: &[usize],
-    cent: &[[f64; 2]],
     targets: &[f64],
     min_cells: usize,
     seed: u64,
+    avoid: Option<&[usize]>,
     accept: impl Fn(&[Vec<usize>]) -> bool,
 ) -> Vec<(Vec<usize>, Vec<Fix>)> {
     for attempt in 0..10_000u64 {
         let mut rng = Rng::new(seed ^ attempt.wrapping_mul(0xA24B_AED4_963E_E407));
-        let regions = grow(cells, cent, targets, &mut rng);
+        let regions = grow(cells, &lat.cent, targets, avoid, &mut rng);
         if regions.iter().any(|r| r.len() < min_cells) || !accept(&regions) {
             continue;
         }
@@ -626,7 +649,12 @@ impl Rect {
     /// Corners, counter-clockwise (u points roughly east, v = u rotated 90°).
     fn corners(&self) -> [[f64; 2]; 4] {
         let (l, w) = (self.half_len, self.half_wid);
-        [self.at(-l, -w), self.at(l, -w), self.at(l, w), self.at(-l, w)]
+        [
+            self.at(-l, -w),
+            self.at(l, -w),
+            self.at(l, w),
+            self.at(-l, w),
+        ]
     }
     /// Separating-axis test with `gap` metres of clearance.
     fn clear_of(&self, o: &Rect, gap: f64) -> bool {
@@ -661,9 +689,48 @@ struct Demo {
     households: Vec<Household>,
 }
 
+/// For a grouping into responsibility areas: (area-boundary lattice edges that run
+/// inside a grid, all area-boundary lattice edges, grids split between several areas).
+fn area_stats(
+    regions: &[Vec<usize>],
+    grid_of: &[usize],
+    grids: &[Region],
+) -> (usize, usize, usize) {
+    let mut area_of = vec![usize::MAX; NX * NY];
+    for (a, r) in regions.iter().enumerate() {
+        for &c in r {
+            area_of[c] = a;
+        }
+    }
+    let (mut area_edges, mut crossing) = (0, 0);
+    for c in 0..NX * NY {
+        if area_of[c] == usize::MAX {
+            continue;
+        }
+        for nb in neighbours(c) {
+            if nb > c && area_of[nb] != usize::MAX && area_of[nb] != area_of[c] {
+                area_edges += 1;
+                if grid_of[nb] == grid_of[c] {
+                    crossing += 1;
+                }
+            }
+        }
+    }
+    let split = grids
+        .iter()
+        .filter(|g| {
+            let mut a: Vec<usize> = g.cells.iter().map(|&c| area_of[c]).collect();
+            a.sort_unstable();
+            a.dedup();
+            a.len() > 1
+        })
+        .count();
+    (crossing, area_edges, split)
+}
+
 fn generate() -> Demo {
     let lat = Lattice::build(&mut Rng::new(0x5EED_0001));
-    let cent: Vec<[f64; 2]> = (0..NX * NY).map(|c| lat.centroid_m(c)).collect();
+    let cent = &lat.cent;
     let street_cells: Vec<usize> = (0..NX * NY)
         .filter(|&c| {
             let (i, j) = cell_ij(c);
@@ -677,10 +744,15 @@ fn generate() -> Demo {
         .iter()
         .map(|&(_, _, g, _)| g as f64 * if g >= 10 { 10.0 } else { 14.0 })
         .collect();
-    let comm_parts = partition(&lat, &street_cells, &cent, &weights, 12, 0x5EED_0002, |_| true);
+    let comm_parts = partition(&lat, &street_cells, &weights, 12, 0x5EED_0002, None, |_| {
+        true
+    });
     let order = reading_order(
-        &comm_parts.iter().map(|(c, _)| c.clone()).collect::<Vec<_>>(),
-        &cent,
+        &comm_parts
+            .iter()
+            .map(|(c, _)| c.clone())
+            .collect::<Vec<_>>(),
+        cent,
         500.0,
     );
     let mut communities = Vec::new();
@@ -706,15 +778,15 @@ fn generate() -> Demo {
         let parts = partition(
             &lat,
             &comm.cells,
-            &cent,
             &targets,
             4,
             0x5EED_0100 + comm_def[ci] as u64,
+            None,
             |_| true,
         );
         let order = reading_order(
             &parts.iter().map(|(c, _)| c.clone()).collect::<Vec<_>>(),
-            &cent,
+            cent,
             280.0,
         );
         for (n, &r) in order.iter().enumerate() {
@@ -741,43 +813,34 @@ fn generate() -> Demo {
     let area_parts = partition(
         &lat,
         &street_cells,
-        &cent,
         &[1.0; N_AREAS],
         20,
         0x5EED_0200,
+        Some(&grid_of),
         |regions| {
-            let mut area_of = vec![usize::MAX; NX * NY];
-            for (a, r) in regions.iter().enumerate() {
-                for &c in r {
-                    area_of[c] = a;
-                }
-            }
-            // Share of area-boundary edges that are not also grid-boundary edges.
-            let (mut area_edges, mut crossing) = (0, 0);
-            for &c in &street_cells {
-                for nb in neighbours(c) {
-                    if nb > c && area_of[nb] != usize::MAX && area_of[nb] != area_of[c] {
-                        area_edges += 1;
-                        if grid_of[nb] == grid_of[c] {
-                            crossing += 1;
-                        }
-                    }
-                }
-            }
-            let split = (0..grids.len())
-                .filter(|&g| {
-                    let mut a: Vec<usize> = grids[g].cells.iter().map(|&c| area_of[c]).collect();
-                    a.sort_unstable();
-                    a.dedup();
-                    a.len() > 1
-                })
-                .count();
-            crossing * 10 >= area_edges * 7 && split * 2 >= grids.len()
+            let (crossing, area_edges, split) = area_stats(regions, &grid_of, &grids);
+            crossing * 10 >= area_edges * 8 && split * 4 >= grids.len() * 3
         },
     );
+    let (crossing, area_edges, split) = area_stats(
+        &area_parts
+            .iter()
+            .map(|(c, _)| c.clone())
+            .collect::<Vec<_>>(),
+        &grid_of,
+        &grids,
+    );
+    println!(
+        "areas: {crossing} of {area_edges} lattice edges of area boundaries run inside a grid; \
+         {split} of {} grids are split between areas",
+        grids.len()
+    );
     let areas: Vec<Region> = reading_order(
-        &area_parts.iter().map(|(c, _)| c.clone()).collect::<Vec<_>>(),
-        &cent,
+        &area_parts
+            .iter()
+            .map(|(c, _)| c.clone())
+            .collect::<Vec<_>>(),
+        cent,
         600.0,
     )
     .into_iter()
@@ -833,11 +896,25 @@ fn generate() -> Demo {
     let mut building_no: BTreeMap<String, u32> = BTreeMap::new();
     for (g, grid) in grids.iter().enumerate() {
         let hk = COMMUNITIES[comm_def[grid_comm[g]]].0 == HK_GARDEN;
-        let target = (if hk { brng.int(210, 250) } else { brng.int(130, 170) }) as usize;
-        let mix: &[(Kind, u32)] = if hk {
-            &[(Kind::LowRise, 10), (Kind::Block, 50), (Kind::MidRise, 22), (Kind::HighRise, 18)]
+        let target = (if hk {
+            brng.int(210, 250)
         } else {
-            &[(Kind::LowRise, 40), (Kind::Block, 50), (Kind::MidRise, 7), (Kind::HighRise, 3)]
+            brng.int(130, 170)
+        }) as usize;
+        let mix: &[(Kind, u32)] = if hk {
+            &[
+                (Kind::LowRise, 10),
+                (Kind::Block, 50),
+                (Kind::MidRise, 22),
+                (Kind::HighRise, 18),
+            ]
+        } else {
+            &[
+                (Kind::LowRise, 40),
+                (Kind::Block, 50),
+                (Kind::MidRise, 7),
+                (Kind::HighRise, 3),
+            ]
         };
         let (estate, road, gate_no) = &estate_of_grid[g];
         let mut cells = grid.cells.clone();
@@ -946,7 +1023,14 @@ fn generate() -> Demo {
                             let people = if alone {
                                 1
                             } else {
-                                let p = hrng.weighted(&[(1, 10), (2, 30), (3, 34), (4, 15), (5, 8), (6, 3)]);
+                                let p = hrng.weighted(&[
+                                    (1, 10),
+                                    (2, 30),
+                                    (3, 34),
+                                    (4, 15),
+                                    (5, 8),
+                                    (6, 3),
+                                ]);
                                 if child { p.max(2) } else { p }
                             };
                             let mut head_name = hrng.pick(&SURNAMES).to_string();
@@ -1028,14 +1112,21 @@ fn check(demo: &Demo) {
             }
         }
     }
-    let grid_polys: BTreeMap<&str, Polygon<f64>> =
-        demo.grids.iter().map(|g| (g.code.as_str(), geo_polygon(&g.ring))).collect();
+    let grid_polys: BTreeMap<&str, Polygon<f64>> = demo
+        .grids
+        .iter()
+        .map(|g| (g.code.as_str(), geo_polygon(&g.ring)))
+        .collect();
     let mut by_building: BTreeMap<&str, Polygon<f64>> = BTreeMap::new();
     for b in &demo.buildings {
         let p = geo_polygon(&b.ring);
         assert!(p.is_valid() && p.exterior().is_ccw(), "building {}", b.code);
         let grid_code = &b.code[..b.code.len() - 5];
-        assert!(grid_polys[grid_code].contains(&p), "building {} outside its grid", b.code);
+        assert!(
+            grid_polys[grid_code].contains(&p),
+            "building {} outside its grid",
+            b.code
+        );
         for (other, q) in by_building.range(grid_code..) {
             if !other.starts_with(grid_code) {
                 break;
@@ -1046,7 +1137,11 @@ fn check(demo: &Demo) {
     }
     for h in &demo.households {
         let p = Point::from(coord(h.point));
-        assert!(by_building[h.building_code.as_str()].contains(&p), "household {}", h.code);
+        assert!(
+            by_building[h.building_code.as_str()].contains(&p),
+            "household {}",
+            h.code
+        );
     }
     assert!(demo.households.len() < 10_000, "phone numbers would repeat");
 }
@@ -1125,7 +1220,12 @@ fn write_layer(dir: &Path, name: &str, features: &[String]) -> usize {
     out.push_str("\n]}\n");
     let path = dir.join(format!("{name}.geojson"));
     fs::write(&path, &out).unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
-    println!("{:>14}: {:>6} features, {:>9} bytes", name, features.len(), out.len());
+    println!(
+        "{:>14}: {:>6} features, {:>9} bytes",
+        name,
+        features.len(),
+        out.len()
+    );
     out.len()
 }
 
@@ -1154,13 +1254,20 @@ fn district_ring() -> Vec<Fix> {
 }
 
 fn main() {
-    let dir = PathBuf::from(std::env::args().nth(1).unwrap_or_else(|| "geodata/demo".into()));
+    let dir = PathBuf::from(
+        std::env::args()
+            .nth(1)
+            .unwrap_or_else(|| "geodata/demo".into()),
+    );
     let demo = generate();
     check(&demo);
     let district = district_ring();
     let dp = geo_polygon(&district);
     assert!(dp.is_valid() && dp.exterior().is_ccw());
-    assert!(dp.contains(&geo_polygon(&demo.street_ring)), "district must contain the street");
+    assert!(
+        dp.contains(&geo_polygon(&demo.street_ring)),
+        "district must contain the street"
+    );
 
     fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("creating {}: {e}", dir.display()));
     let mut total = 0;
@@ -1193,7 +1300,11 @@ fn main() {
         ("grids", &demo.grids),
         ("areas", &demo.areas),
     ] {
-        total += write_layer(&dir, name, &regions.iter().map(region_feature).collect::<Vec<_>>());
+        total += write_layer(
+            &dir,
+            name,
+            &regions.iter().map(region_feature).collect::<Vec<_>>(),
+        );
     }
     let buildings: Vec<String> = demo
         .buildings

@@ -27,7 +27,11 @@ impl App {
     pub async fn open(store: Arc<dyn Store>) -> Result<Self> {
         let places = store.places(None).await?;
         let index = SpatialIndex::build(&places);
-        tracing::info!(places = index.len(), backend = store.backend(), "spatial index built");
+        tracing::info!(
+            places = index.len(),
+            backend = store.backend(),
+            "spatial index built"
+        );
         Ok(App {
             store,
             index: RwLock::new(index),

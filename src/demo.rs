@@ -5,11 +5,32 @@ use crate::model::{Layer, PlaceKind};
 
 /// Every demo layer with its GeoJSON, parents first.
 pub const LAYERS: [(Layer, &str); 7] = [
-    (Layer::Places(PlaceKind::District), include_str!("../geodata/demo/districts.geojson")),
-    (Layer::Places(PlaceKind::Street), include_str!("../geodata/demo/streets.geojson")),
-    (Layer::Places(PlaceKind::Community), include_str!("../geodata/demo/communities.geojson")),
-    (Layer::Places(PlaceKind::Grid), include_str!("../geodata/demo/grids.geojson")),
-    (Layer::Places(PlaceKind::Area), include_str!("../geodata/demo/areas.geojson")),
-    (Layer::Buildings, include_str!("../geodata/demo/buildings.geojson")),
-    (Layer::Households, include_str!("../geodata/demo/households.geojson")),
+    (
+        Layer::Places(PlaceKind::District),
+        include_str!("../geodata/demo/districts.geojson"),
+    ),
+    (
+        Layer::Places(PlaceKind::Street),
+        include_str!("../geodata/demo/streets.geojson"),
+    ),
+    (
+        Layer::Places(PlaceKind::Community),
+        include_str!("../geodata/demo/communities.geojson"),
+    ),
+    (
+        Layer::Places(PlaceKind::Grid),
+        include_str!("../geodata/demo/grids.geojson"),
+    ),
+    (
+        Layer::Places(PlaceKind::Area),
+        include_str!("../geodata/demo/areas.geojson"),
+    ),
+    (
+        Layer::Buildings,
+        include_str!("../geodata/demo/buildings.geojson"),
+    ),
+    (
+        Layer::Households,
+        include_str!("../geodata/demo/households.geojson"),
+    ),
 ];

@@ -17,7 +17,7 @@ use crate::model::{
 use crate::spatial::crs::{Crs, CrsError};
 use crate::spatial::validate::{check_point, check_polygonal};
 use geo::orient::{Direction, Orient};
-use geo::{Geometry, MultiPolygon, Point};
+use geo::{Geometry, MultiPolygon};
 use geojson::{Feature, FeatureCollection, GeoJson, GeometryValue, JsonObject, JsonValue};
 use serde_json::json;
 use std::collections::HashMap;
@@ -183,7 +183,11 @@ impl<'a> Properties<'a> {
         }
     }
 
-    fn optional_int(&self, key: &str, range: std::ops::RangeInclusive<i64>) -> Result<Option<i32>, String> {
+    fn optional_int(
+        &self,
+        key: &str,
+        range: std::ops::RangeInclusive<i64>,
+    ) -> Result<Option<i32>, String> {
         match self.0.get(key) {
             None | Some(JsonValue::Null) => Ok(None),
             Some(v) => match v.as_i64() {
@@ -213,7 +217,9 @@ impl<'a> Properties<'a> {
                         .ok_or_else(|| format!("tags must be strings, found {t}"))
                 })
                 .collect(),
-            Some(v) => Err(format!("property \"tags\" must be an array of strings, found {v}")),
+            Some(v) => Err(format!(
+                "property \"tags\" must be an array of strings, found {v}"
+            )),
         }
     }
 }
@@ -250,17 +256,19 @@ fn check_rings(value: &GeometryValue) -> Result<(), String> {
 fn check_positions(value: &GeometryValue) -> Result<(), String> {
     fn all(positions: &[geojson::Position]) -> Result<(), String> {
         match positions.iter().find(|p| p.len() < 2) {
-            Some(p) => Err(format!("position {:?} needs at least two numbers", p.as_slice())),
+            Some(p) => Err(format!(
+                "position {:?} needs at least two numbers",
+                p.as_slice()
+            )),
             None => Ok(()),
         }
     }
     match value {
         GeometryValue::Point { coordinates } => all(std::slice::from_ref(coordinates)),
         GeometryValue::Polygon { coordinates } => coordinates.iter().try_for_each(|r| all(r)),
-        GeometryValue::MultiPolygon { coordinates } => coordinates
-            .iter()
-            .flatten()
-            .try_for_each(|r| all(r)),
+        GeometryValue::MultiPolygon { coordinates } => {
+            coordinates.iter().flatten().try_for_each(|r| all(r))
+        }
         _ => Ok(()),
     }
 }
@@ -358,7 +366,12 @@ fn parse_household(feature: &Feature, crs: Crs) -> Result<NewHousehold, String> 
 }
 
 /// A feature in `crs`, with RFC 7946 ring orientation.
-fn feature(id: Id, geometry: Geometry<f64>, crs: Crs, properties: JsonValue) -> Result<Feature, CrsError> {
+fn feature(
+    id: Id,
+    geometry: Geometry<f64>,
+    crs: Crs,
+    properties: JsonValue,
+) -> Result<Feature, CrsError> {
     let geometry = match crs.geometry_from_wgs84(&geometry)? {
         Geometry::MultiPolygon(m) => Geometry::MultiPolygon(m.orient(Direction::Default)),
         other => other,
@@ -380,7 +393,10 @@ fn collection(features: Vec<Feature>, crs: Crs) -> FeatureCollection {
     if crs != Crs::Wgs84 {
         let name = crs.ogc_uri().unwrap_or_else(|| crs.name());
         let mut members = JsonObject::new();
-        members.insert("crs".into(), json!({"type": "name", "properties": {"name": name}}));
+        members.insert(
+            "crs".into(),
+            json!({"type": "name", "properties": {"name": name}}),
+        );
         collection.foreign_members = Some(members);
     }
     collection
@@ -442,11 +458,16 @@ pub fn households_to_geojson(
         .map(|h| {
             let mut props = serde_json::to_value(h).expect("households serialise");
             props["grid_code"] = json!(h.grid_id.and_then(|id| codes.get(&id)));
-            props["area_codes"] = json!(h.area_ids.iter().filter_map(|id| codes.get(id)).collect::<Vec<_>>());
+            props["area_codes"] = json!(
+                h.area_ids
+                    .iter()
+                    .filter_map(|id| codes.get(id))
+                    .collect::<Vec<_>>()
+            );
             for computed in ["id", "grid_id", "area_ids"] {
                 props.as_object_mut().expect("object").remove(computed);
             }
-            feature(h.id, Point::from(h.location).into(), crs, props)
+            feature(h.id, h.location.into(), crs, props)
         })
         .collect::<Result<_, _>>()?;
     Ok(collection(features, crs))
@@ -480,7 +501,9 @@ mod tests {
     fn reports_every_bad_feature_by_index_and_reason() {
         let unclosed = r#"{"type":"Polygon","coordinates":[[[120.38,36.06],[120.39,36.06],[120.39,36.07],[120.38,36.07]]]}"#;
         let bowtie = r#"{"type":"Polygon","coordinates":[[[120.38,36.06],[120.39,36.07],[120.39,36.06],[120.38,36.07],[120.38,36.06]]]}"#;
-        let good = format!(r#"{{"type":"Feature","geometry":{SQUARE},"properties":{{"code":"A","name":"a","parent_code":"C"}}}}"#);
+        let good = format!(
+            r#"{{"type":"Feature","geometry":{SQUARE},"properties":{{"code":"A","name":"a","parent_code":"C"}}}}"#
+        );
         let features = [
             good.clone(),
             format!(r#"{{"type":"Feature","geometry":{unclosed},"properties":{{"code":"B","name":"b"}}}}"#),
@@ -491,11 +514,23 @@ mod tests {
         let Err(ImportError::Features(errors)) = grids(&features.join(",")) else {
             panic!("errors expected")
         };
-        let found: Vec<(usize, &str)> = errors.iter().map(|e| (e.index, e.reason.as_str())).collect();
+        let found: Vec<(usize, &str)> = errors
+            .iter()
+            .map(|e| (e.index, e.reason.as_str()))
+            .collect();
         assert_eq!(found.len(), 4, "{found:?}");
-        assert!(found[0].0 == 1 && found[0].1.contains("not closed"), "{found:?}");
-        assert!(found[1].0 == 2 && found[1].1.contains("invalid polygon"), "{found:?}");
-        assert!(found[2].0 == 3 && found[2].1.contains("\"code\""), "{found:?}");
+        assert!(
+            found[0].0 == 1 && found[0].1.contains("not closed"),
+            "{found:?}"
+        );
+        assert!(
+            found[1].0 == 2 && found[1].1.contains("invalid polygon"),
+            "{found:?}"
+        );
+        assert!(
+            found[2].0 == 3 && found[2].1.contains("\"code\""),
+            "{found:?}"
+        );
         assert!(found[3].0 == 4 && found[3].1.contains("Point"), "{found:?}");
     }
 
@@ -503,13 +538,26 @@ mod tests {
     fn a_declared_legacy_crs_is_honoured_and_an_explicit_one_wins() {
         // The square above in EPSG:4549 metres (easting, northing), approximately.
         let text = r#"{"type":"FeatureCollection","crs":{"type":"name","properties":{"name":"urn:ogc:def:crs:EPSG::4549"}},"features":[{"type":"Feature","geometry":{"type":"Polygon","coordinates":[[[534000,3992000],[535000,3992000],[535000,3993000],[534000,3993000],[534000,3992000]]]},"properties":{"code":"A","name":"a","parent_code":"C"}}]}"#;
-        let LayerData::Places(places) = parse_layer(text, Layer::Places(PlaceKind::Grid), None, || {}).unwrap() else {
+        let LayerData::Places(places) =
+            parse_layer(text, Layer::Places(PlaceKind::Grid), None, || {}).unwrap()
+        else {
             panic!()
         };
         let first = places[0].geometry.0[0].exterior().0[0];
-        assert!((first.x - 120.377).abs() < 0.01 && (first.y - 36.057).abs() < 0.01, "{first:?}");
+        assert!(
+            (first.x - 120.377).abs() < 0.01 && (first.y - 36.057).abs() < 0.01,
+            "{first:?}"
+        );
         // Read as WGS84 degrees the same numbers are far out of range.
-        assert!(parse_layer(text, Layer::Places(PlaceKind::Grid), Some(Crs::Wgs84), || {}).is_err());
+        assert!(
+            parse_layer(
+                text,
+                Layer::Places(PlaceKind::Grid),
+                Some(Crs::Wgs84),
+                || {}
+            )
+            .is_err()
+        );
     }
 
     #[test]

@@ -20,7 +20,11 @@ use wangge::store;
 const DEFAULT_DATABASE: &str = "sqlite://data/wangge.db";
 
 #[derive(Parser)]
-#[command(name = "wangge", version, about = "网格 wangge: a GIS service for community grid management")]
+#[command(
+    name = "wangge",
+    version,
+    about = "网格 wangge: a GIS service for community grid management"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -157,8 +161,8 @@ async fn import(
     crs: Option<Crs>,
     database: &str,
 ) -> anyhow::Result<()> {
-    let text = std::fs::read_to_string(file)
-        .with_context(|| format!("reading {}", file.display()))?;
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
     let bar = ProgressBar::new_spinner().with_style(
         ProgressStyle::with_template("{spinner} {msg} {pos} features checked ({per_sec})")
             .expect("valid template"),
@@ -184,7 +188,10 @@ async fn import(
     let spinner = ProgressBar::new_spinner();
     spinner.set_message(format!("storing {} {layer}", data.len()));
     spinner.enable_steady_tick(std::time::Duration::from_millis(100));
-    let (summary, moved) = app.import(data).await.context("storing; nothing was imported")?;
+    let (summary, moved) = app
+        .import(data)
+        .await
+        .context("storing; nothing was imported")?;
     spinner.finish_and_clear();
     println!(
         "{layer}: {} inserted, {} updated; {} households and {} buildings (re)assigned",

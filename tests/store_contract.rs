@@ -19,7 +19,12 @@ fn square(x0: f64, y0: f64, size: f64) -> MultiPolygon<f64> {
     ]])
 }
 
-fn place(kind: PlaceKind, code: &str, parent: Option<&str>, geometry: MultiPolygon<f64>) -> NewPlace {
+fn place(
+    kind: PlaceKind,
+    code: &str,
+    parent: Option<&str>,
+    geometry: MultiPolygon<f64>,
+) -> NewPlace {
     NewPlace {
         kind,
         code: code.into(),
@@ -34,11 +39,36 @@ fn hierarchy() -> Vec<NewPlace> {
     use PlaceKind::*;
     vec![
         place(District, "370202", None, square(120.30, 36.00, 0.2)),
-        place(Street, "370202010", Some("370202"), square(120.37, 36.05, 0.03)),
-        place(Community, "370202010001", Some("370202010"), square(120.37, 36.05, 0.01)),
-        place(Grid, "370202010001001", Some("370202010001"), square(120.37, 36.05, 0.005)),
-        place(Grid, "370202010001002", Some("370202010001"), square(120.375, 36.05, 0.005)),
-        place(Area, "370202010-Q01", Some("370202010"), square(120.372, 36.05, 0.006)),
+        place(
+            Street,
+            "370202010",
+            Some("370202"),
+            square(120.37, 36.05, 0.03),
+        ),
+        place(
+            Community,
+            "370202010001",
+            Some("370202010"),
+            square(120.37, 36.05, 0.01),
+        ),
+        place(
+            Grid,
+            "370202010001001",
+            Some("370202010001"),
+            square(120.37, 36.05, 0.005),
+        ),
+        place(
+            Grid,
+            "370202010001002",
+            Some("370202010001"),
+            square(120.375, 36.05, 0.005),
+        ),
+        place(
+            Area,
+            "370202010-Q01",
+            Some("370202010"),
+            square(120.372, 36.05, 0.006),
+        ),
     ]
 }
 
@@ -79,14 +109,23 @@ async fn an_empty_store_counts_nothing(store: Arc<dyn Store>) {
 async fn places_round_trip_with_parents_resolved(store: Arc<dyn Store>) {
     let written = hierarchy();
     let summary = store.upsert_places(&written).await.unwrap();
-    assert_eq!(summary, WriteSummary { inserted: 6, updated: 0 });
+    assert_eq!(
+        summary,
+        WriteSummary {
+            inserted: 6,
+            updated: 0
+        }
+    );
     let stored = store.places(None).await.unwrap();
     assert_eq!(stored.len(), 6);
     for (new, old) in written.iter().zip(&stored) {
         assert_eq!(old.code, new.code);
         assert_eq!(old.kind, new.kind);
         assert_eq!(old.name, new.name);
-        assert_eq!(old.geometry, new.geometry, "geometry must round-trip exactly");
+        assert_eq!(
+            old.geometry, new.geometry,
+            "geometry must round-trip exactly"
+        );
         assert_eq!(old.version, 1);
         let parent_code = old
             .parent_id
@@ -105,7 +144,13 @@ async fn upserting_an_existing_code_updates_it_and_bumps_the_version(store: Arc<
     moved.name = "第一网格（调整）".into();
     moved.geometry = square(120.37, 36.05, 0.004);
     let summary = store.upsert_places(&[moved.clone()]).await.unwrap();
-    assert_eq!(summary, WriteSummary { inserted: 0, updated: 1 });
+    assert_eq!(
+        summary,
+        WriteSummary {
+            inserted: 0,
+            updated: 1
+        }
+    );
     let grid = store
         .places(Some(PlaceKind::Grid))
         .await
@@ -125,7 +170,11 @@ async fn a_bad_item_stores_nothing_of_its_batch(store: Arc<dyn Store>) {
     assert!(matches!(err, StoreError::Invalid(_)), "{err:?}");
     assert!(err.to_string().contains("item 4"), "{err}");
     assert!(err.to_string().contains("999999999999"), "{err}");
-    assert_eq!(store.counts().await.unwrap().places, 0, "nothing half-imported");
+    assert_eq!(
+        store.counts().await.unwrap().places,
+        0,
+        "nothing half-imported"
+    );
 }
 
 async fn parents_must_be_of_the_right_kind(store: Arc<dyn Store>) {
@@ -142,7 +191,12 @@ async fn parents_must_be_of_the_right_kind(store: Arc<dyn Store>) {
 
 async fn a_code_cannot_change_kind(store: Arc<dyn Store>) {
     store.upsert_places(&hierarchy()).await.unwrap();
-    let clash = place(PlaceKind::Area, "370202010001001", Some("370202010"), square(120.37, 36.05, 0.001));
+    let clash = place(
+        PlaceKind::Area,
+        "370202010001001",
+        Some("370202010"),
+        square(120.37, 36.05, 0.001),
+    );
     let err = store.upsert_places(&[clash]).await.unwrap_err();
     assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
     let grid = store.places(Some(PlaceKind::Grid)).await.unwrap();
@@ -152,15 +206,34 @@ async fn a_code_cannot_change_kind(store: Arc<dyn Store>) {
 async fn buildings_and_households_round_trip(store: Arc<dyn Store>) {
     store.upsert_places(&hierarchy()).await.unwrap();
     let s = store.upsert_buildings(&[building("B1")]).await.unwrap();
-    assert_eq!(s, WriteSummary { inserted: 1, updated: 0 });
+    assert_eq!(
+        s,
+        WriteSummary {
+            inserted: 1,
+            updated: 0
+        }
+    );
     let s = store
         .upsert_households(&[household("H1", Some("B1")), household("H2", None)])
         .await
         .unwrap();
-    assert_eq!(s, WriteSummary { inserted: 2, updated: 0 });
+    assert_eq!(
+        s,
+        WriteSummary {
+            inserted: 2,
+            updated: 0
+        }
+    );
     let buildings = store.buildings().await.unwrap();
     assert_eq!(buildings[0].footprint, building("B1").footprint);
-    assert_eq!((buildings[0].floors, buildings[0].units, buildings[0].grid_id), (7, 2, None));
+    assert_eq!(
+        (
+            buildings[0].floors,
+            buildings[0].units,
+            buildings[0].grid_id
+        ),
+        (7, 2, None)
+    );
     let households = store.households().await.unwrap();
     assert_eq!(households.len(), 2);
     assert_eq!(households[0].details, household("H1", Some("B1")).details);
@@ -170,11 +243,21 @@ async fn buildings_and_households_round_trip(store: Arc<dyn Store>) {
     let mut again = household("H1", Some("B1"));
     again.details.people = 4;
     let s = store.upsert_households(&[again]).await.unwrap();
-    assert_eq!(s, WriteSummary { inserted: 0, updated: 1 });
+    assert_eq!(
+        s,
+        WriteSummary {
+            inserted: 0,
+            updated: 1
+        }
+    );
     assert_eq!(store.households().await.unwrap()[0].details.people, 4);
     assert_eq!(
         store.counts().await.unwrap(),
-        Counts { places: 6, buildings: 1, households: 2 }
+        Counts {
+            places: 6,
+            buildings: 1,
+            households: 2
+        }
     );
 }
 
@@ -184,7 +267,10 @@ async fn a_household_in_an_unknown_building_is_refused(store: Arc<dyn Store>) {
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::Invalid(_)), "{err:?}");
-    assert!(err.to_string().contains("item 1") && err.to_string().contains("NOPE"), "{err}");
+    assert!(
+        err.to_string().contains("item 1") && err.to_string().contains("NOPE"),
+        "{err}"
+    );
     assert_eq!(store.counts().await.unwrap().households, 0);
 }
 
@@ -231,8 +317,14 @@ async fn assignments_are_recorded(store: Arc<dyn Store>) {
     let households = store.households().await.unwrap();
     assert_eq!(households[0].grid_id, Some(id("370202010001001")));
     assert_eq!(households[0].area_ids, vec![id("370202010-Q01")]);
-    assert_eq!((households[1].grid_id, households[1].area_ids.len()), (None, 0));
-    assert_eq!(store.buildings().await.unwrap()[0].grid_id, Some(id("370202010001001")));
+    assert_eq!(
+        (households[1].grid_id, households[1].area_ids.len()),
+        (None, 0)
+    );
+    assert_eq!(
+        store.buildings().await.unwrap()[0].grid_id,
+        Some(id("370202010001001"))
+    );
     // Reassigning replaces, not adds.
     store
         .apply_assignments(
@@ -291,7 +383,9 @@ contract!(
 /// PostGIS refuses an invalid polygon by itself, even from a writer that skipped our checks.
 #[tokio::test]
 async fn postgis_check_refuses_a_bowtie_written_past_validation() {
-    let Some(store) = common::postgres_store().await else { return };
+    let Some(store) = common::postgres_store().await else {
+        return;
+    };
     let bowtie = MultiPolygon(vec![polygon![
         (x: 120.0, y: 36.0), (x: 120.01, y: 36.01), (x: 120.01, y: 36.0), (x: 120.0, y: 36.01)
     ]]);

@@ -35,7 +35,10 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
                 if inner.is_data() {
                     ApiError::unprocessable("invalid_body", format!("{path}: {inner}"))
                 } else {
-                    ApiError::bad_request("malformed_json", format!("the body is not valid JSON: {inner}"))
+                    ApiError::bad_request(
+                        "malformed_json",
+                        format!("the body is not valid JSON: {inner}"),
+                    )
                 }
             })
     }

@@ -71,7 +71,10 @@ fn number(params: &HashMap<String, String>, name: &str) -> Result<Option<f64>, A
         .get(name)
         .map(|raw| {
             raw.trim().parse::<f64>().map_err(|_| {
-                ApiError::bad_request("invalid_number", format!("{name} must be a number, got {raw:?}"))
+                ApiError::bad_request(
+                    "invalid_number",
+                    format!("{name} must be a number, got {raw:?}"),
+                )
             })
         })
         .transpose()
@@ -79,7 +82,10 @@ fn number(params: &HashMap<String, String>, name: &str) -> Result<Option<f64>, A
 
 fn required(value: Option<f64>, name: &str, hint: &str) -> Result<f64, ApiError> {
     value.ok_or_else(|| {
-        ApiError::bad_request("missing_parameter", format!("the parameter {name} is missing; {hint}"))
+        ApiError::bad_request(
+            "missing_parameter",
+            format!("the parameter {name} is missing; {hint}"),
+        )
     })
 }
 

@@ -75,7 +75,7 @@ impl SpatialIndex {
         for place in places {
             let entry = IndexedPlace::new(place);
             if let Some(envelope) = &entry.envelope {
-                boxes[tree_slot(place.kind)].push(envelope.clone());
+                boxes[tree_slot(place.kind)].push(*envelope);
             }
             index.places.insert(place.id, entry);
         }
@@ -89,7 +89,7 @@ impl SpatialIndex {
         self.remove(place.id);
         let entry = IndexedPlace::new(place);
         if let Some(envelope) = &entry.envelope {
-            self.trees[tree_slot(place.kind)].insert(envelope.clone());
+            self.trees[tree_slot(place.kind)].insert(*envelope);
         }
         self.places.insert(place.id, entry);
     }
@@ -139,9 +139,12 @@ impl SpatialIndex {
         let first = owners.next()?;
         Some(
             owners
-                .fold(first, |best, other| {
-                    if other.code < best.code { other } else { best }
-                })
+                .fold(
+                    first,
+                    |best, other| {
+                        if other.code < best.code { other } else { best }
+                    },
+                )
                 .id,
         )
     }
@@ -280,7 +283,10 @@ mod tests {
     #[test]
     fn outside_everything_gives_nothing_and_gaps_fall_back_to_coarser_levels() {
         let index = SpatialIndex::build(&sample());
-        assert_eq!(index.locate(coord! { x: 50.0, y: 50.0 }), Located::default());
+        assert_eq!(
+            index.locate(coord! { x: 50.0, y: 50.0 }),
+            Located::default()
+        );
         let in_district_only = index.locate(coord! { x: 7.0, y: 7.0 });
         assert_eq!(in_district_only.district, Some(1));
         assert_eq!(in_district_only.street, None);
@@ -325,7 +331,10 @@ mod tests {
         let index = SpatialIndex::build(&places);
         // Grids 5 (code C005) and 10 (code C010) overlap: the smaller code wins, every time.
         for _ in 0..3 {
-            assert_eq!(index.owner(PlaceKind::Grid, coord! { x: 1.0, y: 1.0 }), Some(5));
+            assert_eq!(
+                index.owner(PlaceKind::Grid, coord! { x: 1.0, y: 1.0 }),
+                Some(5)
+            );
         }
     }
 }

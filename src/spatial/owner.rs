@@ -66,7 +66,8 @@ impl Edge {
             return false;
         }
         // The crossing is strictly east of p exactly when p is strictly left of the upward edge.
-        let cross = (self.b.x - self.a.x) * (p.y - self.a.y) - (self.b.y - self.a.y) * (p.x - self.a.x);
+        let cross =
+            (self.b.x - self.a.x) * (p.y - self.a.y) - (self.b.y - self.a.y) * (p.x - self.a.x);
         cross > 0.0
     }
 }

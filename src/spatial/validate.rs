@@ -66,7 +66,8 @@ mod tests {
 
     #[test]
     fn refuses_bowties_ranges_and_giants() {
-        let bowtie = wkt!(POLYGON((120.0 36.0, 120.01 36.01, 120.01 36.0, 120.0 36.01, 120.0 36.0)));
+        let bowtie =
+            wkt!(POLYGON((120.0 36.0, 120.01 36.01, 120.01 36.0, 120.0 36.01, 120.0 36.0)));
         let err = check_polygonal(&MultiPolygon(vec![bowtie])).unwrap_err();
         assert!(err.contains("invalid polygon"), "{err}");
 

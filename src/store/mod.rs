@@ -33,7 +33,9 @@ pub enum StoreError {
     #[error("{0}")]
     Invalid(String),
     /// The database URL names no supported backend.
-    #[error("unsupported database URL {0:?}: use sqlite://PATH or postgres://USER:PASSWORD@HOST/DB")]
+    #[error(
+        "unsupported database URL {0:?}: use sqlite://PATH or postgres://USER:PASSWORD@HOST/DB"
+    )]
     UnsupportedUrl(String),
     #[error("database error: {0}")]
     Database(sqlx::Error),

@@ -97,9 +97,9 @@ impl Store for PostgresStore {
         let row = sqlx::query(AssertSqlSafe(format!(
             "SELECT {PLACE_COLUMNS} FROM places WHERE id = $1"
         )))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
         row.as_ref().map(place_from_row).transpose()
     }
 

@@ -5,8 +5,8 @@
 //! anything is written, which is the same check PostGIS repeats with `ST_IsValid`.
 
 use super::{
-    Counts, Result, Store, StoreError, WriteSummary, check_parent, item_error, multipolygon_from_wkb,
-    to_wkb,
+    Counts, Result, Store, StoreError, WriteSummary, check_parent, item_error,
+    multipolygon_from_wkb, to_wkb,
 };
 use crate::model::{
     Building, BuildingAssignment, Household, HouseholdAssignment, HouseholdDetails, Id,
@@ -14,7 +14,9 @@ use crate::model::{
 };
 use async_trait::async_trait;
 use geo::{BoundingRect, MultiPolygon, Point};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+};
 use sqlx::{AssertSqlSafe, Row, Sqlite, Transaction};
 use std::collections::HashMap;
 use std::path::Path;
@@ -81,10 +83,12 @@ async fn existing_id(
 ) -> Result<Option<Id>> {
     Ok(
         // `table` is one of our own table names, never user input.
-        sqlx::query_scalar(AssertSqlSafe(format!("SELECT id FROM {table} WHERE code = ?")))
-            .bind(code)
-            .fetch_optional(&mut **tx)
-            .await?,
+        sqlx::query_scalar(AssertSqlSafe(format!(
+            "SELECT id FROM {table} WHERE code = ?"
+        )))
+        .bind(code)
+        .fetch_optional(&mut **tx)
+        .await?,
     )
 }
 
@@ -134,13 +138,13 @@ impl Store for SqliteStore {
         let mut summary = WriteSummary::default();
         for (position, place) in places.iter().enumerate() {
             let parent = match &place.parent_code {
-                Some(code) => sqlx::query_as::<_, (Id, String)>(
-                    "SELECT id, kind FROM places WHERE code = ?",
-                )
-                .bind(code)
-                .fetch_optional(&mut *tx)
-                .await?
-                .map(|(id, kind)| (id, PlaceKind::from_str(&kind).expect("checked kind"))),
+                Some(code) => {
+                    sqlx::query_as::<_, (Id, String)>("SELECT id, kind FROM places WHERE code = ?")
+                        .bind(code)
+                        .fetch_optional(&mut *tx)
+                        .await?
+                        .map(|(id, kind)| (id, PlaceKind::from_str(&kind).expect("checked kind")))
+                }
                 None => None,
             };
             let parent_id = check_parent(position, place, parent)?;

@@ -32,7 +32,9 @@ pub fn postgres_base_url() -> Option<String> {
                 std::env::var("WANGGE_REQUIRE_POSTGRES").is_err(),
                 "WANGGE_REQUIRE_POSTGRES is set but WANGGE_TEST_POSTGRES is not"
             );
-            eprintln!("WANGGE_TEST_POSTGRES is not set: skipping a PostGIS test (run scripts/test.sh)");
+            eprintln!(
+                "WANGGE_TEST_POSTGRES is not set: skipping a PostGIS test (run scripts/test.sh)"
+            );
             None
         }
     }
@@ -52,14 +54,18 @@ pub async fn fresh_postgres_url() -> Option<String> {
             .unwrap()
             .subsec_nanos()
     );
-    let pool = sqlx::PgPool::connect(&base).await.expect("connect to test PostGIS");
+    let pool = sqlx::PgPool::connect(&base)
+        .await
+        .expect("connect to test PostGIS");
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
         .execute(&pool)
         .await
         .expect("create schema");
     pool.close().await;
     let separator = if base.contains('?') { '&' } else { '?' };
-    Some(format!("{base}{separator}options[search_path]={schema},public"))
+    Some(format!(
+        "{base}{separator}options[search_path]={schema},public"
+    ))
 }
 
 pub async fn sqlite_store(db: &TempSqlite) -> Arc<dyn Store> {
@@ -71,24 +77,35 @@ pub async fn postgres_store() -> Option<Arc<dyn Store>> {
     Some(store::open(&url).await.expect("open postgres store"))
 }
 
-/// The `wangge` binary serving on a free port; killed when dropped.
+/// The `wangge` binary serving on a free port; stopped when dropped or when the test process
+/// exits.
+///
+/// The server runs under a small shell that holds a pipe from the test process and stops the
+/// server when that pipe closes. A server kept in a `static` (never dropped) is therefore still
+/// stopped when the test binary ends, instead of outliving it.
 pub struct Server {
     child: Child,
+    lifeline: Option<std::process::ChildStdin>,
     pub base: String,
 }
+
+const SUPERVISOR: &str = r#""$0" "$@" & server=$!; read -r _; kill "$server"; wait "$server""#;
 
 impl Server {
     /// Starts `wangge serve --bind 127.0.0.1:0 --database URL` plus `extra` arguments and waits
     /// until it prints the address it listens on.
     pub fn start(database_url: &str, extra: &[&str]) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_wangge"))
+        let mut child = Command::new("sh")
+            .args(["-c", SUPERVISOR, env!("CARGO_BIN_EXE_wangge")])
             .args(["serve", "--bind", "127.0.0.1:0", "--database", database_url])
             .args(extra)
             .env("RUST_LOG", "wangge=warn")
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
             .expect("start wangge");
+        let lifeline = child.stdin.take();
         let stdout = child.stdout.take().expect("stdout");
         let mut lines = BufReader::new(stdout).lines();
         let base = loop {
@@ -104,7 +121,11 @@ impl Server {
                 }
             }
         };
-        Server { child, base }
+        Server {
+            child,
+            lifeline,
+            base,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -114,7 +135,7 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = self.child.kill();
+        drop(self.lifeline.take()); // the supervisor stops the server and exits
         let _ = self.child.wait();
     }
 }
