@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Builds wangge and serves the demo street (Zhuhai Road, Shinan, Qingdao) on
+# http://127.0.0.1:8080 from the embedded SQLite default (data/wangge.db), then opens it in a
+# browser when the machine has one. On a fresh Debian machine it first installs the build's only
+# system requirement, cmake (for the PROJ library the proj crate builds), with apt.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v cmake >/dev/null || ! command -v g++ >/dev/null; then
+  echo "installing cmake and g++ (needed to build PROJ)" >&2
+  SUDO=$([ "$(id -u)" = 0 ] && echo "" || echo sudo)
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq cmake g++
+fi
+
+cargo build --release --locked
+BIND=${WANGGE_BIND:-127.0.0.1:8080}
+URL="http://${BIND}/"
+if command -v xdg-open >/dev/null && [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
+  (sleep 3 && xdg-open "$URL" >/dev/null 2>&1) &
+fi
+echo "serving the demo at $URL (Ctrl-C stops)" >&2
+exec target/release/wangge serve --demo --bind "$BIND" "$@"
