@@ -39,7 +39,7 @@ DO \$\$ BEGIN
 END \$\$;
 SQL
 # A test database starts empty every run (each test makes its own schema in it).
-as_postgres dropdb --if-exists "${PGDB}"
+as_postgres dropdb --if-exists --force "${PGDB}"
 as_postgres createdb -O "${PGUSER_NAME}" "${PGDB}"
 as_postgres psql -v ON_ERROR_STOP=1 -q -d "${PGDB}" -c "CREATE EXTENSION IF NOT EXISTS postgis" >&2
 
