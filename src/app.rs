@@ -2,7 +2,7 @@
 //! index built from it, and the writes that keep the two in step.
 
 use crate::geodata::LayerData;
-use crate::model::{BuildingAssignment, HouseholdAssignment, Id};
+use crate::model::{Building, BuildingAssignment, HouseholdAssignment, Id, Place};
 use crate::spatial::assign::{assign_buildings, assign_households};
 use crate::spatial::index::SpatialIndex;
 use crate::store::{Result, Store, WriteSummary};
@@ -13,6 +13,27 @@ use std::sync::{Arc, RwLock, RwLockReadGuard};
 pub struct App {
     store: Arc<dyn Store>,
     index: RwLock<SpatialIndex>,
+    map: RwLock<Arc<MapData>>,
+}
+
+/// Everything the maps draw (tiles, OGC collections), held in memory and replaced whole after
+/// every write, so readers never see half of a change.
+#[derive(Debug, Default)]
+pub struct MapData {
+    /// Grows by one with every write; tile caches and ETags key on it.
+    pub version: u64,
+    pub places: Vec<Place>,
+    pub buildings: Vec<Building>,
+    /// Household locations and grids only: what a map may show without personal data.
+    pub households: Vec<HouseholdPoint>,
+}
+
+/// A household as a map may show it: a position and the grid it counts towards, nothing personal.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HouseholdPoint {
+    pub id: Id,
+    pub location: Coord<f64>,
+    pub grid_id: Option<Id>,
 }
 
 /// How many households and buildings a reassignment moved.
@@ -32,10 +53,42 @@ impl App {
             backend = store.backend(),
             "spatial index built"
         );
-        Ok(App {
+        let app = App {
             store,
             index: RwLock::new(index),
-        })
+            map: RwLock::new(Arc::default()),
+        };
+        app.refresh_map_data().await?;
+        Ok(app)
+    }
+
+    /// The current map data; cheap to call (one `Arc` clone).
+    pub fn map_data(&self) -> Arc<MapData> {
+        self.map.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    async fn refresh_map_data(&self) -> Result<()> {
+        let places = self.store.places(None).await?;
+        let buildings = self.store.buildings().await?;
+        let households = self
+            .store
+            .households()
+            .await?
+            .into_iter()
+            .map(|h| HouseholdPoint {
+                id: h.id,
+                location: h.location.0,
+                grid_id: h.grid_id,
+            })
+            .collect();
+        let mut current = self.map.write().unwrap_or_else(|e| e.into_inner());
+        *current = Arc::new(MapData {
+            version: current.version + 1,
+            places,
+            buildings,
+            households,
+        });
+        Ok(())
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -62,6 +115,7 @@ impl App {
             LayerData::Households(households) => self.store.upsert_households(households).await?,
         };
         let moved = self.reassign().await?;
+        self.refresh_map_data().await?;
         Ok((summary, moved))
     }
 

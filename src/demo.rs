@@ -34,3 +34,10 @@ pub const LAYERS: [(Layer, &str); 7] = [
         include_str!("../geodata/demo/households.geojson"),
     ),
 ];
+
+/// Background layers of the demo area (sea and roads) that the web map draws under our data,
+/// so that it needs no external basemap. Not part of the model: served as static tile layers.
+pub const BASEMAP: [(&str, &str); 2] = [
+    ("water", include_str!("../geodata/demo/water.geojson")),
+    ("roads", include_str!("../geodata/demo/roads.geojson")),
+];

@@ -3,6 +3,9 @@
 pub mod error;
 pub mod json;
 pub mod lookup;
+pub mod ogc;
+pub mod tiles;
+pub mod web;
 
 use crate::app::App;
 use axum::extract::{DefaultBodyLimit, State};
@@ -36,6 +39,9 @@ pub fn router(app: Arc<App>) -> Router {
             "/api/v1/lookup",
             get(lookup::lookup_point).post(lookup::lookup_batch),
         )
+        .merge(tiles::routes())
+        .nest("/ogc", ogc::routes())
+        .merge(web::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
