@@ -1,7 +1,7 @@
 //! The `wangge` command line: serve, import, export. Parses flags and hands over to the library.
 //!
-//! Settings come from flags, then environment variables (`WANGGE_BIND`, `DATABASE_URL`), then
-//! defaults; a flag always wins.
+//! Settings come from flags, then environment variables (`WANGGE_BIND`, `DATABASE_URL`,
+//! `WANGGE_WEB_ROOT`, `WANGGE_BASEMAP_*`), then defaults; a flag always wins.
 
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use wangge::app::App;
 use wangge::geodata::{self, ImportError};
+use wangge::http::web::{self, Basemap, BasemapCrs, WebConfig};
 use wangge::model::Layer;
 use wangge::spatial::crs::Crs;
 use wangge::store;
@@ -37,6 +38,45 @@ struct Database {
     database: String,
 }
 
+/// The web map served at `/`.
+#[derive(Args)]
+struct WebArgs {
+    /// The web map's folder (index.html, src/, glyphs/, node_modules/ from `npm ci --prefix web-map`).
+    #[arg(long, env = "WANGGE_WEB_ROOT", default_value = web::DEFAULT_WEB_ROOT)]
+    web_root: PathBuf,
+    /// An external raster basemap under our layers, as a tile URL template with {z}, {x} and {y}.
+    /// None by default: the map then draws only this server's own layers and works offline.
+    #[arg(long, env = "WANGGE_BASEMAP_URL")]
+    basemap_url: Option<String>,
+    /// The basemap's coordinate system: wgs84 (also CGCS2000, e.g. Tianditu) or gcj02 (AMap,
+    /// Tencent); with gcj02 the map asks for our tiles and lookups in GCJ-02 to line up with it.
+    #[arg(long, env = "WANGGE_BASEMAP_CRS", default_value = "wgs84", value_parser = parse_basemap_crs)]
+    basemap_crs: BasemapCrs,
+    /// Attribution text shown for the basemap.
+    #[arg(long, env = "WANGGE_BASEMAP_ATTRIBUTION")]
+    basemap_attribution: Option<String>,
+}
+
+impl WebArgs {
+    fn config(self) -> anyhow::Result<WebConfig> {
+        let basemap = match self.basemap_url.filter(|u| !u.is_empty()) {
+            Some(url) => Some(
+                Basemap::new(url, self.basemap_crs, self.basemap_attribution)
+                    .map_err(anyhow::Error::msg)?,
+            ),
+            None => None,
+        };
+        Ok(WebConfig {
+            root: self.web_root,
+            basemap,
+        })
+    }
+}
+
+fn parse_basemap_crs(s: &str) -> Result<BasemapCrs, String> {
+    s.parse()
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run the HTTP service.
@@ -49,6 +89,8 @@ enum Command {
         /// Load the demo street (Zhuhai Road, Shinan, Qingdao) if the store is empty.
         #[arg(long)]
         demo: bool,
+        #[command(flatten)]
+        web: WebArgs,
     },
     /// Import a GeoJSON FeatureCollection into one layer; all features or none.
     Import {
@@ -101,7 +143,12 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
-        Command::Serve { bind, db, demo } => serve(&bind, &db.database, demo).await,
+        Command::Serve {
+            bind,
+            db,
+            demo,
+            web,
+        } => serve(&bind, &db.database, demo, web.config()?).await,
         Command::Import {
             file,
             layer,
@@ -124,7 +171,7 @@ async fn open_app(database: &str) -> anyhow::Result<Arc<App>> {
     Ok(Arc::new(App::open(store).await?))
 }
 
-async fn serve(bind: &str, database: &str, demo: bool) -> anyhow::Result<()> {
+async fn serve(bind: &str, database: &str, demo: bool, web: WebConfig) -> anyhow::Result<()> {
     let app = open_app(database).await?;
     if demo {
         if app.load_demo_if_empty().await? {
@@ -138,7 +185,10 @@ async fn serve(bind: &str, database: &str, demo: bool) -> anyhow::Result<()> {
         .with_context(|| format!("binding {bind}"))?;
     // Printed on standard output so that scripts and tests can find a port chosen by the OS.
     println!("wangge listening on http://{}", listener.local_addr()?);
-    axum::serve(listener, wangge::http::router(app))
+    if let Some(problem) = web.problem() {
+        tracing::warn!("{problem}; the API works, the page at / explains what to install");
+    }
+    axum::serve(listener, wangge::http::router_with(app, web))
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     Ok(())

@@ -9,8 +9,9 @@ use std::path::Path;
 use std::sync::OnceLock;
 
 use geo::{
-    Area, BooleanOps, BoundingRect, Contains, Geometry, Intersects, MultiPolygon, Point, Rect,
-    Validation, Winding, Within, unary_union,
+    Area, BooleanOps, BoundingRect, Centroid, Contains, Coord, Distance, Euclidean, Geometry,
+    Intersects, LineString, MapCoords, MultiPolygon, Point, Polygon, Rect, Validation, Winding,
+    Within, unary_union,
 };
 use geojson::FeatureCollection;
 use serde_json::{Map, Value};
@@ -71,6 +72,8 @@ struct Data {
     areas: Vec<Item<MultiPolygon>>,
     buildings: Vec<Item<MultiPolygon>>,
     households: Vec<Item<Point>>,
+    water: Vec<Item<MultiPolygon>>,
+    roads: Vec<Item<LineString>>,
 }
 
 fn load(layer: &str) -> Vec<Item<Geometry>> {
@@ -121,6 +124,17 @@ fn data() -> &'static Data {
                 geom: match it.geom {
                     Geometry::Point(p) => p,
                     other => panic!("households: expected a point, got {other:?}"),
+                },
+                props: it.props,
+            })
+            .collect(),
+        water: areal("water"),
+        roads: load("roads")
+            .into_iter()
+            .map(|it| Item {
+                geom: match it.geom {
+                    Geometry::LineString(l) => l,
+                    other => panic!("roads: expected a line string, got {other:?}"),
                 },
                 props: it.props,
             })
@@ -502,4 +516,213 @@ fn households_are_inside_their_buildings() {
         per_building.len() * 10 >= d.buildings.len() * 9,
         "most buildings have households"
     );
+}
+
+// ───────────────────────────── basemap: water and roads ─────────────────────────────
+
+/// Local metres (a plane at 36.06 N), for distances.
+fn metres<G: MapCoords<f64, f64, Output = G>>(g: &G) -> G {
+    g.map_coords(|c| Coord {
+        x: c.x * M_PER_DEG_LON,
+        y: c.y * M_PER_DEG_LAT,
+    })
+}
+
+/// Least distance in metres between a polygon layer item and a polygon or line.
+fn gap_m(a: &MultiPolygon, b: &Geometry) -> f64 {
+    let b = metres(b);
+    a.iter()
+        .map(|p| {
+            let p = metres(p);
+            match &b {
+                Geometry::Polygon(q) => Euclidean.distance(&p, q),
+                Geometry::LineString(l) => Euclidean.distance(l, &p),
+                other => panic!("gap_m: {other:?}"),
+            }
+        })
+        .fold(f64::MAX, f64::min)
+}
+
+fn seven_decimals(c: Coord) -> bool {
+    let ok = |v: f64| (v * 1e7).round() / 1e7 == v;
+    ok(c.x) && ok(c.y) && (120.2..120.5).contains(&c.x) && (35.9..36.2).contains(&c.y)
+}
+
+#[test]
+fn water_is_valid_and_clear_of_the_street() {
+    let d = data();
+    let street = &d.streets[0].geom;
+    let street_box = bbox(street);
+    let seas: Vec<&Item<MultiPolygon>> =
+        d.water.iter().filter(|w| w.str("kind") == "sea").collect();
+    assert!(!seas.is_empty(), "the demo lies on the coast");
+    for w in &d.water {
+        let name = w.str("name");
+        assert!(!name.is_empty());
+        assert!(["sea", "pond"].contains(&w.str("kind")), "{name}");
+        for p in &w.geom {
+            assert!(p.is_valid(), "{name}: {:?}", p.validation_errors());
+            assert!(p.exterior().is_ccw(), "{name}: winding");
+            assert!(p.interiors().is_empty(), "{name}: holes");
+            for wnd in p.exterior().0.windows(2) {
+                assert_ne!(wnd[0], wnd[1], "{name}: repeated point");
+            }
+            assert!(p.exterior().coords().all(|&c| seven_decimals(c)), "{name}");
+        }
+        // Nothing of ours is under water: ponds lie in the street, but off buildings.
+        for b in &d.buildings {
+            assert!(!w.geom.intersects(&b.geom), "{name} covers {}", b.code());
+        }
+    }
+    for w in &seas {
+        let name = w.str("name");
+        // Only touching would be tolerated; in fact there is a shore strip.
+        let overlap = m2(w.geom.intersection(street).unsigned_area());
+        assert!(
+            overlap <= TOLERANCE_M2,
+            "{name} covers {overlap} m² of the street"
+        );
+        let shore = gap_m(&w.geom, &Geometry::Polygon(street.0[0].clone()));
+        assert!(
+            (30.0..1_000.0).contains(&shore),
+            "{name} is {shore} m from the street"
+        );
+        let c = w.geom.centroid().expect("non-empty");
+        assert!(
+            c.y() < street_box.min().y,
+            "{name} is not south of the street"
+        );
+        assert!(
+            w.geom.intersects(&d.districts[0].geom),
+            "{name} is not off the district's coast"
+        );
+    }
+    for (i, a) in seas.iter().enumerate() {
+        for b in &seas[i + 1..] {
+            let overlap = m2(a.geom.intersection(&b.geom).unsigned_area());
+            assert!(
+                overlap <= TOLERANCE_M2,
+                "{} and {} overlap",
+                a.str("name"),
+                b.str("name")
+            );
+        }
+    }
+    for w in d.water.iter().filter(|w| w.str("kind") == "pond") {
+        assert!(
+            w.geom.is_within(street),
+            "{} is outside the street",
+            w.str("name")
+        );
+        for r in &d.roads {
+            assert!(
+                !w.geom.intersects(&r.geom),
+                "{} crosses {}",
+                w.str("name"),
+                r.str("name")
+            );
+        }
+    }
+}
+
+/// A lattice edge as an unordered pair of exact coordinates.
+type Edge = [(u64, u64); 2];
+
+fn edge(a: Coord, b: Coord) -> Edge {
+    let k = |c: Coord| (c.x.to_bits(), c.y.to_bits());
+    let (a, b) = (k(a), k(b));
+    if a <= b { [a, b] } else { [b, a] }
+}
+
+fn ring_edges(p: &Polygon) -> Vec<Edge> {
+    p.exterior().lines().map(|l| edge(l.start, l.end)).collect()
+}
+
+#[test]
+fn roads_run_along_grid_boundaries_and_clear_of_buildings() {
+    let d = data();
+    let district = &d.districts[0].geom;
+    // Which grids each lattice edge bounds, and the street's own outline.
+    let mut bounds: BTreeMap<Edge, Vec<&Item<MultiPolygon>>> = BTreeMap::new();
+    for g in &d.grids {
+        for e in ring_edges(&g.geom.0[0]) {
+            bounds.entry(e).or_default().push(g);
+        }
+    }
+    let outline: BTreeSet<Edge> = ring_edges(&d.streets[0].geom.0[0]).into_iter().collect();
+    let mut covered: BTreeSet<Edge> = BTreeSet::new();
+    let mut ends: BTreeMap<(&str, &str), Vec<Coord>> = BTreeMap::new();
+    for r in &d.roads {
+        let (name, kind) = (r.str("name"), r.str("kind"));
+        let width = r.int("width_m");
+        assert!(name.ends_with('路'), "{name}");
+        assert!(["primary", "secondary"].contains(&kind), "{name}: {kind}");
+        assert!((6..=40).contains(&width), "{name}: {width} m");
+        assert!(r.geom.0.len() >= 2, "{name}: empty");
+        assert!(r.geom.coords().all(|&c| seven_decimals(c)), "{name}");
+        assert!(r.geom.is_within(district), "{name} is outside the district");
+
+        // Every segment is a lattice edge of the right kind: a community boundary or the
+        // street's outline for `primary`, a boundary between two grids of one community
+        // for `secondary`.
+        for l in r.geom.lines() {
+            let e = edge(l.start, l.end);
+            assert!(covered.insert(e), "{name}: an edge drawn twice");
+            let grids = bounds.get(&e).map_or(&[][..], Vec::as_slice);
+            let is_primary = outline.contains(&e)
+                || (grids.len() == 2 && grids[0].str("parent_code") != grids[1].str("parent_code"));
+            let is_secondary =
+                grids.len() == 2 && grids[0].str("parent_code") == grids[1].str("parent_code");
+            match kind {
+                "primary" => assert!(is_primary, "{name}: {l:?} is no community boundary"),
+                _ => assert!(is_secondary, "{name}: {l:?} is no grid boundary"),
+            }
+        }
+        // Consecutive edges of one road are merged: pieces of one road do not meet.
+        let pieces = ends.entry((name, kind)).or_default();
+        for c in [r.geom.0[0], r.geom.0[r.geom.0.len() - 1]] {
+            assert!(!pieces.contains(&c), "{name}: two pieces meet at {c:?}");
+            pieces.push(c);
+        }
+
+        // No building stands on the road, nor on its carriageway.
+        // Buildings farther than 0.0005° (over 40 m) cannot reach a carriageway.
+        let bb = r.geom.bounding_rect().expect("non-empty");
+        let near = Rect::new(
+            Coord {
+                x: bb.min().x - 5e-4,
+                y: bb.min().y - 5e-4,
+            },
+            Coord {
+                x: bb.max().x + 5e-4,
+                y: bb.max().y + 5e-4,
+            },
+        );
+        for b in &d.buildings {
+            assert!(!r.geom.intersects(&b.geom), "{name} crosses {}", b.code());
+            if bbox(&b.geom).intersects(&near) {
+                let gap = gap_m(&b.geom, &Geometry::LineString(r.geom.clone()));
+                assert!(
+                    gap >= width as f64 / 2.0,
+                    "{} is {gap} m from the centre of {name}, {width} m wide",
+                    b.code()
+                );
+            }
+        }
+    }
+    // And every grid boundary inside the street, and the street outline, is a road.
+    for (e, grids) in &bounds {
+        if grids.len() == 2 || outline.contains(e) {
+            assert!(
+                covered.contains(e),
+                "no road between {:?}",
+                grids.iter().map(|g| g.code()).collect::<Vec<_>>()
+            );
+        }
+    }
+    let expected = bounds
+        .iter()
+        .filter(|&(e, g)| g.len() == 2 || outline.contains(e))
+        .count();
+    assert_eq!(covered.len(), expected, "roads on other edges");
 }

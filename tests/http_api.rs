@@ -420,6 +420,16 @@ async fn the_openapi_document_describes_every_route() {
         ("/api/v1/openapi.json", "get"),
         ("/api/v1/lookup", "get"),
         ("/api/v1/lookup", "post"),
+        ("/ogc", "get"),
+        ("/ogc/", "get"),
+        ("/ogc/conformance", "get"),
+        ("/ogc/collections", "get"),
+        ("/ogc/collections/{collectionId}", "get"),
+        ("/ogc/collections/{collectionId}/items", "get"),
+        ("/ogc/collections/{collectionId}/items/{featureId}", "get"),
+        ("/tiles", "get"),
+        ("/tiles/{layer}.json", "get"),
+        ("/tiles/{layer}/{z}/{x}/{y}.mvt", "get"),
     ] {
         assert!(
             doc["paths"][path][method].is_object(),

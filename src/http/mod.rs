@@ -30,8 +30,13 @@ pub struct AppState {
 /// The OpenAPI 3.0 description of this API, kept beside the code it describes.
 pub const OPENAPI: &str = include_str!("openapi.json");
 
-/// The whole HTTP API.
+/// The whole HTTP API, with the web map served from `web-map/` under the working directory.
 pub fn router(app: Arc<App>) -> Router {
+    router_with(app, web::WebConfig::default())
+}
+
+/// The whole HTTP API, with the web map configured by `web` (its folder, an optional basemap).
+pub fn router_with(app: Arc<App>, web: web::WebConfig) -> Router {
     Router::new()
         .route("/health", get(health))
         .route("/api/v1/openapi.json", get(openapi))
@@ -41,7 +46,9 @@ pub fn router(app: Arc<App>) -> Router {
         )
         .merge(tiles::routes())
         .nest("/ogc", ogc::routes())
-        .merge(web::routes())
+        // A nested router answers "/ogc" but not "/ogc/"; OGC clients use both.
+        .route("/ogc/", get(ogc::landing))
+        .merge(web::routes(web))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

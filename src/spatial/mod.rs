@@ -5,9 +5,11 @@
 //! - [`index`]: the in-memory index answering "which grid am I in".
 //! - [`assign`]: households and buildings to grids and areas, in bulk.
 //! - [`validate`]: the rules a polygon passes before it is stored.
+//! - [`tiles`]: the XYZ tile grid and the making of Mapbox Vector Tile layers.
 
 pub mod assign;
 pub mod crs;
 pub mod index;
 pub mod owner;
+pub mod tiles;
 pub mod validate;

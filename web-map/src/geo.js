@@ -1,0 +1,114 @@
+// Small geometry helpers for the web map, free of MapLibre and of the DOM so that Node's test
+// runner can check them (test/geo.test.mjs).
+
+/** Every [lon, lat] position of a GeoJSON geometry. */
+export function positions(geometry) {
+  const out = [];
+  const walk = (c) => {
+    if (typeof c[0] === 'number') out.push(c);
+    else c.forEach(walk);
+  };
+  if (geometry.type === 'GeometryCollection') geometry.geometries.forEach((g) => out.push(...positions(g)));
+  else walk(geometry.coordinates);
+  return out;
+}
+
+/** [west, south, east, north] of a GeoJSON geometry. */
+export function bbox(geometry) {
+  let [w, s, e, n] = [Infinity, Infinity, -Infinity, -Infinity];
+  for (const [x, y] of positions(geometry)) {
+    w = Math.min(w, x);
+    s = Math.min(s, y);
+    e = Math.max(e, x);
+    n = Math.max(n, y);
+  }
+  return [w, s, e, n];
+}
+
+/** The polygons of a Polygon or MultiPolygon, as arrays of rings. */
+function polygons(geometry) {
+  if (geometry.type === 'Polygon') return [geometry.coordinates];
+  if (geometry.type === 'MultiPolygon') return geometry.coordinates;
+  throw new Error(`not a polygon: ${geometry.type}`);
+}
+
+/**
+ * A point well inside a Polygon or MultiPolygon (not on its boundary, not in a hole): the middle of
+ * the widest stretch of the largest polygon's interior along a horizontal line. Lines are tried
+ * at the middle of the bounding box first, then at other heights; the widest stretch of all wins.
+ */
+export function interiorPoint(geometry) {
+  let best = null;
+  for (const rings of polygons(geometry)) {
+    const [, s, , n] = bbox({ type: 'Polygon', coordinates: rings });
+    for (const f of [0.5, 0.35, 0.65, 0.2, 0.8, 0.1, 0.9]) {
+      const y = s + (n - s) * f;
+      const xs = [];
+      for (const ring of rings) {
+        for (let i = 0; i + 1 < ring.length; i++) {
+          const [x1, y1] = ring[i];
+          const [x2, y2] = ring[i + 1];
+          // Half-open on y so that a vertex exactly on the line counts once.
+          if ((y1 <= y && y < y2) || (y2 <= y && y < y1)) {
+            xs.push(x1 + ((y - y1) * (x2 - x1)) / (y2 - y1));
+          }
+        }
+      }
+      xs.sort((a, b) => a - b);
+      for (let i = 0; i + 1 < xs.length; i += 2) {
+        const width = xs[i + 1] - xs[i];
+        if (!best || width > best.width) best = { width, point: [(xs[i] + xs[i + 1]) / 2, y] };
+      }
+    }
+  }
+  if (!best) throw new Error('empty polygon');
+  return best.point;
+}
+
+/** Whether [lon, lat] is inside a Polygon or MultiPolygon (even-odd rule, holes excluded). */
+export function contains(geometry, [x, y]) {
+  let inside = false;
+  for (const rings of polygons(geometry)) {
+    for (const ring of rings) {
+      for (let i = 0, j = ring.length - 1; i < ring.length; j = i++) {
+        const [xi, yi] = ring[i];
+        const [xj, yj] = ring[j];
+        if (yi > y !== yj > y && x < ((xj - xi) * (y - yi)) / (yj - yi) + xi) inside = !inside;
+      }
+    }
+  }
+  return inside;
+}
+
+// GCJ-02 ("Mars coordinates"), the offset system of AMap and Tencent maps. The server does the
+// real work (src/spatial/crs.rs, tested against five libraries); the page only needs the forward
+// direction, to place a GPS position (WGS84) on a map drawn in GCJ-02. Same formula, same
+// "China box" rule: the identity outside it.
+const KRASOVSKY_A = 6378245.0;
+const KRASOVSKY_EE = 0.006693421622965943;
+
+export function inChina(lon, lat) {
+  return lon >= 72.004 && lon <= 137.8347 && lat >= 0.8293 && lat <= 55.8271;
+}
+
+/** WGS84 [lon, lat] → GCJ-02 [lon, lat]. */
+export function wgs84ToGcj02([lon, lat]) {
+  if (!inChina(lon, lat)) return [lon, lat];
+  const { PI, sin, cos, sqrt, abs } = Math;
+  const x = lon - 105.0;
+  const y = lat - 35.0;
+  const common = ((20 * sin(6 * x * PI) + 20 * sin(2 * x * PI)) * 2) / 3;
+  const north =
+    -100 + 2 * x + 3 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * sqrt(abs(x)) + common +
+    ((20 * sin(y * PI) + 40 * sin((y / 3) * PI)) * 2) / 3 +
+    ((160 * sin((y / 12) * PI) + 320 * sin((y * PI) / 30)) * 2) / 3;
+  const east =
+    300 + x + 2 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * sqrt(abs(x)) + common +
+    ((20 * sin(x * PI) + 40 * sin((x / 3) * PI)) * 2) / 3 +
+    ((150 * sin((x / 12) * PI) + 300 * sin((x / 30) * PI)) * 2) / 3;
+  const phi = (lat * PI) / 180;
+  const w = 1 - KRASOVSKY_EE * sin(phi) * sin(phi);
+  const meridianRadius = (KRASOVSKY_A * (1 - KRASOVSKY_EE)) / (w * sqrt(w));
+  const parallelRadius = (KRASOVSKY_A / sqrt(w)) * cos(phi);
+  return [lon + (east * 180) / (parallelRadius * PI), lat + (north * 180) / (meridianRadius * PI)];
+}

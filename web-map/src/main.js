@@ -1,0 +1,362 @@
+// 网格 wangge web map: MapLibre GL JS over this server's own vector tiles, with "which grid am I
+// in" on a click, locate-me, grid search, a layer panel and a 2D/3D switch.
+//
+// Everything comes from this server (tiles, glyphs, MapLibre itself), so the map works offline.
+// An external raster basemap is drawn only when the server is started with --basemap-url; when
+// that basemap is drawn in GCJ-02 (AMap, Tencent), our tiles and lookups are requested with
+// crs=gcj02 so that everything lines up with it (see web-map/README.md).
+
+import * as maplibregl from '/vendor/maplibre-gl/maplibre-gl.mjs';
+import { buildStyle, gridFillColour, LAYER_GROUPS, DENSITY_STOPS } from './style.js';
+import { bbox, interiorPoint, wgs84ToGcj02 } from './geo.js';
+
+const origin = window.location.origin;
+/** The MapLibre map, made by start(). */
+let map;
+const $ = (id) => document.getElementById(id);
+
+const state = {
+  /** The CRS the map is drawn in: wgs84, or gcj02 under a GCJ-02 basemap. */
+  crs: 'wgs84',
+  mode3d: false,
+  groups: Object.fromEntries(LAYER_GROUPS.map((g) => [g.key, g.on])),
+  marker: null,
+  lookupSeq: 0,
+  grids: null,
+};
+
+/** Builds an element; children are nodes or text (never parsed as HTML). */
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === 'class') node.className = v;
+    else if (k.startsWith('on')) node.addEventListener(k.slice(2), v);
+    else node.setAttribute(k, v);
+  }
+  for (const c of children.flat(Infinity)) if (c !== null && c !== undefined) node.append(c);
+  return node;
+}
+
+async function getJson(url) {
+  const res = await fetch(url);
+  const body = await res.json().catch(() => null);
+  if (!res.ok) {
+    const error = new Error(body?.error?.message ?? `${res.status} ${res.statusText}`);
+    error.status = res.status;
+    throw error;
+  }
+  return body;
+}
+
+let messageTimer = null;
+/** A line in the side panel: info (fades out), warn or error (stays). */
+function showMessage(text, kind = 'info') {
+  const box = $('message');
+  box.textContent = text;
+  box.className = kind;
+  box.hidden = false;
+  clearTimeout(messageTimer);
+  if (kind === 'info') messageTimer = setTimeout(() => (box.hidden = true), 4000);
+}
+
+/** A coordinate of the map's own CRS as the query parameters of /api/v1/lookup. */
+function lookupParams([lon, lat], crs) {
+  const params = new URLSearchParams({ lon: lon.toFixed(7), lat: lat.toFixed(7) });
+  if (crs !== 'wgs84') params.set('crs', crs);
+  return params;
+}
+
+/**
+ * "Which grid am I in" for a point, shown in the side panel.
+ *
+ * @param coord - [lon, lat] in `crs`
+ * @param crs - wgs84 or gcj02
+ * @param mapPoint - where to put the marker, in the map's CRS; null for no marker
+ */
+async function lookup(coord, crs, { mapPoint = null, what = '该位置' } = {}) {
+  const seq = ++state.lookupSeq;
+  if (mapPoint) {
+    state.marker ??= new maplibregl.Marker({ color: '#1565c0' });
+    state.marker.setLngLat(mapPoint).addTo(map);
+  }
+  $('info-body').className = 'loading';
+  $('info-body').textContent = '正在查询…';
+  try {
+    const answer = await getJson(`/api/v1/lookup?${lookupParams(coord, crs)}`);
+    if (seq !== state.lookupSeq) return; // a newer click won
+    renderInfo(answer, what);
+    highlight(answer.grid?.code ?? null);
+  } catch (e) {
+    if (seq !== state.lookupSeq) return;
+    $('info-body').className = 'error';
+    $('info-body').textContent = `查询失败：${e.message}`;
+  }
+}
+
+function renderInfo(answer, what) {
+  const unit = (u) => (u ? [el('strong', {}, u.name), el('code', {}, u.code)] : el('span', { class: 'none' }, '无'));
+  const rows = [
+    ['网格', unit(answer.grid)],
+    ['社区', unit(answer.community)],
+    ['街道', unit(answer.street)],
+    ['区', unit(answer.district)],
+    [
+      '民情责任田',
+      answer.areas?.length
+        ? el('ul', {}, answer.areas.map((a) => el('li', {}, el('strong', {}, a.name), el('code', {}, a.code))))
+        : el('span', { class: 'none' }, '无'),
+    ],
+    ['坐标', el('span', { class: 'coord' }, `${answer.point.lon.toFixed(6)}, ${answer.point.lat.toFixed(6)}（WGS84）`)],
+  ];
+  const body = $('info-body');
+  body.className = answer.grid ? 'found' : 'outside';
+  body.replaceChildren(
+    answer.grid ? '' : el('p', { class: 'none' }, `${what}不在任何网格内。`),
+    el('dl', {}, rows.map(([k, v]) => [el('dt', {}, k), el('dd', {}, v)])),
+  );
+}
+
+function highlight(code) {
+  map.setFilter('grids-highlight', ['==', ['get', 'code'], code ?? '']);
+}
+
+// ---- the layer panel (图层) and the 2D/3D switch ----
+
+function applyLayers() {
+  const visible = (id) => {
+    const group = LAYER_GROUPS.find((g) => g.layers.includes(id));
+    if (!state.groups[group.key]) return false;
+    if (id === 'buildings-2d') return !state.mode3d;
+    if (id === 'buildings-3d') return state.mode3d;
+    return true;
+  };
+  for (const group of LAYER_GROUPS) {
+    for (const id of group.layers) {
+      if (map.getLayer(id)) map.setLayoutProperty(id, 'visibility', visible(id) ? 'visible' : 'none');
+    }
+  }
+  if (map.getLayer('basemap')) map.setLayoutProperty('basemap', 'visibility', state.groups.basemap ? 'visible' : 'none');
+  map.setPaintProperty('grids-fill', 'fill-color', gridFillColour(state.groups.density));
+  $('legend').hidden = !(state.groups.density && state.groups.grids);
+}
+
+function buildLayerPanel(hasBasemap) {
+  const groups = [...LAYER_GROUPS];
+  if (hasBasemap) {
+    groups.push({ key: 'basemap', label: '外部底图' });
+    state.groups.basemap = true;
+  }
+  $('layers').replaceChildren(
+    ...groups.map((g) =>
+      el(
+        'li',
+        {},
+        el(
+          'label',
+          {},
+          el('input', {
+            type: 'checkbox',
+            'data-layer': g.key,
+            ...(state.groups[g.key] ? { checked: '' } : {}),
+            onchange: (e) => {
+              state.groups[g.key] = e.target.checked;
+              applyLayers();
+            },
+          }),
+          el('span', { class: `swatch swatch-${g.key}`, 'aria-hidden': 'true' }),
+          g.label,
+        ),
+      ),
+    ),
+  );
+}
+
+function buildLegend() {
+  const stops = DENSITY_STOPS.map(([, c]) => c).join(', ');
+  $('legend-density').replaceChildren(
+    el('div', { class: 'bar', style: `background: linear-gradient(to right, ${stops})` }),
+    el('div', { class: 'ticks' }, DENSITY_STOPS.map(([v]) => el('span', {}, v >= 1000 ? `${v / 1000}千` : `${v}`))),
+  );
+}
+
+function setMode(three) {
+  state.mode3d = three;
+  $('mode-2d').setAttribute('aria-pressed', String(!three));
+  $('mode-3d').setAttribute('aria-pressed', String(three));
+  applyLayers();
+  if (three) map.easeTo({ pitch: 60, bearing: map.getBearing() || -25, zoom: Math.max(map.getZoom(), 15.5), duration: 900 });
+  else map.easeTo({ pitch: 0, bearing: 0, duration: 700 });
+}
+
+// ---- locate me (定位) ----
+
+function locate() {
+  if (!window.isSecureContext) {
+    showMessage('浏览器只在 HTTPS 或 localhost 页面上提供定位；请点击地图查询。', 'warn');
+    return;
+  }
+  if (!('geolocation' in navigator)) {
+    showMessage('此浏览器不支持定位；请点击地图查询。', 'warn');
+    return;
+  }
+  showMessage('正在定位…');
+  navigator.geolocation.getCurrentPosition(
+    (pos) => {
+      // The Geolocation API reports WGS84 (GPS) longitude/latitude, whatever the map shows: the
+      // lookup is sent as WGS84 and the marker is moved into the map's CRS (GCJ-02 under an
+      // AMap/Tencent basemap) to land where the user is on that basemap.
+      const wgs84 = [pos.coords.longitude, pos.coords.latitude];
+      const mapPoint = state.crs === 'gcj02' ? wgs84ToGcj02(wgs84) : wgs84;
+      showMessage(`已定位（精度约 ${Math.round(pos.coords.accuracy)} 米）`);
+      map.flyTo({ center: mapPoint, zoom: Math.max(map.getZoom(), 16) });
+      lookup(wgs84, 'wgs84', { mapPoint, what: '您的位置' });
+    },
+    (err) => {
+      const text =
+        {
+          1: '定位被拒绝：请在浏览器的网站设置中允许使用位置信息，或直接点击地图查询。',
+          2: '无法获取当前位置（定位服务不可用），请点击地图查询。',
+          3: '定位超时，请稍后重试或点击地图查询。',
+        }[err.code] ?? `定位失败：${err.message}`;
+      showMessage(text, 'warn');
+    },
+    { enableHighAccuracy: true, timeout: 15000, maximumAge: 30000 },
+  );
+}
+
+// ---- search by grid code or name (搜索网格) ----
+
+/**
+ * Every grid as {code, name, parent_code, geometry, crs}: from the OGC API (WGS84) once, or, if
+ * that is not available, from the grid tiles loaded so far (in the map's CRS).
+ */
+async function allGrids() {
+  if (state.grids) return state.grids;
+  try {
+    const fc = await getJson('/ogc/collections/grids/items?limit=10000');
+    state.grids = fc.features.map((f) => ({ ...f.properties, geometry: f.geometry, crs: 'wgs84' }));
+    return state.grids;
+  } catch (e) {
+    console.warn(`grid search falls back to the loaded tiles: ${e.message}`);
+    return gridsFromTiles();
+  }
+}
+
+function gridsFromTiles() {
+  const byCode = new Map();
+  for (const f of map.querySourceFeatures('grids', { sourceLayer: 'grids' })) {
+    const code = f.properties.code;
+    const polys = f.geometry.type === 'Polygon' ? [f.geometry.coordinates] : f.geometry.coordinates;
+    const entry = byCode.get(code) ?? { ...f.properties, geometry: { type: 'MultiPolygon', coordinates: [] }, crs: state.crs };
+    entry.geometry.coordinates.push(...polys);
+    byCode.set(code, entry);
+  }
+  return [...byCode.values()];
+}
+
+async function search(query) {
+  const q = query.trim();
+  const list = $('search-results');
+  if (!q) {
+    list.hidden = true;
+    return;
+  }
+  let matches = [];
+  try {
+    if (/^[\w-]+$/.test(q)) {
+      // A code: the OGC API filters on it exactly.
+      const fc = await getJson(`/ogc/collections/grids/items?code=${encodeURIComponent(q)}&limit=1`);
+      matches = fc.features.map((f) => ({ ...f.properties, geometry: f.geometry, crs: 'wgs84' }));
+    }
+  } catch {
+    // not ready or not a code: fall through to the full list
+  }
+  if (!matches.length) {
+    const grids = await allGrids();
+    matches = grids.filter((g) => g.code === q);
+    if (!matches.length) matches = grids.filter((g) => g.name?.includes(q) || g.code?.startsWith(q));
+  }
+  matches.sort((a, b) => a.code.localeCompare(b.code));
+  list.hidden = false;
+  if (!matches.length) {
+    list.replaceChildren(el('li', { class: 'none' }, `没有找到与“${q}”匹配的网格`));
+    return;
+  }
+  list.replaceChildren(
+    ...matches.slice(0, 30).map((g) =>
+      el('li', {}, el('button', { type: 'button', onclick: () => goToGrid(g) }, el('strong', {}, g.name), el('code', {}, g.code))),
+    ),
+  );
+  if (matches.length === 1) goToGrid(matches[0]);
+}
+
+function goToGrid(grid) {
+  const toMap = (p) => (grid.crs === 'wgs84' && state.crs === 'gcj02' ? wgs84ToGcj02(p) : p);
+  const [w, s, e, n] = bbox(grid.geometry);
+  map.fitBounds([toMap([w, s]), toMap([e, n])], { padding: 80, maxZoom: 17.5, duration: 1200 });
+  highlight(grid.code);
+  state.marker?.remove();
+  lookup(interiorPoint(grid.geometry), grid.crs, { what: '该网格' });
+}
+
+// ---- start ----
+
+async function start() {
+  let config = { map_crs: 'wgs84', basemap: null };
+  try {
+    config = await getJson('/api/v1/web-config');
+  } catch (e) {
+    showMessage(`读取地图配置失败：${e.message}`, 'error');
+  }
+  state.crs = config.map_crs;
+  const crsQuery = state.crs === 'gcj02' ? '?crs=gcj02' : '';
+  const tilejson = await getJson(`/tiles/grids.json${crsQuery}`).catch(() => null);
+  const b = tilejson?.bounds;
+  const hasData = b && b[2] - b[0] < 5 && b[3] - b[1] < 5;
+  const lat = hasData ? (b[1] + b[3]) / 2 : 36;
+
+  map = new maplibregl.Map({
+    container: 'mapview',
+    style: buildStyle({ origin, crs: state.crs, basemap: config.basemap, lat }),
+    ...(hasData ? { bounds: b, fitBoundsOptions: { padding: 24 } } : { center: [105, 35], zoom: 3 }),
+    maxPitch: 70,
+    attributionControl: { compact: false, customAttribution: '网格 wangge' },
+    // Our tiles follow the basemap's CRS: under a GCJ-02 basemap every tile and TileJSON request
+    // to this server carries crs=gcj02, and the server shifts the geometry into GCJ-02.
+    transformRequest: (url, resourceType) => {
+      if (state.crs !== 'wgs84' && (resourceType === 'Tile' || resourceType === 'Source') && url.startsWith(`${origin}/tiles/`)) {
+        return { url: `${url}${url.includes('?') ? '&' : '?'}crs=${state.crs}` };
+      }
+      return undefined;
+    },
+  });
+  window.map = map; // for the browser tests and the console
+  map.addControl(new maplibregl.NavigationControl({ visualizePitch: true }), 'top-right');
+  map.addControl(new maplibregl.ScaleControl({ unit: 'metric' }), 'bottom-right');
+
+  buildLayerPanel(Boolean(config.basemap));
+  buildLegend();
+  map.on('load', applyLayers);
+  map.on('click', (e) => lookup([e.lngLat.lng, e.lngLat.lat], state.crs, { mapPoint: [e.lngLat.lng, e.lngLat.lat] }));
+  map.on('mouseenter', 'grids-fill', () => (map.getCanvas().style.cursor = 'pointer'));
+  map.on('mouseleave', 'grids-fill', () => (map.getCanvas().style.cursor = ''));
+  map.on('error', (e) => {
+    const text = e.error?.message ?? String(e.error ?? e);
+    console.error(`map error: ${text}`);
+    showMessage(`地图数据加载失败：${text}`, 'error');
+  });
+
+  $('mode-2d').addEventListener('click', () => setMode(false));
+  $('mode-3d').addEventListener('click', () => setMode(true));
+  $('locate').addEventListener('click', locate);
+  $('search').addEventListener('submit', (e) => {
+    e.preventDefault();
+    search($('search-input').value).catch((err) => showMessage(`搜索失败：${err.message}`, 'error'));
+  });
+  if (!hasData) showMessage('数据库中还没有网格数据：请先导入（wangge import）或以 --demo 启动。', 'warn');
+}
+
+start().catch((e) => {
+  console.error(e);
+  showMessage(`地图启动失败：${e.message}`, 'error');
+});

@@ -1,0 +1,172 @@
+// Shared by the web map's tests: the real `wangge` binary serving the demo street on a free
+// port, and Debian's Chromium driven by playwright-core.
+
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+export const webRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export const repoRoot = path.resolve(webRoot, '..');
+export const resultsDir = path.join(webRoot, 'test-results');
+
+/** The binary under test: WANGGE_BIN, else the debug build (`npm test` builds it first). */
+export const binary = process.env.WANGGE_BIN ?? path.join(repoRoot, 'target', 'debug', 'wangge');
+
+/**
+ * Starts `wangge serve --demo` on a free port with a fresh SQLite file, serving `webRoot`, and
+ * resolves once it prints the address it listens on.
+ */
+export async function startServer({ args = [], root = webRoot } = {}) {
+  const dir = await mkdtemp(path.join(tmpdir(), 'wangge-web-'));
+  const env = { ...process.env, RUST_LOG: 'wangge=warn' };
+  for (const k of Object.keys(env)) if (k.startsWith('WANGGE_') && k !== 'WANGGE_BIN') delete env[k];
+  delete env.DATABASE_URL;
+  const child = spawn(
+    binary,
+    ['serve', '--demo', '--bind', '127.0.0.1:0', '--database', `sqlite://${dir}/w.db`, '--web-root', root, ...args],
+    { env, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let stderr = '';
+  child.stderr.on('data', (d) => {
+    stderr += d;
+    if (process.env.WANGGE_TEST_VERBOSE) process.stderr.write(d);
+  });
+  const base = await new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+      const m = out.match(/wangge listening on (http:\/\/\S+)/);
+      if (m) resolve(m[1]);
+    });
+    child.on('exit', (code) => reject(new Error(`wangge exited (${code}) before listening:\n${stderr}`)));
+    child.on('error', reject);
+  });
+  return {
+    base,
+    url: (p) => `${base}${p}`,
+    async stop() {
+      if (child.exitCode === null) {
+        child.kill('SIGTERM');
+        await once(child, 'exit');
+      }
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Runs the binary to completion: {code, stdout, stderr}. */
+export async function runWangge(args) {
+  const child = spawn(binary, args, { env: { ...process.env, RUST_LOG: 'wangge=warn' } });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => (stdout += d));
+  child.stderr.on('data', (d) => (stderr += d));
+  const [code] = await once(child, 'exit');
+  return { code, stdout, stderr };
+}
+
+/**
+ * Debian's Chromium, headless. It renders WebGL2 with SwiftShader. playwright-core gives it a
+ * fresh temporary profile; the flags keep it from reaching for the network on its own.
+ */
+export function launchBrowser() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
+}
+
+/**
+ * Watches a page: console errors, uncaught exceptions, failed requests, HTTP errors, and any
+ * request to a host other than 127.0.0.1 (aborted, so that nothing leaves the machine).
+ */
+export async function watch(context, page) {
+  const log = { errors: [], failed: [], foreign: [], requests: [] };
+  await context.route('**/*', (route) => {
+    const url = new URL(route.request().url());
+    if (url.hostname !== '127.0.0.1') {
+      log.foreign.push(url.href);
+      return route.abort();
+    }
+    return route.continue();
+  });
+  page.on('console', (m) => {
+    if (m.type() === 'error') log.errors.push(`console: ${m.text()}`);
+  });
+  page.on('pageerror', (e) => log.errors.push(`exception: ${e.message}`));
+  page.on('request', (r) => log.requests.push(r.url()));
+  page.on('requestfailed', (r) => {
+    // MapLibre cancels the tiles it no longer needs while the map moves: not a failure.
+    if (r.failure()?.errorText !== 'net::ERR_ABORTED') log.failed.push(`${r.url()}: ${r.failure()?.errorText}`);
+  });
+  page.on('response', (r) => {
+    if (r.status() >= 400) log.failed.push(`${r.url()}: HTTP ${r.status()}`);
+  });
+  return log;
+}
+
+/** Waits until the map has its style, every visible tile, and no pending movement. */
+export async function mapIdle(page) {
+  await page.waitForFunction(() => window.map?.isStyleLoaded(), null, { timeout: 60_000 });
+  await page.evaluate(
+    () =>
+      new Promise((resolve) => {
+        const map = window.map;
+        const done = () => map.loaded() && map.areTilesLoaded() && !map.isMoving();
+        if (done()) return resolve();
+        const check = () => (done() ? resolve() : map.once('idle', check));
+        map.once('idle', check);
+        map.triggerRepaint();
+      }),
+  );
+}
+
+/** Opens the map page and waits for it to settle. */
+export async function openMap(page, base) {
+  await page.goto(`${base}/`);
+  await mapIdle(page);
+}
+
+/**
+ * How many distinct colours the visible page has (quantised to 4 bits a channel), counted by
+ * decoding a screenshot in the page itself.
+ */
+export async function distinctColours(page, clip) {
+  const png = await page.screenshot({ clip });
+  return page.evaluate(async (b64) => {
+    const img = new Image();
+    img.src = `data:image/png;base64,${b64}`;
+    await img.decode();
+    const canvas = new OffscreenCanvas(img.width, img.height);
+    const ctx = canvas.getContext('2d');
+    ctx.drawImage(img, 0, 0);
+    const { data } = ctx.getImageData(0, 0, img.width, img.height);
+    const seen = new Set();
+    for (let i = 0; i < data.length; i += 4) seen.add(((data[i] >> 4) << 8) | ((data[i + 1] >> 4) << 4) | (data[i + 2] >> 4));
+    return seen.size;
+  }, png.toString('base64'));
+}
+
+/**
+ * Saves a screenshot under test-results/; a README picture (`docs: true`) also under docs/ when
+ * UPDATE_SCREENSHOTS is set (`npm run screenshots`).
+ */
+export async function saveScreenshot(page, name, { docs = false } = {}) {
+  await mkdir(resultsDir, { recursive: true });
+  const png = await page.screenshot();
+  await writeFile(path.join(resultsDir, name), png);
+  if (docs && process.env.UPDATE_SCREENSHOTS) {
+    await mkdir(path.join(repoRoot, 'docs'), { recursive: true });
+    await writeFile(path.join(repoRoot, 'docs', name), png);
+  }
+  return png;
+}
+
+/** A demo layer's GeoJSON FeatureCollection (geodata/demo/NAME.geojson). */
+export async function demoLayer(name) {
+  return JSON.parse(await readFile(path.join(repoRoot, 'geodata', 'demo', `${name}.geojson`), 'utf8'));
+}

@@ -1,0 +1,64 @@
+// The page's pure modules, without a browser: geometry helpers and the MapLibre style.
+
+import assert from 'node:assert/strict';
+import test from 'node:test';
+import { validateStyleMin } from '@maplibre/maplibre-gl-style-spec';
+import { bbox, contains, interiorPoint, wgs84ToGcj02 } from '../src/geo.js';
+import { buildStyle, LAYER_GROUPS } from '../src/style.js';
+import { demoLayer } from './helpers.mjs';
+
+test('interiorPoint lies inside every demo grid, community and area, and only in its own grid', async () => {
+  const grids = (await demoLayer('grids')).features;
+  for (const layer of ['grids', 'communities', 'areas', 'streets']) {
+    for (const f of (await demoLayer(layer)).features) {
+      const p = interiorPoint(f.geometry);
+      assert.ok(contains(f.geometry, p), `${f.properties.name}: ${p} is not inside`);
+      if (layer === 'grids') {
+        const owners = grids.filter((g) => contains(g.geometry, p)).map((g) => g.properties.code);
+        assert.deepEqual(owners, [f.properties.code]);
+      }
+    }
+  }
+});
+
+test('interiorPoint avoids holes and picks the larger part of a MultiPolygon', () => {
+  const square = (x, y, s) => [[x, y], [x + s, y], [x + s, y + s], [x, y + s], [x, y]];
+  const withHole = { type: 'Polygon', coordinates: [square(0, 0, 10), square(3, 3, 4)] };
+  const p = interiorPoint(withHole);
+  assert.ok(contains(withHole, p), `${p}`);
+  assert.ok(!contains({ type: 'Polygon', coordinates: [square(3, 3, 4)] }, p), `${p} is in the hole`);
+  const multi = { type: 'MultiPolygon', coordinates: [[square(0, 0, 1)], [square(5, 5, 3)]] };
+  const q = interiorPoint(multi);
+  assert.ok(q[0] > 5 && q[0] < 8 && q[1] > 5 && q[1] < 8, `${q}`);
+  assert.deepEqual(bbox(multi), [0, 0, 8, 8]);
+});
+
+test('wgs84ToGcj02 matches the server: the README example round-trips', () => {
+  // README: lon=120.3826 lat=36.0671 (WGS84) is lon=120.387733080 lat=36.067376228 in GCJ-02.
+  const [lon, lat] = wgs84ToGcj02([120.3826, 36.0671]);
+  assert.ok(Math.abs(lon - 120.38773308) < 1e-8, `${lon}`);
+  assert.ok(Math.abs(lat - 36.067376228) < 1e-8, `${lat}`);
+  // Outside the China box GCJ-02 is WGS84.
+  assert.deepEqual(wgs84ToGcj02([2.35, 48.85]), [2.35, 48.85]);
+});
+
+test('the style is valid MapLibre style JSON, with and without a basemap', () => {
+  for (const basemap of [null, { url: 'http://127.0.0.1:9/{z}/{x}/{y}.png', crs: 'gcj02', attribution: '底图' }]) {
+    for (const density of [true, false]) {
+      const style = buildStyle({ origin: 'http://127.0.0.1:8080', crs: basemap ? 'gcj02' : 'wgs84', basemap, lat: 36.06, density });
+      const errors = validateStyleMin(style);
+      assert.deepEqual(errors.map((e) => e.message), []);
+      assert.ok(style.glyphs.startsWith('http://127.0.0.1:8080/glyphs/'));
+      for (const source of Object.values(style.sources)) {
+        const urls = [source.url, source.data, ...(source.tiles ?? [])].filter((u) => typeof u === 'string');
+        for (const u of urls) if (u !== basemap?.url) assert.ok(u.startsWith('http://127.0.0.1:8080/'), u);
+      }
+      if (basemap) assert.ok(style.sources.labels.data.endsWith('?crs=gcj02'));
+    }
+  }
+});
+
+test('every layer of the layer panel exists in the style', () => {
+  const ids = new Set(buildStyle({ origin: 'http://x' }).layers.map((l) => l.id));
+  for (const group of LAYER_GROUPS) for (const id of group.layers) assert.ok(ids.has(id), id);
+});
