@@ -14,6 +14,14 @@ if ! command -v cmake >/dev/null || ! command -v g++ >/dev/null; then
 fi
 
 cargo build --release --locked
+# The web map at / loads MapLibre GL JS from web-map/node_modules (served by wangge itself).
+if [ ! -f web-map/node_modules/maplibre-gl/dist/maplibre-gl.mjs ]; then
+  if command -v npm >/dev/null; then
+    npm ci --prefix web-map --no-audit --no-fund
+  else
+    echo "npm is missing: the API works, but the web map at / needs 'npm ci --prefix web-map'" >&2
+  fi
+fi
 BIND=${WANGGE_BIND:-127.0.0.1:8080}
 URL="http://${BIND}/"
 if command -v xdg-open >/dev/null && [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then

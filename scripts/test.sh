@@ -1,14 +1,37 @@
 #!/usr/bin/env bash
-# The whole test suite: every test against SQLite and against a real PostGIS.
-# Installs and starts PostgreSQL/PostGIS if needed (Debian, as root); see README.
+# The whole test suite: every test against SQLite and against a real PostGIS, then the web map's
+# tests in headless Chromium. Installs and starts PostgreSQL/PostGIS, and installs Chromium and a
+# CJK font, if needed (Debian, as root); see README.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-command -v cmake >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq cmake; }
+# cmake builds PROJ; GDAL's ogrinfo is the external client the OGC API and tile tests use.
+need=()
+command -v cmake >/dev/null || need+=(cmake)
+command -v ogrinfo >/dev/null || need+=(gdal-bin)
+if [ ${#need[@]} -gt 0 ]; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
+fi
+# With these set, a missing PostGIS or GDAL fails the suite instead of skipping those tests.
+export WANGGE_REQUIRE_GDAL=1
 
 WANGGE_TEST_POSTGRES=$(scripts/setup-postgres.sh | tail -n 1)
 export WANGGE_TEST_POSTGRES
-# Without this a missing PostgreSQL would make the PostGIS tests skip instead of fail.
 export WANGGE_REQUIRE_POSTGRES=1
 
 cargo test --locked "$@"
+
+# The web map (web-map/): its modules under Node's test runner, and the page in Debian's headless
+# Chromium (WebGL through SwiftShader) against the binary cargo test just built. Chinese labels
+# need a CJK font on the machine the browser runs on.
+missing=()
+command -v chromium >/dev/null || missing+=(chromium)
+fc-list :lang=zh family 2>/dev/null | grep -q . || missing+=(fonts-noto-cjk)
+if [ ${#missing[@]} -gt 0 ]; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+fi
+if [ ! -f web-map/node_modules/.package-lock.json ] ||
+  [ web-map/package-lock.json -nt web-map/node_modules/.package-lock.json ]; then
+  npm ci --prefix web-map --no-audit --no-fund
+fi
+npm test --prefix web-map

@@ -816,3 +816,54 @@ async fn gcj02_tiles_draw_our_data_where_a_gcj02_basemap_has_it() {
         assert_eq!(body["error"]["code"], code);
     }
 }
+
+/// GDAL's MVT driver, an independent decoder, reads our tiles with the feature counts we encoded.
+/// Skipped with a message when `ogrinfo` is missing, unless `WANGGE_REQUIRE_GDAL=1` (CI).
+#[tokio::test]
+async fn gdal_reads_a_tile_with_our_feature_counts() {
+    if std::process::Command::new("ogrinfo")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        assert!(
+            std::env::var("WANGGE_REQUIRE_GDAL").is_err(),
+            "WANGGE_REQUIRE_GDAL is set but ogrinfo is missing (apt-get install gdal-bin)"
+        );
+        eprintln!("ogrinfo is missing: skipping the GDAL tile test (apt-get install gdal-bin)");
+        return;
+    }
+    let server = demo_server();
+    let dir = tempfile::tempdir().unwrap();
+    let t = street_tile();
+    for layer in ["grids", "buildings", "households"] {
+        let bytes = tile_bytes(&server.base, layer, t).await.expect("a tile");
+        let ours = decode(&bytes, layer).features.len();
+        // A path ending in z/x/y.mvt makes GDAL place the tile in EPSG:3857.
+        let folder = dir
+            .path()
+            .join(layer)
+            .join(t.z.to_string())
+            .join(t.x.to_string());
+        std::fs::create_dir_all(&folder).unwrap();
+        let file = folder.join(format!("{}.mvt", t.y));
+        std::fs::write(&file, &bytes).unwrap();
+        let output = std::process::Command::new("ogrinfo")
+            .args(["-ro", "-so", "-al"])
+            .arg(&file)
+            .output()
+            .unwrap();
+        let summary = String::from_utf8_lossy(&output.stdout);
+        assert!(output.status.success(), "{summary}");
+        let counted: usize = summary
+            .lines()
+            .filter_map(|l| l.strip_prefix("Feature Count: "))
+            .map(|n| n.trim().parse::<usize>().unwrap())
+            .sum();
+        assert_eq!(counted, ours, "{layer}: ogrinfo said\n{summary}");
+        assert!(
+            summary.contains(&format!("Layer name: {layer}")),
+            "{summary}"
+        );
+    }
+}

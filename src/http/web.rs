@@ -1,7 +1,7 @@
 //! The web map (`web-map/`), served from disk: the page at `/`, its modules under `/src/`,
 //! MapLibre GL JS from `node_modules` under `/vendor/maplibre-gl/`, SDF glyph ranges for the
-//! labels under `/glyphs/`, and the page's settings (an optional external basemap) at
-//! `GET /api/v1/web-config`.
+//! labels under `/glyphs/`; the page's settings (an optional external basemap) at
+//! `GET /api/v1/web-config`, and one label point per place at `GET /api/v1/labels`.
 //!
 //! Files are read on every request, so `npm ci --prefix web-map` or an edit of the page takes
 //! effect without a restart. A missing web root or `node_modules` is answered with a page that

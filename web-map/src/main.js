@@ -81,6 +81,8 @@ async function lookup(coord, crs, { mapPoint = null, what = '该位置' } = {}) 
   }
   $('info-body').className = 'loading';
   $('info-body').textContent = '正在查询…';
+  // On a phone the panel is under the map: bring the answer into view.
+  if (window.matchMedia('(max-width: 720px)').matches) $('info').scrollIntoView({ block: 'nearest', behavior: 'smooth' });
   try {
     const answer = await getJson(`/api/v1/lookup?${lookupParams(coord, crs)}`);
     if (seq !== state.lookupSeq) return; // a newer click won
