@@ -9,10 +9,12 @@
 //! - [`app`]: the store and the spatial index kept in step;
 //! - [`geodata`]: GeoJSON import and export; [`demo`]: the built-in demo street;
 //! - [`spatial`]: the spatial core, pure Rust (index, ownership rule, CRS, validation);
+//! - [`auth`]: accounts, roles, password hashing and bearer tokens;
 //! - [`store`]: persistence behind one trait;
 //! - [`model`]: the domain types.
 
 pub mod app;
+pub mod auth;
 pub mod demo;
 pub mod geodata;
 pub mod http;

@@ -1,4 +1,4 @@
-//! The `wangge` command line: serve, import, export. Parses flags and hands over to the library.
+//! The `wangge` command line: serve, import, export, user. Parses flags and hands over to the library.
 //!
 //! Settings come from flags, then environment variables (`WANGGE_BIND`, `DATABASE_URL`,
 //! `WANGGE_WEB_ROOT`, `WANGGE_BASEMAP_*`), then defaults; a flag always wins.
@@ -7,10 +7,11 @@ use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::HashMap;
-use std::io::Write;
+use std::io::{BufRead, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
 use wangge::app::App;
+use wangge::auth::{self, NewAudit, Role};
 use wangge::geodata::{self, ImportError};
 use wangge::http::web::{self, Basemap, BasemapCrs, WebConfig};
 use wangge::model::Layer;
@@ -120,6 +121,33 @@ enum Command {
         #[command(flatten)]
         db: Database,
     },
+    /// Manage accounts.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create an account. The password is the first line of standard input, or of --password-file.
+    Add {
+        /// The login name; must be unused.
+        #[arg(long)]
+        name: String,
+        /// admin, planner, cadre or secretary.
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        /// Read the password from the first line of this file instead of standard input.
+        #[arg(long)]
+        password_file: Option<PathBuf>,
+        #[command(flatten)]
+        db: Database,
+    },
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    s.parse()
 }
 
 fn parse_layer(s: &str) -> Result<Layer, String> {
@@ -161,6 +189,15 @@ async fn main() -> anyhow::Result<()> {
             output,
             db,
         } => export(layer, crs, output, &db.database).await,
+        Command::User {
+            command:
+                UserCommand::Add {
+                    name,
+                    role,
+                    password_file,
+                    db,
+                },
+        } => add_user(&name, role, password_file, &db.database).await,
     }
 }
 
@@ -285,5 +322,59 @@ async fn export(
             out.write_all(b"\n")?;
         }
     }
+    Ok(())
+}
+
+async fn add_user(
+    name: &str,
+    role: Role,
+    password_file: Option<PathBuf>,
+    database: &str,
+) -> anyhow::Result<()> {
+    let mut line = String::new();
+    match &password_file {
+        Some(path) => {
+            let file = std::fs::File::open(path)
+                .with_context(|| format!("reading the password from {}", path.display()))?;
+            std::io::BufReader::new(file).read_line(&mut line)?;
+        }
+        None => {
+            std::io::stdin()
+                .lock()
+                .read_line(&mut line)
+                .context("reading the password from standard input")?;
+        }
+    }
+    let password = line.trim_end_matches(['\r', '\n']);
+    if password.is_empty() {
+        bail!(
+            "the password is empty: give it on the first line of standard input or --password-file"
+        );
+    }
+    if name.trim().is_empty() {
+        bail!("the name is empty");
+    }
+    let hash = auth::hash_password(password).map_err(anyhow::Error::msg)?;
+    let store = store::open(database)
+        .await
+        .with_context(|| format!("opening the database {database}"))?;
+    let user = store
+        .create_user(name, role, &hash)
+        .await
+        .with_context(|| format!("creating the user {name:?}"))?;
+    store
+        .append_audit(&NewAudit {
+            user_id: None,
+            action: "create".into(),
+            entity: "user".into(),
+            entity_id: Some(user.id),
+            before: None,
+            after: Some(serde_json::json!({"id": user.id, "name": user.name, "role": user.role})),
+        })
+        .await?;
+    println!(
+        "user {} ({}) created with id {}",
+        user.name, user.role, user.id
+    );
     Ok(())
 }

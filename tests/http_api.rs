@@ -430,10 +430,29 @@ async fn the_openapi_document_describes_every_route() {
         ("/tiles", "get"),
         ("/tiles/{layer}.json", "get"),
         ("/tiles/{layer}/{z}/{x}/{y}.mvt", "get"),
+        ("/api/v1/auth/login", "post"),
+        ("/api/v1/auth/logout", "post"),
+        ("/api/v1/me", "get"),
+        ("/api/v1/audit", "get"),
     ] {
         assert!(
             doc["paths"][path][method].is_object(),
             "{method} {path} undocumented"
+        );
+    }
+    assert_eq!(
+        doc["components"]["securitySchemes"]["bearerAuth"]["scheme"],
+        "bearer"
+    );
+    for (path, method) in [
+        ("/api/v1/auth/logout", "post"),
+        ("/api/v1/me", "get"),
+        ("/api/v1/audit", "get"),
+    ] {
+        assert_eq!(
+            doc["paths"][path][method]["security"][0]["bearerAuth"],
+            json!([]),
+            "{method} {path} must say it needs a token"
         );
     }
 }

@@ -3,7 +3,9 @@
 mod common;
 
 use geo::{MultiPolygon, Point, polygon};
+use serde_json::json;
 use std::sync::Arc;
+use wangge::auth::{NewAudit, Role};
 use wangge::model::{
     BuildingAssignment, HouseholdAssignment, HouseholdDetails, NewBuilding, NewHousehold, NewPlace,
     PlaceKind,
@@ -342,6 +344,133 @@ async fn assignments_are_recorded(store: Arc<dyn Store>) {
     assert!(households[0].area_ids.is_empty());
 }
 
+async fn users_are_created_and_found_by_name(store: Arc<dyn Store>) {
+    let user = store
+        .create_user("张伟", Role::Cadre, "$argon2id$fake")
+        .await
+        .unwrap();
+    assert_eq!(user.name, "张伟");
+    assert_eq!(user.role, Role::Cadre);
+    let found = store.user_by_name("张伟").await.unwrap().unwrap();
+    assert_eq!(found.user, user);
+    assert_eq!(found.password_hash, "$argon2id$fake");
+    assert!(store.user_by_name("nobody").await.unwrap().is_none());
+}
+
+async fn a_duplicate_user_name_is_a_conflict(store: Arc<dyn Store>) {
+    store.create_user("li", Role::Admin, "h").await.unwrap();
+    let err = store
+        .create_user("li", Role::Planner, "h2")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::Conflict(ref m) if m.contains("li")),
+        "{err:?}"
+    );
+    let err = store.create_user("", Role::Planner, "h").await.unwrap_err();
+    assert!(matches!(err, StoreError::Invalid(_)), "{err:?}");
+}
+
+async fn tokens_expire_and_can_be_revoked(store: Arc<dyn Store>) {
+    let user = store.create_user("wang", Role::Planner, "h").await.unwrap();
+    let now = 1_800_000_000;
+    store.create_token("live", user.id, now + 60).await.unwrap();
+    store.create_token("old", user.id, now - 1).await.unwrap();
+    assert_eq!(
+        store.token_user("live", now).await.unwrap(),
+        Some(user.clone())
+    );
+    assert_eq!(
+        store.token_user("live", now + 60).await.unwrap(),
+        None,
+        "expired"
+    );
+    assert_eq!(store.token_user("old", now).await.unwrap(), None);
+    assert_eq!(store.token_user("unknown", now).await.unwrap(), None);
+    assert!(!store.revoke_token("old", now).await.unwrap());
+    assert!(store.revoke_token("live", now).await.unwrap());
+    assert!(
+        !store.revoke_token("live", now).await.unwrap(),
+        "already revoked"
+    );
+    assert_eq!(store.token_user("live", now).await.unwrap(), None);
+    let err = store
+        .create_token("live", user.id, now + 60)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    let err = store
+        .create_token("t", user.id + 100, now + 60)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+}
+
+async fn audit_records_are_appended_and_listed(store: Arc<dyn Store>) {
+    let user = store.create_user("zhao", Role::Admin, "h").await.unwrap();
+    let record = |user_id, action: &str, entity: &str, entity_id, after| NewAudit {
+        user_id,
+        action: action.into(),
+        entity: entity.into(),
+        entity_id,
+        before: None,
+        after,
+    };
+    let first = store
+        .append_audit(&record(
+            None,
+            "create",
+            "user",
+            Some(user.id),
+            Some(json!({"name": "zhao", "role": "admin", "标签": [1, 2.5]})),
+        ))
+        .await
+        .unwrap();
+    let second = store
+        .append_audit(&NewAudit {
+            before: Some(json!({"name": "old"})),
+            ..record(Some(user.id), "login", "user", Some(user.id), None)
+        })
+        .await
+        .unwrap();
+    store
+        .append_audit(&record(
+            Some(user.id),
+            "update",
+            "place",
+            Some(user.id),
+            None,
+        ))
+        .await
+        .unwrap();
+    assert!(second > first);
+    let records = store.audit("user", Some(user.id)).await.unwrap();
+    assert_eq!(records.len(), 2);
+    assert_eq!(records[0].id, first);
+    assert_eq!(records[0].user_id, None);
+    assert_eq!(records[0].action, "create");
+    assert_eq!(
+        records[0].after,
+        Some(json!({"name": "zhao", "role": "admin", "标签": [1, 2.5]}))
+    );
+    assert_eq!(records[0].before, None);
+    assert!(
+        records[0].at.ends_with('Z') && records[0].at.len() >= 20,
+        "{}",
+        records[0].at
+    );
+    assert_eq!(records[1].action, "login");
+    assert_eq!(records[1].user_id, Some(user.id));
+    assert_eq!(records[1].before, Some(json!({"name": "old"})));
+    assert!(records[1].at >= records[0].at);
+    assert_eq!(store.audit("user", None).await.unwrap().len(), 2);
+    assert_eq!(
+        store.audit("user", Some(user.id + 1)).await.unwrap(),
+        vec![]
+    );
+    assert_eq!(store.audit("place", None).await.unwrap().len(), 1);
+}
+
 macro_rules! contract {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -378,6 +507,10 @@ contract!(
     a_household_in_an_unknown_building_is_refused,
     constraint_violations_are_invalid_not_internal,
     assignments_are_recorded,
+    users_are_created_and_found_by_name,
+    a_duplicate_user_name_is_a_conflict,
+    tokens_expire_and_can_be_revoked,
+    audit_records_are_appended_and_listed,
 );
 
 /// PostGIS refuses an invalid polygon by itself, even from a writer that skipped our checks.

@@ -5,7 +5,7 @@ use crate::geodata::ImportError;
 use crate::spatial::crs::CrsError;
 use crate::store::StoreError;
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
@@ -15,6 +15,12 @@ pub enum ApiError {
     /// 400: the request is malformed (missing or non-numeric parameter, broken JSON, unknown CRS).
     #[error("{message}")]
     BadRequest { code: &'static str, message: String },
+    /// 401: no valid bearer token (missing, unknown, expired or revoked), or a failed login.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// 403: the caller is known but their role may not do this.
+    #[error("{0}")]
+    Forbidden(String),
     /// 404: no such route or resource.
     #[error("{0}")]
     NotFound(String),
@@ -56,6 +62,8 @@ impl ApiError {
     fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
             ApiError::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, code),
+            ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
@@ -77,11 +85,18 @@ impl IntoResponse for ApiError {
             }
             other => other.to_string(),
         };
-        (
+        let mut response = (
             status,
             Json(json!({"error": {"code": code, "message": message}})),
         )
-            .into_response()
+            .into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"wangge\""),
+            );
+        }
+        response
     }
 }
 

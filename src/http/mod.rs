@@ -1,5 +1,6 @@
 //! The HTTP API on axum: the router, the shared state, and one module per resource.
 
+pub mod auth;
 pub mod error;
 pub mod json;
 pub mod lookup;
@@ -44,6 +45,7 @@ pub fn router_with(app: Arc<App>, web: web::WebConfig) -> Router {
             "/api/v1/lookup",
             get(lookup::lookup_point).post(lookup::lookup_batch),
         )
+        .merge(auth::routes())
         .merge(tiles::routes())
         .nest("/ogc", ogc::routes())
         // A nested router answers "/ogc" but not "/ogc/"; OGC clients use both.

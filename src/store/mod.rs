@@ -11,6 +11,7 @@
 pub mod postgres;
 pub mod sqlite;
 
+use crate::auth::{AuditRecord, NewAudit, Role, StoredUser, User};
 use crate::model::{
     Building, BuildingAssignment, Household, HouseholdAssignment, Id, NewBuilding, NewHousehold,
     NewPlace, Place, PlaceKind,
@@ -118,6 +119,27 @@ pub trait Store: Send + Sync + 'static {
         households: &[HouseholdAssignment],
         buildings: &[BuildingAssignment],
     ) -> Result<()>;
+
+    /// Creates an account; a taken name is [`StoreError::Conflict`].
+    async fn create_user(&self, name: &str, role: Role, password_hash: &str) -> Result<User>;
+
+    /// The account with this name, with its password hash.
+    async fn user_by_name(&self, name: &str) -> Result<Option<StoredUser>>;
+
+    /// Stores a bearer token by its hash, valid until `expires_at` (Unix seconds).
+    async fn create_token(&self, token_hash: &str, user_id: Id, expires_at: i64) -> Result<()>;
+
+    /// The owner of a token that exists, is not revoked and has not expired at `now`.
+    async fn token_user(&self, token_hash: &str, now: i64) -> Result<Option<User>>;
+
+    /// Revokes a token at `now`; false if there was no such live token.
+    async fn revoke_token(&self, token_hash: &str, now: i64) -> Result<bool>;
+
+    /// Appends one record to the trace and returns its id.
+    async fn append_audit(&self, record: &NewAudit) -> Result<Id>;
+
+    /// The trace of one entity (of one of its rows if `entity_id` is given), oldest first.
+    async fn audit(&self, entity: &str, entity_id: Option<Id>) -> Result<Vec<AuditRecord>>;
 }
 
 /// Opens the store a URL names, creating and migrating it as needed.
@@ -129,6 +151,47 @@ pub async fn open(url: &str) -> Result<Arc<dyn Store>> {
     } else {
         Err(StoreError::UnsupportedUrl(url.to_string()))
     }
+}
+
+/// Reads a stored role name.
+pub(crate) fn parse_role(role: &str) -> Result<Role> {
+    role.parse().map_err(StoreError::Invalid)
+}
+
+/// Reads a stored JSON text of the trace.
+pub(crate) fn parse_json(text: Option<String>) -> Result<Option<serde_json::Value>> {
+    text.map(|t| {
+        serde_json::from_str(&t)
+            .map_err(|e| StoreError::Invalid(format!("stored audit JSON is invalid: {e}")))
+    })
+    .transpose()
+}
+
+/// An audit row as both backends select it: id, at, user_id, action, entity, entity_id, before
+/// and after (JSON as text).
+pub(crate) type AuditRow = (
+    Id,
+    String,
+    Option<Id>,
+    String,
+    String,
+    Option<Id>,
+    Option<String>,
+    Option<String>,
+);
+
+pub(crate) fn audit_from_row(row: AuditRow) -> Result<AuditRecord> {
+    let (id, at, user_id, action, entity, entity_id, before, after) = row;
+    Ok(AuditRecord {
+        id,
+        at,
+        user_id,
+        action,
+        entity,
+        entity_id,
+        before: parse_json(before)?,
+        after: parse_json(after)?,
+    })
 }
 
 /// Encodes a geometry as OGC WKB (2D).

@@ -5,9 +5,10 @@
 //! Geometry crosses the wire as WKB (`ST_GeomFromWKB` / `ST_AsBinary`).
 
 use super::{
-    Counts, Result, Store, StoreError, WriteSummary, check_parent, item_error,
-    multipolygon_from_wkb, point_from_wkb, to_wkb,
+    AuditRow, Counts, Result, Store, StoreError, WriteSummary, audit_from_row, check_parent,
+    item_error, multipolygon_from_wkb, parse_role, point_from_wkb, to_wkb,
 };
+use crate::auth::{AuditRecord, NewAudit, Role, StoredUser, User};
 use crate::model::{
     Building, BuildingAssignment, Household, HouseholdAssignment, HouseholdDetails, Id,
     NewBuilding, NewHousehold, NewPlace, Place, PlaceKind,
@@ -343,5 +344,115 @@ impl Store for PostgresStore {
         .await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn create_user(&self, name: &str, role: Role, password_hash: &str) -> Result<User> {
+        let id: Id = sqlx::query_scalar(
+            "INSERT INTO users (name, role, password_hash) VALUES ($1, $2, $3) RETURNING id",
+        )
+        .bind(name)
+        .bind(role.as_str())
+        .bind(password_hash)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| match StoreError::from(e) {
+            StoreError::Conflict(_) => {
+                StoreError::Conflict(format!("a user named {name:?} already exists"))
+            }
+            other => other,
+        })?;
+        Ok(User {
+            id,
+            name: name.to_string(),
+            role,
+        })
+    }
+
+    async fn user_by_name(&self, name: &str) -> Result<Option<StoredUser>> {
+        let row: Option<(Id, String, String, String)> =
+            sqlx::query_as("SELECT id, name, role, password_hash FROM users WHERE name = $1")
+                .bind(name)
+                .fetch_optional(&self.pool)
+                .await?;
+        row.map(|(id, name, role, password_hash)| {
+            Ok(StoredUser {
+                user: User {
+                    id,
+                    name,
+                    role: parse_role(&role)?,
+                },
+                password_hash,
+            })
+        })
+        .transpose()
+    }
+
+    async fn create_token(&self, token_hash: &str, user_id: Id, expires_at: i64) -> Result<()> {
+        sqlx::query("INSERT INTO tokens (hash, user_id, expires_at) VALUES ($1, $2, $3)")
+            .bind(token_hash)
+            .bind(user_id)
+            .bind(expires_at)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn token_user(&self, token_hash: &str, now: i64) -> Result<Option<User>> {
+        let row: Option<(Id, String, String)> = sqlx::query_as(
+            "SELECT u.id, u.name, u.role FROM tokens t JOIN users u ON u.id = t.user_id \
+             WHERE t.hash = $1 AND t.revoked_at IS NULL AND t.expires_at > $2",
+        )
+        .bind(token_hash)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|(id, name, role)| {
+            Ok(User {
+                id,
+                name,
+                role: parse_role(&role)?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn revoke_token(&self, token_hash: &str, now: i64) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE tokens SET revoked_at = $2 \
+             WHERE hash = $1 AND revoked_at IS NULL AND expires_at > $2",
+        )
+        .bind(token_hash)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn append_audit(&self, record: &NewAudit) -> Result<Id> {
+        Ok(sqlx::query_scalar(
+            "INSERT INTO audit (user_id, action, entity, entity_id, before, after) \
+             VALUES ($1, $2, $3, $4, $5::jsonb, $6::jsonb) RETURNING id",
+        )
+        .bind(record.user_id)
+        .bind(&record.action)
+        .bind(&record.entity)
+        .bind(record.entity_id)
+        .bind(record.before.as_ref().map(|v| v.to_string()))
+        .bind(record.after.as_ref().map(|v| v.to_string()))
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    async fn audit(&self, entity: &str, entity_id: Option<Id>) -> Result<Vec<AuditRecord>> {
+        let rows: Vec<AuditRow> = sqlx::query_as(
+            "SELECT id, to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), \
+             user_id, action, entity, entity_id, before::text, after::text FROM audit \
+             WHERE entity = $1 AND ($2::bigint IS NULL OR entity_id = $2) ORDER BY id",
+        )
+        .bind(entity)
+        .bind(entity_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(audit_from_row).collect()
     }
 }

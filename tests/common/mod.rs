@@ -148,3 +148,25 @@ pub fn wangge(args: &[&str]) -> std::process::Output {
         .output()
         .expect("run wangge")
 }
+
+/// Runs the `wangge` binary to completion with the given arguments and standard input.
+pub fn wangge_with_stdin(args: &[&str], stdin: &str) -> std::process::Output {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wangge"))
+        .args(args)
+        .env("RUST_LOG", "wangge=warn")
+        .env_remove("RUST_BACKTRACE")
+        .env_remove("RUST_LIB_BACKTRACE")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run wangge");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes())
+        .expect("write stdin");
+    child.wait_with_output().expect("wait for wangge")
+}

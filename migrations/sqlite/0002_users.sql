@@ -1,0 +1,32 @@
+-- Accounts, bearer tokens and the trace (留痕) of who did what.
+-- Passwords are argon2 PHC strings; tokens are kept only as the hex SHA-256 of the bearer value,
+-- with their expiry and revocation in Unix seconds.
+
+CREATE TABLE users (
+    id            INTEGER PRIMARY KEY,
+    name          TEXT    NOT NULL UNIQUE CHECK (length(name) > 0),
+    role          TEXT    NOT NULL CHECK (role IN ('admin', 'planner', 'cadre', 'secretary')),
+    password_hash TEXT    NOT NULL,
+    created_at    TEXT    NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+);
+
+CREATE TABLE tokens (
+    hash        TEXT    PRIMARY KEY,
+    user_id     INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    expires_at  INTEGER NOT NULL,
+    revoked_at  INTEGER
+);
+CREATE INDEX tokens_user ON tokens (user_id);
+
+-- user_id NULL means the operator at the command line.
+CREATE TABLE audit (
+    id          INTEGER PRIMARY KEY,
+    at          TEXT    NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    user_id     INTEGER REFERENCES users (id),
+    action      TEXT    NOT NULL CHECK (length(action) > 0),
+    entity      TEXT    NOT NULL CHECK (length(entity) > 0),
+    entity_id   INTEGER,
+    before      TEXT    CHECK (before IS NULL OR json_valid(before)),
+    after       TEXT    CHECK (after IS NULL OR json_valid(after))
+);
+CREATE INDEX audit_entity ON audit (entity, entity_id);
