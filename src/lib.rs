@@ -21,3 +21,4 @@ pub mod http;
 pub mod model;
 pub mod spatial;
 pub mod store;
+pub mod timestamp;

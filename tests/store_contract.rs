@@ -6,6 +6,7 @@ use geo::{MultiPolygon, Point, polygon};
 use serde_json::json;
 use std::sync::Arc;
 use wangge::auth::{NewAudit, Role};
+use wangge::model::edit::{EditAction, PlaceChange, PlaceEdit, PlaceFields};
 use wangge::model::{
     BuildingAssignment, HouseholdAssignment, HouseholdDetails, NewBuilding, NewHousehold, NewPlace,
     PlaceKind,
@@ -471,6 +472,302 @@ async fn audit_records_are_appended_and_listed(store: Arc<dyn Store>) {
     assert_eq!(store.audit("place", None).await.unwrap().len(), 1);
 }
 
+/// The edit that moves a grid's geometry, expecting `version`.
+fn move_grid(grid: &wangge::model::Place, version: i64, geometry: MultiPolygon<f64>) -> PlaceEdit {
+    PlaceEdit {
+        action: EditAction::Update,
+        user_id: None,
+        changes: vec![PlaceChange::Update {
+            id: grid.id,
+            expected_version: version,
+            place: PlaceFields {
+                geometry,
+                ..PlaceFields::of(grid)
+            },
+        }],
+        households: vec![],
+        buildings: vec![],
+    }
+}
+
+async fn imports_start_a_history(store: Arc<dyn Store>) {
+    store.upsert_places(&hierarchy()).await.unwrap();
+    store.upsert_places(&hierarchy()[..1]).await.unwrap();
+    let district = &store.places(Some(PlaceKind::District)).await.unwrap()[0];
+    let history = store.place_history(district.id).await.unwrap();
+    let versions: Vec<(i64, EditAction, bool)> = history
+        .iter()
+        .map(|v| (v.place.version, v.action, v.valid_to.is_none()))
+        .collect();
+    assert_eq!(
+        versions,
+        [
+            (1, EditAction::Import, false),
+            (2, EditAction::Import, true)
+        ]
+    );
+    assert_eq!(
+        history[0].valid_to.as_deref(),
+        Some(history[1].valid_from.as_str())
+    );
+    assert!(history[0].user.is_none());
+    assert!(store.place_history(9_999_999).await.unwrap().is_empty());
+}
+
+async fn an_edit_with_a_stale_version_changes_nothing(store: Arc<dyn Store>) {
+    store.upsert_places(&hierarchy()).await.unwrap();
+    let grid = store.places(Some(PlaceKind::Grid)).await.unwrap()[0].clone();
+    let moved = square(120.37, 36.05, 0.004);
+    let done = store
+        .commit_edit(&move_grid(&grid, 1, moved.clone()))
+        .await
+        .unwrap();
+    assert_eq!(done.places[0].version, 2);
+    let stored = store.place(grid.id).await.unwrap().unwrap();
+    assert_eq!((stored.version, &stored.geometry), (2, &moved));
+
+    // A second edit that still expects version 1 fails and stores nothing.
+    let audit_before = store.audit("grid", Some(grid.id)).await.unwrap().len();
+    let err = store
+        .commit_edit(&move_grid(&grid, 1, square(120.37, 36.05, 0.003)))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::VersionMismatch(_)), "{err:?}");
+    assert_eq!(store.place(grid.id).await.unwrap().unwrap(), stored);
+    assert_eq!(store.place_history(grid.id).await.unwrap().len(), 2);
+    assert_eq!(
+        store.audit("grid", Some(grid.id)).await.unwrap().len(),
+        audit_before
+    );
+
+    // Deleting with a stale version fails too; an unknown id is not found.
+    let stale_delete = PlaceEdit {
+        action: EditAction::Delete,
+        changes: vec![PlaceChange::Delete {
+            id: grid.id,
+            expected_version: 1,
+        }],
+        ..move_grid(&grid, 1, moved.clone())
+    };
+    assert!(matches!(
+        store.commit_edit(&stale_delete).await.unwrap_err(),
+        StoreError::VersionMismatch(_)
+    ));
+    let unknown = PlaceEdit {
+        changes: vec![PlaceChange::Delete {
+            id: 9_999_999,
+            expected_version: 1,
+        }],
+        ..stale_delete.clone()
+    };
+    assert!(matches!(
+        store.commit_edit(&unknown).await.unwrap_err(),
+        StoreError::NotFound(_)
+    ));
+}
+
+async fn history_grows_and_answers_as_of_an_instant(store: Arc<dyn Store>) {
+    store.upsert_places(&hierarchy()).await.unwrap();
+    let grid = store.places(Some(PlaceKind::Grid)).await.unwrap()[0].clone();
+    let before_edit = wangge::timestamp::now();
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    let done = store
+        .commit_edit(&PlaceEdit {
+            user_id: None,
+            ..move_grid(&grid, 1, square(120.37, 36.05, 0.004))
+        })
+        .await
+        .unwrap();
+    let history = store.place_history(grid.id).await.unwrap();
+    assert_eq!(history.len(), 2);
+    assert_eq!(history[1].action, EditAction::Update);
+    assert_eq!(history[1].valid_from, done.at);
+    assert_eq!(history[0].valid_to.as_deref(), Some(done.at.as_str()));
+    assert_eq!(history[0].place.geometry, grid.geometry);
+
+    let then = store.places_at(&before_edit).await.unwrap();
+    let old = then.iter().find(|p| p.id == grid.id).unwrap();
+    assert_eq!((old.version, &old.geometry), (1, &grid.geometry));
+    let now = store.places_at(&done.at).await.unwrap();
+    assert_eq!(now.iter().find(|p| p.id == grid.id).unwrap().version, 2);
+    assert_eq!(then.len(), 6);
+    assert!(
+        store
+            .places_at("2000-01-01T00:00:00.000Z")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // A deleted place keeps its history and is gone from then on.
+    let area = store.places(Some(PlaceKind::Area)).await.unwrap()[0].clone();
+    let deleted = store
+        .commit_edit(&PlaceEdit {
+            action: EditAction::Delete,
+            user_id: None,
+            changes: vec![PlaceChange::Delete {
+                id: area.id,
+                expected_version: 1,
+            }],
+            households: vec![],
+            buildings: vec![],
+        })
+        .await
+        .unwrap();
+    assert_eq!(deleted.deleted, [area.id]);
+    assert!(store.place(area.id).await.unwrap().is_none());
+    let history = store.place_history(area.id).await.unwrap();
+    assert_eq!(history.last().unwrap().action, EditAction::Delete);
+    assert!(
+        !store
+            .places_at(&deleted.at)
+            .await
+            .unwrap()
+            .iter()
+            .any(|p| p.id == area.id)
+    );
+    let records = store.audit("area", Some(area.id)).await.unwrap();
+    let last = records.last().unwrap();
+    assert_eq!(last.action, "delete");
+    assert_eq!(
+        last.before.as_ref().unwrap()["properties"]["code"],
+        json!(area.code)
+    );
+    assert!(last.after.is_none());
+}
+
+async fn an_edit_stores_places_versions_reassignments_and_audit_at_once(store: Arc<dyn Store>) {
+    store.upsert_places(&hierarchy()).await.unwrap();
+    store.upsert_buildings(&[building("B1")]).await.unwrap();
+    store
+        .upsert_households(&[household("H1", Some("B1"))])
+        .await
+        .unwrap();
+    let user = store
+        .create_user("planner", Role::Planner, "x")
+        .await
+        .unwrap();
+    let community = store.places(Some(PlaceKind::Community)).await.unwrap()[0].clone();
+    let grid = store.places(Some(PlaceKind::Grid)).await.unwrap()[0].clone();
+    let household_id = store.households().await.unwrap()[0].id;
+    let building_id = store.buildings().await.unwrap()[0].id;
+    // A new grid, split off the first, takes the household and the building (named by the
+    // insert's temporary id).
+    let edit = PlaceEdit {
+        action: EditAction::Split,
+        user_id: Some(user.id),
+        changes: vec![
+            PlaceChange::Update {
+                id: grid.id,
+                expected_version: 1,
+                place: PlaceFields {
+                    geometry: square(120.3725, 36.05, 0.0025),
+                    ..PlaceFields::of(&grid)
+                },
+            },
+            PlaceChange::Insert {
+                temp_id: -1,
+                place: PlaceFields {
+                    kind: PlaceKind::Grid,
+                    code: "370202010001009".into(),
+                    name: "新网格".into(),
+                    parent_id: Some(community.id),
+                    geometry: square(120.37, 36.05, 0.0025),
+                },
+            },
+        ],
+        households: vec![HouseholdAssignment {
+            household_id,
+            grid_id: Some(-1),
+            area_ids: vec![],
+        }],
+        buildings: vec![BuildingAssignment {
+            building_id,
+            grid_id: Some(-1),
+        }],
+    };
+    let done = store.commit_edit(&edit).await.unwrap();
+    let new_id = done.real_id(-1);
+    assert!(new_id > 0);
+    assert_eq!(done.places.len(), 2);
+    let household = &store.households().await.unwrap()[0];
+    assert_eq!(
+        (household.grid_id, household.area_ids.clone()),
+        (Some(new_id), vec![])
+    );
+    assert_eq!(store.buildings().await.unwrap()[0].grid_id, Some(new_id));
+    let history = store.place_history(new_id).await.unwrap();
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0].action, EditAction::Split);
+    assert_eq!(
+        history[0].user.as_ref().map(|u| u.name.as_str()),
+        Some("planner")
+    );
+    let records = store.audit("grid", Some(grid.id)).await.unwrap();
+    let last = records.last().unwrap();
+    assert_eq!(
+        (last.action.as_str(), last.user_id),
+        ("split", Some(user.id))
+    );
+    assert_eq!(
+        last.before.as_ref().unwrap()["properties"]["version"],
+        json!(1)
+    );
+    assert_eq!(
+        last.after.as_ref().unwrap()["properties"]["version"],
+        json!(2)
+    );
+    assert_eq!(
+        last.after.as_ref().unwrap()["geometry"]["type"],
+        json!("MultiPolygon")
+    );
+
+    // The same edit again: the update is stale, so the insert (and its code) is rolled back too.
+    let again = PlaceEdit {
+        changes: vec![
+            PlaceChange::Insert {
+                temp_id: -1,
+                place: PlaceFields {
+                    code: "370202010001010".into(),
+                    ..PlaceFields::of(&done.places[1])
+                },
+            },
+            edit.changes[0].clone(),
+        ],
+        ..edit.clone()
+    };
+    assert!(matches!(
+        store.commit_edit(&again).await.unwrap_err(),
+        StoreError::VersionMismatch(_)
+    ));
+    assert!(
+        !store
+            .places(None)
+            .await
+            .unwrap()
+            .iter()
+            .any(|p| p.code == "370202010001010")
+    );
+    assert_eq!(store.households().await.unwrap()[0].grid_id, Some(new_id));
+
+    // A place with children cannot be deleted.
+    let err = store
+        .commit_edit(&PlaceEdit {
+            action: EditAction::Delete,
+            user_id: Some(user.id),
+            changes: vec![PlaceChange::Delete {
+                id: community.id,
+                expected_version: 1,
+            }],
+            households: vec![],
+            buildings: vec![],
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    assert!(store.place(community.id).await.unwrap().is_some());
+}
+
 macro_rules! contract {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -497,6 +794,10 @@ macro_rules! contract {
 }
 
 contract!(
+    imports_start_a_history,
+    an_edit_with_a_stale_version_changes_nothing,
+    history_grows_and_answers_as_of_an_instant,
+    an_edit_stores_places_versions_reassignments_and_audit_at_once,
     an_empty_store_counts_nothing,
     places_round_trip_with_parents_resolved,
     upserting_an_existing_code_updates_it_and_bumps_the_version,

@@ -3,6 +3,8 @@
 //! Geometry is always WGS84 (EPSG:4326) longitude/latitude. Conversions from other coordinate
 //! systems happen at the edges (HTTP, import, export) through [`crate::spatial::crs`].
 
+pub mod edit;
+
 use geo::{MultiPolygon, Point};
 use serde::{Deserialize, Serialize};
 use std::fmt;

@@ -12,6 +12,7 @@ pub mod postgres;
 pub mod sqlite;
 
 use crate::auth::{AuditRecord, NewAudit, Role, StoredUser, User};
+use crate::model::edit::{CommittedEdit, EditAction, PlaceEdit, PlaceFields, PlaceVersion};
 use crate::model::{
     Building, BuildingAssignment, Household, HouseholdAssignment, Id, NewBuilding, NewHousehold,
     NewPlace, Place, PlaceKind,
@@ -33,6 +34,10 @@ pub enum StoreError {
     /// The data breaks a rule of the model (unknown parent, wrong parent kind, invalid geometry).
     #[error("{0}")]
     Invalid(String),
+    /// An edit expected a version of a place that is no longer the stored one; nothing was
+    /// written.
+    #[error("{0}")]
+    VersionMismatch(String),
     /// The database URL names no supported backend.
     #[error(
         "unsupported database URL {0:?}: use sqlite://PATH or postgres://USER:PASSWORD@HOST/DB"
@@ -120,6 +125,19 @@ pub trait Store: Send + Sync + 'static {
         buildings: &[BuildingAssignment],
     ) -> Result<()>;
 
+    /// Stores one edit in one transaction: its places (each update and delete only if the stored
+    /// version is still the expected one, else [`StoreError::VersionMismatch`] and nothing is
+    /// written), a version row and an audit record (before and after as GeoJSON) per changed
+    /// place, and the household and building assignments the edit causes.
+    async fn commit_edit(&self, edit: &PlaceEdit) -> Result<CommittedEdit>;
+
+    /// Every version of a place, oldest first; empty if the place never existed.
+    async fn place_history(&self, id: Id) -> Result<Vec<PlaceVersion>>;
+
+    /// The places as they were at `at` (RFC 3339 UTC with milliseconds, see
+    /// [`crate::timestamp`]), ordered by id.
+    async fn places_at(&self, at: &str) -> Result<Vec<Place>>;
+
     /// Creates an account; a taken name is [`StoreError::Conflict`].
     async fn create_user(&self, name: &str, role: Role, password_hash: &str) -> Result<User>;
 
@@ -191,6 +209,130 @@ pub(crate) fn audit_from_row(row: AuditRow) -> Result<AuditRecord> {
         entity_id,
         before: parse_json(before)?,
         after: parse_json(after)?,
+    })
+}
+
+/// A place as the trace records it before and after an edit: a GeoJSON Feature in WGS84.
+pub(crate) fn place_json(place: &Place) -> serde_json::Value {
+    let geometry = geojson::Geometry::new(geojson::GeometryValue::from(&Geometry::MultiPolygon(
+        place.geometry.clone(),
+    )));
+    serde_json::json!({
+        "type": "Feature",
+        "id": place.id,
+        "geometry": geometry,
+        "properties": {
+            "kind": place.kind,
+            "code": place.code,
+            "name": place.name,
+            "parent_id": place.parent_id,
+            "version": place.version,
+        },
+    })
+}
+
+/// The audit record of one changed place: `entity` is the place's kind.
+pub(crate) fn place_audit(
+    edit: &PlaceEdit,
+    kind: PlaceKind,
+    id: Id,
+    before: Option<&Place>,
+    after: Option<&Place>,
+) -> NewAudit {
+    NewAudit {
+        user_id: edit.user_id,
+        action: edit.action.as_str().into(),
+        entity: kind.as_str().into(),
+        entity_id: Some(id),
+        before: before.map(place_json),
+        after: after.map(place_json),
+    }
+}
+
+/// The error for an update or delete whose expected version is not the stored one.
+pub(crate) fn version_mismatch(id: Id, expected: i64, stored: Option<i64>) -> StoreError {
+    match stored {
+        None => StoreError::NotFound(format!("no place with id {id}")),
+        Some(stored) => StoreError::VersionMismatch(format!(
+            "place {id} is at version {stored}, not {expected}: reload it and edit again"
+        )),
+    }
+}
+
+/// The stored fields of an imported place whose parent was resolved to `parent_id`.
+pub(crate) fn import_fields(place: &NewPlace, parent_id: Option<Id>) -> PlaceFields {
+    PlaceFields {
+        kind: place.kind,
+        code: place.code.clone(),
+        name: place.name.clone(),
+        parent_id,
+        geometry: place.geometry.clone(),
+    }
+}
+
+/// A unique violation on writing a place means its code is taken.
+pub(crate) fn code_taken(code: &str, e: sqlx::Error) -> StoreError {
+    match StoreError::from(e) {
+        StoreError::Conflict(_) => StoreError::Conflict(format!(
+            "the code {code:?} is already used by another place"
+        )),
+        other => other,
+    }
+}
+
+/// A foreign key violation on deleting a place means other places still name it as parent.
+/// (SQLite reports a restricting foreign key as a constraint of its own kind, hence the message
+/// test.)
+pub(crate) fn has_children(id: Id, e: sqlx::Error) -> StoreError {
+    let restricted = matches!(&e, sqlx::Error::Database(db)
+        if db.kind() == sqlx::error::ErrorKind::ForeignKeyViolation
+            || db.message().contains("FOREIGN KEY"));
+    if restricted {
+        StoreError::Conflict(format!(
+            "place {id} still has child places: delete or move them first"
+        ))
+    } else {
+        StoreError::from(e)
+    }
+}
+
+/// A version row as both backends select it: place_id, version, kind, code, name, parent_id,
+/// geometry (WKB), valid_from, valid_to, action, user_id, user name.
+pub(crate) type VersionRow = (
+    Id,
+    i64,
+    String,
+    String,
+    String,
+    Option<Id>,
+    Vec<u8>,
+    String,
+    Option<String>,
+    String,
+    Option<Id>,
+    Option<String>,
+);
+
+pub(crate) fn version_from_row(row: VersionRow) -> Result<PlaceVersion> {
+    let (id, version, kind, code, name, parent_id, geom, valid_from, valid_to, action, uid, uname) =
+        row;
+    let fields = PlaceFields {
+        kind: kind
+            .parse()
+            .map_err(|e: crate::model::UnknownName| StoreError::Invalid(e.to_string()))?,
+        code,
+        name,
+        parent_id,
+        geometry: multipolygon_from_wkb(&geom)?,
+    };
+    Ok(PlaceVersion {
+        place: fields.into_place(id, version),
+        action: action.parse::<EditAction>().map_err(StoreError::Invalid)?,
+        valid_from,
+        valid_to,
+        user: uid
+            .zip(uname)
+            .map(|(id, name)| crate::model::edit::UserRef { id, name }),
     })
 }
 

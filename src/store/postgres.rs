@@ -5,17 +5,21 @@
 //! Geometry crosses the wire as WKB (`ST_GeomFromWKB` / `ST_AsBinary`).
 
 use super::{
-    AuditRow, Counts, Result, Store, StoreError, WriteSummary, audit_from_row, check_parent,
-    item_error, multipolygon_from_wkb, parse_role, point_from_wkb, to_wkb,
+    AuditRow, Counts, Result, Store, StoreError, VersionRow, WriteSummary, audit_from_row,
+    check_parent, code_taken, has_children, import_fields, item_error, multipolygon_from_wkb,
+    parse_role, place_audit, point_from_wkb, to_wkb, version_from_row, version_mismatch,
 };
 use crate::auth::{AuditRecord, NewAudit, Role, StoredUser, User};
+use crate::model::edit::{
+    CommittedEdit, EditAction, PlaceChange, PlaceEdit, PlaceFields, PlaceVersion,
+};
 use crate::model::{
     Building, BuildingAssignment, Household, HouseholdAssignment, HouseholdDetails, Id,
     NewBuilding, NewHousehold, NewPlace, Place, PlaceKind,
 };
 use async_trait::async_trait;
 use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
-use sqlx::{AssertSqlSafe, Row};
+use sqlx::{AssertSqlSafe, Postgres, Row, Transaction};
 use std::collections::HashMap;
 use std::str::FromStr;
 
@@ -64,6 +68,140 @@ fn place_from_row(row: &PgRow) -> Result<Place> {
 
 const PLACE_COLUMNS: &str = "id, kind, code, name, parent_id, ST_AsBinary(geom) AS geom, version";
 
+/// A `timestamptz` as the stored-form text of [`crate::timestamp`].
+macro_rules! stamp {
+    ($column:literal) => {
+        concat!(
+            "to_char(",
+            $column,
+            " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+        )
+    };
+}
+
+async fn place_in(tx: &mut Transaction<'_, Postgres>, id: Id) -> Result<Option<Place>> {
+    // FOR UPDATE: a concurrent edit of the same place waits here and then sees the new version.
+    let row = sqlx::query(AssertSqlSafe(format!(
+        "SELECT {PLACE_COLUMNS} FROM places WHERE id = $1 FOR UPDATE"
+    )))
+    .bind(id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    row.as_ref().map(place_from_row).transpose()
+}
+
+/// Ends the current version of a place at `at`.
+async fn close_version(tx: &mut Transaction<'_, Postgres>, id: Id, at: &str) -> Result<()> {
+    sqlx::query(
+        "UPDATE place_versions SET valid_to = $1::timestamptz \
+         WHERE place_id = $2 AND valid_to IS NULL",
+    )
+    .bind(at)
+    .bind(id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Appends a version row; `valid_to` is `None` for the new current version.
+#[allow(clippy::too_many_arguments)]
+async fn insert_version(
+    tx: &mut Transaction<'_, Postgres>,
+    id: Id,
+    version: i64,
+    place: &PlaceFields,
+    at: &str,
+    valid_to: Option<&str>,
+    action: EditAction,
+    user_id: Option<Id>,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO place_versions (place_id, version, kind, code, name, parent_id, geom, \
+         valid_from, valid_to, action, user_id) VALUES ($1, $2, $3, $4, $5, $6, \
+         ST_Multi(ST_GeomFromWKB($7, 4326)), $8::timestamptz, $9::timestamptz, $10, $11)",
+    )
+    .bind(id)
+    .bind(version)
+    .bind(place.kind.as_str())
+    .bind(&place.code)
+    .bind(&place.name)
+    .bind(place.parent_id)
+    .bind(to_wkb(place.geometry.clone()))
+    .bind(at)
+    .bind(valid_to)
+    .bind(action.as_str())
+    .bind(user_id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+async fn append_audit_in(
+    tx: &mut Transaction<'_, Postgres>,
+    record: &NewAudit,
+    at: &str,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO audit (at, user_id, action, entity, entity_id, before, after) \
+         VALUES ($1::timestamptz, $2, $3, $4, $5, $6::jsonb, $7::jsonb)",
+    )
+    .bind(at)
+    .bind(record.user_id)
+    .bind(&record.action)
+    .bind(&record.entity)
+    .bind(record.entity_id)
+    .bind(record.before.as_ref().map(|v| v.to_string()))
+    .bind(record.after.as_ref().map(|v| v.to_string()))
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+async fn write_assignments(
+    tx: &mut Transaction<'_, Postgres>,
+    households: &[HouseholdAssignment],
+    buildings: &[BuildingAssignment],
+) -> Result<()> {
+    // Whole arrays per statement: one round trip each, however many rows moved.
+    let ids: Vec<Id> = households.iter().map(|a| a.household_id).collect();
+    let grids: Vec<Option<Id>> = households.iter().map(|a| a.grid_id).collect();
+    let (area_households, area_ids): (Vec<Id>, Vec<Id>) = households
+        .iter()
+        .flat_map(|a| a.area_ids.iter().map(|area| (a.household_id, *area)))
+        .unzip();
+    let building_ids: Vec<Id> = buildings.iter().map(|a| a.building_id).collect();
+    let building_grids: Vec<Option<Id>> = buildings.iter().map(|a| a.grid_id).collect();
+    sqlx::query(
+        "UPDATE households h SET grid_id = u.grid_id \
+         FROM UNNEST($1::bigint[], $2::bigint[]) AS u(id, grid_id) WHERE h.id = u.id",
+    )
+    .bind(&ids)
+    .bind(&grids)
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query("DELETE FROM household_areas WHERE household_id = ANY($1)")
+        .bind(&ids)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query(
+        "INSERT INTO household_areas (household_id, area_id) \
+         SELECT * FROM UNNEST($1::bigint[], $2::bigint[])",
+    )
+    .bind(&area_households)
+    .bind(&area_ids)
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query(
+        "UPDATE buildings b SET grid_id = u.grid_id \
+         FROM UNNEST($1::bigint[], $2::bigint[]) AS u(id, grid_id) WHERE b.id = u.id",
+    )
+    .bind(&building_ids)
+    .bind(&building_grids)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 #[async_trait]
 impl Store for PostgresStore {
     fn backend(&self) -> &'static str {
@@ -106,6 +244,7 @@ impl Store for PostgresStore {
 
     async fn upsert_places(&self, places: &[NewPlace]) -> Result<WriteSummary> {
         let mut tx = self.pool.begin().await?;
+        let at = crate::timestamp::now();
         let mut summary = WriteSummary::default();
         for (position, place) in places.iter().enumerate() {
             let parent = match &place.parent_code {
@@ -120,26 +259,45 @@ impl Store for PostgresStore {
             };
             let parent_id = check_parent(position, place, parent)?;
             // The WHERE makes a code clash across kinds return no row instead of updating.
-            let row: Option<(Id, bool)> = sqlx::query_as(
-                "INSERT INTO places (kind, code, name, parent_id, geom) \
-                 VALUES ($1, $2, $3, $4, ST_Multi(ST_GeomFromWKB($5, 4326))) \
+            let row: Option<(Id, i64, bool)> = sqlx::query_as(
+                "INSERT INTO places (kind, code, name, parent_id, geom, updated_at) \
+                 VALUES ($1, $2, $3, $4, ST_Multi(ST_GeomFromWKB($5, 4326)), $6::timestamptz) \
                  ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, \
                  parent_id = EXCLUDED.parent_id, geom = EXCLUDED.geom, \
-                 version = places.version + 1, updated_at = now() \
+                 version = places.version + 1, updated_at = EXCLUDED.updated_at \
                  WHERE places.kind = EXCLUDED.kind \
-                 RETURNING id, (xmax = 0) AS inserted",
+                 RETURNING id, version, (xmax = 0) AS inserted",
             )
             .bind(place.kind.as_str())
             .bind(&place.code)
             .bind(&place.name)
             .bind(parent_id)
             .bind(to_wkb(place.geometry.clone()))
+            .bind(&at)
             .fetch_optional(&mut *tx)
             .await
             .map_err(|e| item_error(position, &place.code, e))?;
+            let fields = import_fields(place, parent_id);
             match row {
-                Some((_, true)) => summary.inserted += 1,
-                Some((_, false)) => summary.updated += 1,
+                Some((id, version, inserted)) => {
+                    if inserted {
+                        summary.inserted += 1;
+                    } else {
+                        summary.updated += 1;
+                        close_version(&mut tx, id, &at).await?;
+                    }
+                    insert_version(
+                        &mut tx,
+                        id,
+                        version,
+                        &fields,
+                        &at,
+                        None,
+                        EditAction::Import,
+                        None,
+                    )
+                    .await?;
+                }
                 None => {
                     return Err(StoreError::Conflict(format!(
                         "item {position}: code {} is already used by a place of another kind",
@@ -304,46 +462,188 @@ impl Store for PostgresStore {
         households: &[HouseholdAssignment],
         buildings: &[BuildingAssignment],
     ) -> Result<()> {
-        // Whole arrays per statement: one round trip each, however many rows moved.
-        let ids: Vec<Id> = households.iter().map(|a| a.household_id).collect();
-        let grids: Vec<Option<Id>> = households.iter().map(|a| a.grid_id).collect();
-        let (area_households, area_ids): (Vec<Id>, Vec<Id>) = households
-            .iter()
-            .flat_map(|a| a.area_ids.iter().map(|area| (a.household_id, *area)))
-            .unzip();
-        let building_ids: Vec<Id> = buildings.iter().map(|a| a.building_id).collect();
-        let building_grids: Vec<Option<Id>> = buildings.iter().map(|a| a.grid_id).collect();
         let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "UPDATE households h SET grid_id = u.grid_id \
-             FROM UNNEST($1::bigint[], $2::bigint[]) AS u(id, grid_id) WHERE h.id = u.id",
-        )
-        .bind(&ids)
-        .bind(&grids)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query("DELETE FROM household_areas WHERE household_id = ANY($1)")
-            .bind(&ids)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(
-            "INSERT INTO household_areas (household_id, area_id) \
-             SELECT * FROM UNNEST($1::bigint[], $2::bigint[])",
-        )
-        .bind(&area_households)
-        .bind(&area_ids)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "UPDATE buildings b SET grid_id = u.grid_id \
-             FROM UNNEST($1::bigint[], $2::bigint[]) AS u(id, grid_id) WHERE b.id = u.id",
-        )
-        .bind(&building_ids)
-        .bind(&building_grids)
-        .execute(&mut *tx)
-        .await?;
+        write_assignments(&mut tx, households, buildings).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn commit_edit(&self, edit: &PlaceEdit) -> Result<CommittedEdit> {
+        let mut tx = self.pool.begin().await?;
+        let at = crate::timestamp::now();
+        let mut done = CommittedEdit {
+            at: at.clone(),
+            ..CommittedEdit::default()
+        };
+        for change in &edit.changes {
+            match change {
+                PlaceChange::Insert { temp_id, place } => {
+                    let id: Id = sqlx::query_scalar(
+                        "INSERT INTO places (kind, code, name, parent_id, geom, version, \
+                         updated_at) VALUES ($1, $2, $3, $4, ST_Multi(ST_GeomFromWKB($5, 4326)), \
+                         1, $6::timestamptz) RETURNING id",
+                    )
+                    .bind(place.kind.as_str())
+                    .bind(&place.code)
+                    .bind(&place.name)
+                    .bind(place.parent_id)
+                    .bind(to_wkb(place.geometry.clone()))
+                    .bind(&at)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(|e| code_taken(&place.code, e))?;
+                    insert_version(&mut tx, id, 1, place, &at, None, edit.action, edit.user_id)
+                        .await?;
+                    let after = place.clone().into_place(id, 1);
+                    append_audit_in(
+                        &mut tx,
+                        &place_audit(edit, place.kind, id, None, Some(&after)),
+                        &at,
+                    )
+                    .await?;
+                    done.ids.push((*temp_id, id));
+                    done.places.push(after);
+                }
+                PlaceChange::Update {
+                    id,
+                    expected_version,
+                    place,
+                } => {
+                    let before = place_in(&mut tx, *id).await?;
+                    let stored = before.as_ref().map(|p| p.version);
+                    if stored != Some(*expected_version) {
+                        return Err(version_mismatch(*id, *expected_version, stored));
+                    }
+                    let updated = sqlx::query(
+                        "UPDATE places SET kind = $1, code = $2, name = $3, parent_id = $4, \
+                         geom = ST_Multi(ST_GeomFromWKB($5, 4326)), version = version + 1, \
+                         updated_at = $6::timestamptz WHERE id = $7 AND version = $8",
+                    )
+                    .bind(place.kind.as_str())
+                    .bind(&place.code)
+                    .bind(&place.name)
+                    .bind(place.parent_id)
+                    .bind(to_wkb(place.geometry.clone()))
+                    .bind(&at)
+                    .bind(id)
+                    .bind(expected_version)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| code_taken(&place.code, e))?;
+                    if updated.rows_affected() == 0 {
+                        return Err(version_mismatch(*id, *expected_version, stored));
+                    }
+                    let version = expected_version + 1;
+                    close_version(&mut tx, *id, &at).await?;
+                    insert_version(
+                        &mut tx,
+                        *id,
+                        version,
+                        place,
+                        &at,
+                        None,
+                        edit.action,
+                        edit.user_id,
+                    )
+                    .await?;
+                    let after = place.clone().into_place(*id, version);
+                    append_audit_in(
+                        &mut tx,
+                        &place_audit(edit, place.kind, *id, before.as_ref(), Some(&after)),
+                        &at,
+                    )
+                    .await?;
+                    done.places.push(after);
+                }
+                PlaceChange::Delete {
+                    id,
+                    expected_version,
+                } => {
+                    let before = place_in(&mut tx, *id).await?;
+                    let stored = before.as_ref().map(|p| p.version);
+                    let Some(before) = before.filter(|p| p.version == *expected_version) else {
+                        return Err(version_mismatch(*id, *expected_version, stored));
+                    };
+                    let deleted = sqlx::query("DELETE FROM places WHERE id = $1 AND version = $2")
+                        .bind(id)
+                        .bind(expected_version)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(|e| has_children(*id, e))?;
+                    if deleted.rows_affected() == 0 {
+                        return Err(version_mismatch(*id, *expected_version, stored));
+                    }
+                    close_version(&mut tx, *id, &at).await?;
+                    let fields = PlaceFields::of(&before);
+                    insert_version(
+                        &mut tx,
+                        *id,
+                        expected_version + 1,
+                        &fields,
+                        &at,
+                        Some(&at),
+                        EditAction::Delete,
+                        edit.user_id,
+                    )
+                    .await?;
+                    append_audit_in(
+                        &mut tx,
+                        &place_audit(edit, before.kind, *id, Some(&before), None),
+                        &at,
+                    )
+                    .await?;
+                    done.deleted.push(*id);
+                }
+            }
+        }
+        let households: Vec<HouseholdAssignment> = edit
+            .households
+            .iter()
+            .map(|a| HouseholdAssignment {
+                household_id: a.household_id,
+                grid_id: a.grid_id.map(|g| done.real_id(g)),
+                area_ids: a.area_ids.iter().map(|g| done.real_id(*g)).collect(),
+            })
+            .collect();
+        let buildings: Vec<BuildingAssignment> = edit
+            .buildings
+            .iter()
+            .map(|a| BuildingAssignment {
+                building_id: a.building_id,
+                grid_id: a.grid_id.map(|g| done.real_id(g)),
+            })
+            .collect();
+        write_assignments(&mut tx, &households, &buildings).await?;
+        tx.commit().await?;
+        Ok(done)
+    }
+
+    async fn place_history(&self, id: Id) -> Result<Vec<PlaceVersion>> {
+        let rows: Vec<VersionRow> = sqlx::query_as(concat!(
+            "SELECT v.place_id, v.version, v.kind, v.code, v.name, v.parent_id, \
+             ST_AsBinary(v.geom), ",
+            stamp!("v.valid_from"),
+            ", ",
+            stamp!("v.valid_to"),
+            ", v.action, v.user_id, u.name FROM place_versions v \
+             LEFT JOIN users u ON u.id = v.user_id WHERE v.place_id = $1 ORDER BY v.version"
+        ))
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(version_from_row).collect()
+    }
+
+    async fn places_at(&self, at: &str) -> Result<Vec<Place>> {
+        let rows = sqlx::query(
+            "SELECT place_id AS id, kind, code, name, parent_id, ST_AsBinary(geom) AS geom, \
+             version FROM place_versions WHERE valid_from <= $1::timestamptz \
+             AND (valid_to IS NULL OR valid_to > $1::timestamptz) ORDER BY place_id",
+        )
+        .bind(at)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(place_from_row).collect()
     }
 
     async fn create_user(&self, name: &str, role: Role, password_hash: &str) -> Result<User> {

@@ -5,10 +5,14 @@
 //! anything is written, which is the same check PostGIS repeats with `ST_IsValid`.
 
 use super::{
-    AuditRow, Counts, Result, Store, StoreError, WriteSummary, audit_from_row, check_parent,
-    item_error, multipolygon_from_wkb, parse_role, to_wkb,
+    AuditRow, Counts, Result, Store, StoreError, VersionRow, WriteSummary, audit_from_row,
+    check_parent, code_taken, has_children, import_fields, item_error, multipolygon_from_wkb,
+    parse_role, place_audit, to_wkb, version_from_row, version_mismatch,
 };
 use crate::auth::{AuditRecord, NewAudit, Role, StoredUser, User};
+use crate::model::edit::{
+    CommittedEdit, EditAction, PlaceChange, PlaceEdit, PlaceFields, PlaceVersion,
+};
 use crate::model::{
     Building, BuildingAssignment, Household, HouseholdAssignment, HouseholdDetails, Id,
     NewBuilding, NewHousehold, NewPlace, Place, PlaceKind,
@@ -93,6 +97,117 @@ async fn existing_id(
     )
 }
 
+/// Write transactions start with `BEGIN IMMEDIATE`: they take the write lock at once, so that a
+/// concurrent writer waits on the busy timeout instead of failing when a read lock cannot be
+/// upgraded (SQLITE_BUSY_SNAPSHOT).
+const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
+
+async fn place_in(tx: &mut Transaction<'_, Sqlite>, id: Id) -> Result<Option<Place>> {
+    let row = sqlx::query(
+        "SELECT id, kind, code, name, parent_id, geom, version FROM places WHERE id = ?",
+    )
+    .bind(id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    row.as_ref().map(place_from_row).transpose()
+}
+
+/// Ends the current version of a place at `at`.
+async fn close_version(tx: &mut Transaction<'_, Sqlite>, id: Id, at: &str) -> Result<()> {
+    sqlx::query("UPDATE place_versions SET valid_to = ? WHERE place_id = ? AND valid_to IS NULL")
+        .bind(at)
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Appends a version row; `valid_to` is `None` for the new current version.
+#[allow(clippy::too_many_arguments)]
+async fn insert_version(
+    tx: &mut Transaction<'_, Sqlite>,
+    id: Id,
+    version: i64,
+    place: &PlaceFields,
+    at: &str,
+    valid_to: Option<&str>,
+    action: EditAction,
+    user_id: Option<Id>,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO place_versions (place_id, version, kind, code, name, parent_id, geom, \
+         valid_from, valid_to, action, user_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(id)
+    .bind(version)
+    .bind(place.kind.as_str())
+    .bind(&place.code)
+    .bind(&place.name)
+    .bind(place.parent_id)
+    .bind(to_wkb(place.geometry.clone()))
+    .bind(at)
+    .bind(valid_to)
+    .bind(action.as_str())
+    .bind(user_id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+async fn append_audit_in(
+    tx: &mut Transaction<'_, Sqlite>,
+    record: &NewAudit,
+    at: &str,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO audit (at, user_id, action, entity, entity_id, before, after) \
+         VALUES (?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(at)
+    .bind(record.user_id)
+    .bind(&record.action)
+    .bind(&record.entity)
+    .bind(record.entity_id)
+    .bind(record.before.as_ref().map(|v| v.to_string()))
+    .bind(record.after.as_ref().map(|v| v.to_string()))
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+async fn write_assignments(
+    tx: &mut Transaction<'_, Sqlite>,
+    households: &[HouseholdAssignment],
+    buildings: &[BuildingAssignment],
+) -> Result<()> {
+    for a in households {
+        sqlx::query("UPDATE households SET grid_id = ? WHERE id = ?")
+            .bind(a.grid_id)
+            .bind(a.household_id)
+            .execute(&mut **tx)
+            .await?;
+        sqlx::query("DELETE FROM household_areas WHERE household_id = ?")
+            .bind(a.household_id)
+            .execute(&mut **tx)
+            .await?;
+        for area in &a.area_ids {
+            sqlx::query("INSERT INTO household_areas (household_id, area_id) VALUES (?, ?)")
+                .bind(a.household_id)
+                .bind(area)
+                .execute(&mut **tx)
+                .await?;
+        }
+    }
+    for a in buildings {
+        sqlx::query("UPDATE buildings SET grid_id = ? WHERE id = ?")
+            .bind(a.grid_id)
+            .bind(a.building_id)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
 #[async_trait]
 impl Store for SqliteStore {
     fn backend(&self) -> &'static str {
@@ -135,7 +250,8 @@ impl Store for SqliteStore {
     }
 
     async fn upsert_places(&self, places: &[NewPlace]) -> Result<WriteSummary> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
+        let at = crate::timestamp::now();
         let mut summary = WriteSummary::default();
         for (position, place) in places.iter().enumerate() {
             let parent = match &place.parent_code {
@@ -164,10 +280,10 @@ impl Store for SqliteStore {
                     )));
                 }
                 Some((id, _)) => {
-                    sqlx::query(
+                    let version: i64 = sqlx::query_scalar(
                         "UPDATE places SET name = ?, parent_id = ?, geom = ?, min_x = ?, \
                          min_y = ?, max_x = ?, max_y = ?, version = version + 1, \
-                         updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?",
+                         updated_at = ? WHERE id = ? RETURNING version",
                     )
                     .bind(&place.name)
                     .bind(parent_id)
@@ -176,15 +292,30 @@ impl Store for SqliteStore {
                     .bind(b.min().y)
                     .bind(b.max().x)
                     .bind(b.max().y)
+                    .bind(&at)
                     .bind(id)
-                    .execute(&mut *tx)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    close_version(&mut tx, id, &at).await?;
+                    let fields = import_fields(place, parent_id);
+                    insert_version(
+                        &mut tx,
+                        id,
+                        version,
+                        &fields,
+                        &at,
+                        None,
+                        EditAction::Import,
+                        None,
+                    )
                     .await?;
                     summary.updated += 1;
                 }
                 None => {
-                    sqlx::query(
+                    let id: Id = sqlx::query_scalar(
                         "INSERT INTO places (kind, code, name, parent_id, geom, min_x, min_y, \
-                         max_x, max_y) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                         max_x, max_y, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+                         RETURNING id",
                     )
                     .bind(place.kind.as_str())
                     .bind(&place.code)
@@ -195,8 +326,12 @@ impl Store for SqliteStore {
                     .bind(b.min().y)
                     .bind(b.max().x)
                     .bind(b.max().y)
-                    .execute(&mut *tx)
+                    .bind(&at)
+                    .fetch_one(&mut *tx)
                     .await?;
+                    let fields = import_fields(place, parent_id);
+                    insert_version(&mut tx, id, 1, &fields, &at, None, EditAction::Import, None)
+                        .await?;
                     summary.inserted += 1;
                 }
             }
@@ -365,34 +500,196 @@ impl Store for SqliteStore {
         households: &[HouseholdAssignment],
         buildings: &[BuildingAssignment],
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
-        for a in households {
-            sqlx::query("UPDATE households SET grid_id = ? WHERE id = ?")
-                .bind(a.grid_id)
-                .bind(a.household_id)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query("DELETE FROM household_areas WHERE household_id = ?")
-                .bind(a.household_id)
-                .execute(&mut *tx)
-                .await?;
-            for area in &a.area_ids {
-                sqlx::query("INSERT INTO household_areas (household_id, area_id) VALUES (?, ?)")
-                    .bind(a.household_id)
-                    .bind(area)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-        }
-        for a in buildings {
-            sqlx::query("UPDATE buildings SET grid_id = ? WHERE id = ?")
-                .bind(a.grid_id)
-                .bind(a.building_id)
-                .execute(&mut *tx)
-                .await?;
-        }
+        let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
+        write_assignments(&mut tx, households, buildings).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn commit_edit(&self, edit: &PlaceEdit) -> Result<CommittedEdit> {
+        let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
+        // Read the clock inside the write lock, so that versions of one place never go back in
+        // time whoever commits next.
+        let at = crate::timestamp::now();
+        let mut done = CommittedEdit {
+            at: at.clone(),
+            ..CommittedEdit::default()
+        };
+        for change in &edit.changes {
+            match change {
+                PlaceChange::Insert { temp_id, place } => {
+                    let b = bbox(0, &place.code, &place.geometry)?;
+                    let id: Id = sqlx::query_scalar(
+                        "INSERT INTO places (kind, code, name, parent_id, geom, min_x, min_y, \
+                         max_x, max_y, version, updated_at) \
+                         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?) RETURNING id",
+                    )
+                    .bind(place.kind.as_str())
+                    .bind(&place.code)
+                    .bind(&place.name)
+                    .bind(place.parent_id)
+                    .bind(to_wkb(place.geometry.clone()))
+                    .bind(b.min().x)
+                    .bind(b.min().y)
+                    .bind(b.max().x)
+                    .bind(b.max().y)
+                    .bind(&at)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(|e| code_taken(&place.code, e))?;
+                    insert_version(&mut tx, id, 1, place, &at, None, edit.action, edit.user_id)
+                        .await?;
+                    let after = place.clone().into_place(id, 1);
+                    append_audit_in(
+                        &mut tx,
+                        &place_audit(edit, place.kind, id, None, Some(&after)),
+                        &at,
+                    )
+                    .await?;
+                    done.ids.push((*temp_id, id));
+                    done.places.push(after);
+                }
+                PlaceChange::Update {
+                    id,
+                    expected_version,
+                    place,
+                } => {
+                    let before = place_in(&mut tx, *id).await?;
+                    let stored = before.as_ref().map(|p| p.version);
+                    if stored != Some(*expected_version) {
+                        return Err(version_mismatch(*id, *expected_version, stored));
+                    }
+                    let b = bbox(0, &place.code, &place.geometry)?;
+                    let updated = sqlx::query(
+                        "UPDATE places SET kind = ?, code = ?, name = ?, parent_id = ?, geom = ?, \
+                         min_x = ?, min_y = ?, max_x = ?, max_y = ?, version = version + 1, \
+                         updated_at = ? WHERE id = ? AND version = ?",
+                    )
+                    .bind(place.kind.as_str())
+                    .bind(&place.code)
+                    .bind(&place.name)
+                    .bind(place.parent_id)
+                    .bind(to_wkb(place.geometry.clone()))
+                    .bind(b.min().x)
+                    .bind(b.min().y)
+                    .bind(b.max().x)
+                    .bind(b.max().y)
+                    .bind(&at)
+                    .bind(id)
+                    .bind(expected_version)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| code_taken(&place.code, e))?;
+                    if updated.rows_affected() == 0 {
+                        return Err(version_mismatch(*id, *expected_version, stored));
+                    }
+                    let version = expected_version + 1;
+                    close_version(&mut tx, *id, &at).await?;
+                    insert_version(
+                        &mut tx,
+                        *id,
+                        version,
+                        place,
+                        &at,
+                        None,
+                        edit.action,
+                        edit.user_id,
+                    )
+                    .await?;
+                    let after = place.clone().into_place(*id, version);
+                    append_audit_in(
+                        &mut tx,
+                        &place_audit(edit, place.kind, *id, before.as_ref(), Some(&after)),
+                        &at,
+                    )
+                    .await?;
+                    done.places.push(after);
+                }
+                PlaceChange::Delete {
+                    id,
+                    expected_version,
+                } => {
+                    let before = place_in(&mut tx, *id).await?;
+                    let stored = before.as_ref().map(|p| p.version);
+                    let Some(before) = before.filter(|p| p.version == *expected_version) else {
+                        return Err(version_mismatch(*id, *expected_version, stored));
+                    };
+                    let deleted = sqlx::query("DELETE FROM places WHERE id = ? AND version = ?")
+                        .bind(id)
+                        .bind(expected_version)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(|e| has_children(*id, e))?;
+                    if deleted.rows_affected() == 0 {
+                        return Err(version_mismatch(*id, *expected_version, stored));
+                    }
+                    close_version(&mut tx, *id, &at).await?;
+                    let fields = PlaceFields::of(&before);
+                    insert_version(
+                        &mut tx,
+                        *id,
+                        expected_version + 1,
+                        &fields,
+                        &at,
+                        Some(&at),
+                        EditAction::Delete,
+                        edit.user_id,
+                    )
+                    .await?;
+                    append_audit_in(
+                        &mut tx,
+                        &place_audit(edit, before.kind, *id, Some(&before), None),
+                        &at,
+                    )
+                    .await?;
+                    done.deleted.push(*id);
+                }
+            }
+        }
+        let households: Vec<HouseholdAssignment> = edit
+            .households
+            .iter()
+            .map(|a| HouseholdAssignment {
+                household_id: a.household_id,
+                grid_id: a.grid_id.map(|g| done.real_id(g)),
+                area_ids: a.area_ids.iter().map(|g| done.real_id(*g)).collect(),
+            })
+            .collect();
+        let buildings: Vec<BuildingAssignment> = edit
+            .buildings
+            .iter()
+            .map(|a| BuildingAssignment {
+                building_id: a.building_id,
+                grid_id: a.grid_id.map(|g| done.real_id(g)),
+            })
+            .collect();
+        write_assignments(&mut tx, &households, &buildings).await?;
+        tx.commit().await?;
+        Ok(done)
+    }
+
+    async fn place_history(&self, id: Id) -> Result<Vec<PlaceVersion>> {
+        let rows: Vec<VersionRow> = sqlx::query_as(
+            "SELECT v.place_id, v.version, v.kind, v.code, v.name, v.parent_id, v.geom, \
+             v.valid_from, v.valid_to, v.action, v.user_id, u.name FROM place_versions v \
+             LEFT JOIN users u ON u.id = v.user_id WHERE v.place_id = ? ORDER BY v.version",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(version_from_row).collect()
+    }
+
+    async fn places_at(&self, at: &str) -> Result<Vec<Place>> {
+        let rows = sqlx::query(
+            "SELECT place_id AS id, kind, code, name, parent_id, geom, version \
+             FROM place_versions WHERE valid_from <= ?1 AND (valid_to IS NULL OR valid_to > ?1) \
+             ORDER BY place_id",
+        )
+        .bind(at)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(place_from_row).collect()
     }
 
     async fn create_user(&self, name: &str, role: Role, password_hash: &str) -> Result<User> {

@@ -1,0 +1,172 @@
+//! Edits of places and the versions they leave behind.
+//!
+//! An edit ([`PlaceEdit`]) is everything one planner action changes, written by the store in one
+//! transaction: the places inserted, updated and deleted (each update and delete guarded by the
+//! version the planner saw), the households and buildings the change moves, a version row per
+//! changed place and an audit record per changed place.
+
+use super::{BuildingAssignment, HouseholdAssignment, Id, Place, PlaceKind};
+use geo::MultiPolygon;
+use serde::Serialize;
+use std::fmt;
+use std::str::FromStr;
+
+/// Why a place got a new version; named so in history and in the trace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EditAction {
+    /// Loaded from a file at the command line (also every version that existed before history).
+    Import,
+    Create,
+    Update,
+    Split,
+    Merge,
+    Delete,
+}
+
+impl EditAction {
+    pub const ALL: [EditAction; 6] = [
+        EditAction::Import,
+        EditAction::Create,
+        EditAction::Update,
+        EditAction::Split,
+        EditAction::Merge,
+        EditAction::Delete,
+    ];
+
+    /// The name stored in the database and used in the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EditAction::Import => "import",
+            EditAction::Create => "create",
+            EditAction::Update => "update",
+            EditAction::Split => "split",
+            EditAction::Merge => "merge",
+            EditAction::Delete => "delete",
+        }
+    }
+}
+
+impl fmt::Display for EditAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for EditAction {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        EditAction::ALL
+            .into_iter()
+            .find(|a| a.as_str() == s)
+            .ok_or_else(|| format!("unknown edit action {s:?}"))
+    }
+}
+
+/// The stored fields of a place, without its id and version.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlaceFields {
+    pub kind: PlaceKind,
+    pub code: String,
+    pub name: String,
+    pub parent_id: Option<Id>,
+    pub geometry: MultiPolygon<f64>,
+}
+
+impl PlaceFields {
+    /// The fields of a stored place.
+    pub fn of(place: &Place) -> Self {
+        PlaceFields {
+            kind: place.kind,
+            code: place.code.clone(),
+            name: place.name.clone(),
+            parent_id: place.parent_id,
+            geometry: place.geometry.clone(),
+        }
+    }
+
+    /// These fields as a place with an id and a version.
+    pub fn into_place(self, id: Id, version: i64) -> Place {
+        Place {
+            id,
+            kind: self.kind,
+            code: self.code,
+            name: self.name,
+            parent_id: self.parent_id,
+            geometry: self.geometry,
+            version,
+        }
+    }
+}
+
+/// One place changed by an edit.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PlaceChange {
+    /// A new place. `temp_id` is negative and stands for the id the store will give it wherever
+    /// the same edit's household and building assignments name it.
+    Insert { temp_id: Id, place: PlaceFields },
+    /// New fields for a place whose stored version must still be `expected_version`.
+    Update {
+        id: Id,
+        expected_version: i64,
+        place: PlaceFields,
+    },
+    /// Removes a place whose stored version must still be `expected_version`.
+    Delete { id: Id, expected_version: i64 },
+}
+
+/// Everything one planner action changes, stored in one transaction or not at all.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlaceEdit {
+    pub action: EditAction,
+    /// Who did it; `None` is the operator at the command line.
+    pub user_id: Option<Id>,
+    pub changes: Vec<PlaceChange>,
+    /// Households whose grid or areas change; ids may be the negative `temp_id`s of inserts.
+    pub households: Vec<HouseholdAssignment>,
+    /// Buildings whose grid changes; ids may be the negative `temp_id`s of inserts.
+    pub buildings: Vec<BuildingAssignment>,
+}
+
+/// What a committed edit stored.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct CommittedEdit {
+    /// The inserted and updated places as stored (real ids, new versions), in the edit's order.
+    pub places: Vec<Place>,
+    /// The ids of the deleted places.
+    pub deleted: Vec<Id>,
+    /// The id each insert's `temp_id` became.
+    pub ids: Vec<(Id, Id)>,
+    /// When the new versions start, RFC 3339 UTC with milliseconds.
+    pub at: String,
+}
+
+impl CommittedEdit {
+    /// The real id for an id of the edit (a negative `temp_id` or an existing id).
+    pub fn real_id(&self, id: Id) -> Id {
+        self.ids
+            .iter()
+            .find(|(temp, _)| *temp == id)
+            .map_or(id, |(_, real)| *real)
+    }
+}
+
+/// Who made a version, as history names them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UserRef {
+    pub id: Id,
+    pub name: String,
+}
+
+/// One version of a place, valid from `valid_from` (inclusive) until `valid_to` (exclusive;
+/// `None` = still current).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlaceVersion {
+    /// The place as it was in this version (`version` is the version number).
+    pub place: Place,
+    pub action: EditAction,
+    /// RFC 3339 UTC with milliseconds.
+    pub valid_from: String,
+    pub valid_to: Option<String>,
+    pub user: Option<UserRef>,
+}
