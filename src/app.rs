@@ -9,11 +9,22 @@ use crate::store::{Result, Store, WriteSummary};
 use geo::{Coord, InteriorPoint};
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 
+mod edit;
+pub use edit::{EditError, EditOutcome};
+
+/// An index of past places and the (instant, map version) it was built for.
+type PastIndex = Option<((String, u64), Arc<SpatialIndex>)>;
+
 /// The store and its in-memory index.
 pub struct App {
     store: Arc<dyn Store>,
     index: RwLock<SpatialIndex>,
     map: RwLock<Arc<MapData>>,
+    /// Held for the whole of a write (edit or import), so that writes validate against what the
+    /// previous one left.
+    edits: tokio::sync::Mutex<()>,
+    /// The last index built for a lookup `at=` an instant.
+    past: tokio::sync::Mutex<PastIndex>,
 }
 
 /// Everything the maps draw (tiles, OGC collections), held in memory and replaced whole after
@@ -57,6 +68,8 @@ impl App {
             store,
             index: RwLock::new(index),
             map: RwLock::new(Arc::default()),
+            edits: tokio::sync::Mutex::new(()),
+            past: tokio::sync::Mutex::new(None),
         };
         app.refresh_map_data().await?;
         Ok(app)
@@ -105,6 +118,7 @@ impl App {
     /// Stores one layer's features, then brings the index and every household's and building's
     /// grid and areas up to date.
     pub async fn import(&self, data: LayerData) -> Result<(WriteSummary, Reassigned)> {
+        let _serial = self.edits.lock().await;
         let summary = match &data {
             LayerData::Places(places) => {
                 let summary = self.store.upsert_places(places).await?;

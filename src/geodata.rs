@@ -285,7 +285,9 @@ fn wgs84_geometry(feature: &Feature, crs: Crs) -> Result<Geometry<f64>, String> 
     crs.geometry_to_wgs84(&geometry).map_err(|e| e.to_string())
 }
 
-fn polygonal(feature: &Feature, crs: Crs) -> Result<MultiPolygon<f64>, String> {
+/// Reads a feature's (multi)polygon in `crs` as checked WGS84: closed rings of at least four
+/// positions (on the raw GeoJSON), finite coordinates in range, OGC validity and a sane size.
+pub fn polygonal(feature: &Feature, crs: Crs) -> Result<MultiPolygon<f64>, String> {
     let multipolygon = match wgs84_geometry(feature, crs)? {
         Geometry::Polygon(p) => MultiPolygon(vec![p]),
         Geometry::MultiPolygon(m) => m,
@@ -298,6 +300,28 @@ fn polygonal(feature: &Feature, crs: Crs) -> Result<MultiPolygon<f64>, String> {
     };
     check_polygonal(&multipolygon)?;
     Ok(multipolygon)
+}
+
+/// Reads a LineString geometry (a split line) in `crs` as checked WGS84 positions.
+pub fn line(geometry: &geojson::Geometry, crs: Crs) -> Result<geo::LineString<f64>, String> {
+    let GeometryValue::LineString { coordinates } = &geometry.value else {
+        return Err("the line must be a GeoJSON LineString".into());
+    };
+    if coordinates.len() < 2 || coordinates.iter().any(|p| p.len() < 2) {
+        return Err("the line needs at least two positions of two numbers each".into());
+    }
+    match crs
+        .geometry_to_wgs84(&Geometry::<f64>::try_from(&geometry.value).map_err(|e| e.to_string())?)
+    {
+        Ok(Geometry::LineString(line)) => {
+            for c in &line.0 {
+                crate::spatial::validate::check_lon_lat(c.x, c.y)?;
+            }
+            Ok(line)
+        }
+        Ok(_) => Err("the line must be a GeoJSON LineString".into()),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 fn geometry_type(g: &Geometry<f64>) -> &'static str {

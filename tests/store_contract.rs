@@ -626,6 +626,25 @@ async fn history_grows_and_answers_as_of_an_instant(store: Arc<dyn Store>) {
             .iter()
             .any(|p| p.id == area.id)
     );
+    // Its id is never given to a new place (the area was the last one inserted).
+    let fresh = store
+        .commit_edit(&PlaceEdit {
+            action: EditAction::Create,
+            user_id: None,
+            changes: vec![PlaceChange::Insert {
+                temp_id: -1,
+                place: PlaceFields {
+                    code: "370202010-Q02".into(),
+                    ..PlaceFields::of(&area)
+                },
+            }],
+            households: vec![],
+            buildings: vec![],
+        })
+        .await
+        .unwrap();
+    assert!(fresh.real_id(-1) > area.id);
+    assert_eq!(store.place_history(area.id).await.unwrap().len(), 2);
     let records = store.audit("area", Some(area.id)).await.unwrap();
     let last = records.last().unwrap();
     assert_eq!(last.action, "delete");

@@ -30,6 +30,19 @@ pub enum ApiError {
     /// 409: the request clashes with stored data.
     #[error("{0}")]
     Conflict(String),
+    /// 412: the `If-Match` version (or a merge's `versions`) is no longer the stored one.
+    #[error("{0}")]
+    PreconditionFailed(String),
+    /// 428: a write that needs `If-Match` came without it.
+    #[error("{0}")]
+    PreconditionRequired(String),
+    /// 422 `invalid_feature`: the feature breaks validation rules, each listed as a problem
+    /// (see [`crate::spatial::validate::Problem`]).
+    #[error("{message}")]
+    InvalidFeature {
+        message: String,
+        problems: Vec<serde_json::Value>,
+    },
     /// 413: the body or the batch is too large.
     #[error("{message}")]
     TooLarge { code: &'static str, message: String },
@@ -67,6 +80,15 @@ impl ApiError {
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            ApiError::PreconditionFailed(_) => {
+                (StatusCode::PRECONDITION_FAILED, "version_mismatch")
+            }
+            ApiError::PreconditionRequired(_) => {
+                (StatusCode::PRECONDITION_REQUIRED, "precondition_required")
+            }
+            ApiError::InvalidFeature { .. } => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "invalid_feature")
+            }
             ApiError::TooLarge { code, .. } => (StatusCode::PAYLOAD_TOO_LARGE, code),
             ApiError::Unprocessable { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, code),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
@@ -85,11 +107,11 @@ impl IntoResponse for ApiError {
             }
             other => other.to_string(),
         };
-        let mut response = (
-            status,
-            Json(json!({"error": {"code": code, "message": message}})),
-        )
-            .into_response();
+        let mut error = json!({"code": code, "message": message});
+        if let ApiError::InvalidFeature { problems, .. } = self {
+            error["problems"] = serde_json::Value::Array(problems);
+        }
+        let mut response = (status, Json(json!({ "error": error }))).into_response();
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
@@ -116,6 +138,7 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound(m) => ApiError::NotFound(m),
             StoreError::Conflict(m) => ApiError::Conflict(m),
             StoreError::Invalid(m) => ApiError::unprocessable("invalid", m),
+            StoreError::VersionMismatch(m) => ApiError::PreconditionFailed(m),
             StoreError::Database(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_)) => {
                 ApiError::Unavailable(format!("the database is unavailable: {e}"))
             }

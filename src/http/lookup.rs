@@ -1,4 +1,7 @@
 //! "Which grid am I in": `GET /api/v1/lookup` for one point, `POST /api/v1/lookup` for a batch.
+//!
+//! Both take `at` (a date, the end of that day in China Standard Time, or an RFC 3339 instant)
+//! to answer from the places as they were then, built from their version history.
 
 use super::AppState;
 use super::error::ApiError;
@@ -94,7 +97,18 @@ fn crs_param(raw: Option<&str>) -> Result<Crs, ApiError> {
     Ok(raw.map(Crs::parse).transpose()?.unwrap_or(Crs::Wgs84))
 }
 
-/// `GET /api/v1/lookup?lon=&lat=[&crs=]`, or `?x=&y=&crs=EPSG:4549` for a projected CRS.
+/// The index to answer from: the live one, or the one of the places valid `at` an instant.
+async fn index_for(
+    state: &AppState,
+    at: Option<&str>,
+) -> Result<Option<std::sync::Arc<SpatialIndex>>, ApiError> {
+    let Some(at) = at else { return Ok(None) };
+    let instant =
+        crate::timestamp::parse_at(at).map_err(|m| ApiError::bad_request("invalid_date", m))?;
+    Ok(Some(state.app.index_at(&instant).await?))
+}
+
+/// `GET /api/v1/lookup?lon=&lat=[&crs=][&at=]`, or `?x=&y=&crs=EPSG:4549` for a projected CRS.
 pub async fn lookup_point(
     State(state): State<AppState>,
     Query(params): Query<HashMap<String, String>>,
@@ -119,7 +133,10 @@ pub async fn lookup_point(
         )
     };
     let (lon, lat) = crs.to_wgs84(x, y)?;
-    Ok(Json(answer(&state.app.index(), lon, lat)))
+    match index_for(&state, params.get("at").map(String::as_str)).await? {
+        Some(past) => Ok(Json(answer(&past, lon, lat))),
+        None => Ok(Json(answer(&state.app.index(), lon, lat))),
+    }
 }
 
 /// The body of a batch lookup.
@@ -130,6 +147,8 @@ pub struct BatchRequest {
     crs: Option<String>,
     /// `[x, y]` pairs: longitude/latitude, or easting/northing for a projected CRS.
     points: Vec<[f64; 2]>,
+    /// Answer as of this date or instant instead of now.
+    at: Option<String>,
 }
 
 /// The answer to a batch: one result per point, in the order sent.
@@ -163,10 +182,18 @@ pub async fn lookup_batch(
                 .map_err(|e| ApiError::from(e).at(&format!("points[{i}]")))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let index = state.app.index();
-    let results = wgs84
-        .into_iter()
-        .map(|(lon, lat)| answer(&index, lon, lat))
-        .collect();
+    let results = match index_for(&state, request.at.as_deref()).await? {
+        Some(past) => wgs84
+            .into_iter()
+            .map(|(lon, lat)| answer(&past, lon, lat))
+            .collect(),
+        None => {
+            let index = state.app.index();
+            wgs84
+                .into_iter()
+                .map(|(lon, lat)| answer(&index, lon, lat))
+                .collect()
+        }
+    };
     Ok(Json(BatchAnswer { results }))
 }

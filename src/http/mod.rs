@@ -5,6 +5,7 @@ pub mod error;
 pub mod json;
 pub mod lookup;
 pub mod ogc;
+pub mod places;
 pub mod tiles;
 pub mod web;
 
@@ -46,6 +47,7 @@ pub fn router_with(app: Arc<App>, web: web::WebConfig) -> Router {
             get(lookup::lookup_point).post(lookup::lookup_batch),
         )
         .merge(auth::routes())
+        .merge(places::routes())
         .merge(tiles::routes())
         .nest("/ogc", ogc::routes())
         // A nested router answers "/ogc" but not "/ogc/"; OGC clients use both.

@@ -53,8 +53,9 @@ impl Located {
     }
 }
 
-/// Point → grid (with ancestors) and point → responsibility areas, in memory.
-#[derive(Debug, Default)]
+/// Point → grid (with ancestors) and point → responsibility areas, in memory. Cloned to build
+/// the candidate index of an edit beside the live one.
+#[derive(Debug, Default, Clone)]
 pub struct SpatialIndex {
     places: HashMap<Id, IndexedPlace>,
     trees: [RTree<BoxEntry>; 5],

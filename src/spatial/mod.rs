@@ -4,12 +4,14 @@
 //! - [`owner`]: the point-in-polygon rule that decides which polygon owns a point, boundaries included.
 //! - [`index`]: the in-memory index answering "which grid am I in".
 //! - [`assign`]: households and buildings to grids and areas, in bulk.
-//! - [`validate`]: the rules a polygon passes before it is stored.
+//! - [`validate`]: the rules a polygon passes before it is stored (validity and topology).
+//! - [`reshape`]: splitting a polygon along a line, merging neighbours.
 //! - [`tiles`]: the XYZ tile grid and the making of Mapbox Vector Tile layers.
 
 pub mod assign;
 pub mod crs;
 pub mod index;
 pub mod owner;
+pub mod reshape;
 pub mod tiles;
 pub mod validate;

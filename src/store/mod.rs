@@ -131,6 +131,9 @@ pub trait Store: Send + Sync + 'static {
     /// place, and the household and building assignments the edit causes.
     async fn commit_edit(&self, edit: &PlaceEdit) -> Result<CommittedEdit>;
 
+    /// When each current place got its current version (RFC 3339 UTC with milliseconds).
+    async fn places_updated_at(&self) -> Result<Vec<(Id, String)>>;
+
     /// Every version of a place, oldest first; empty if the place never existed.
     async fn place_history(&self, id: Id) -> Result<Vec<PlaceVersion>>;
 
@@ -250,7 +253,7 @@ pub(crate) fn place_audit(
 }
 
 /// The error for an update or delete whose expected version is not the stored one.
-pub(crate) fn version_mismatch(id: Id, expected: i64, stored: Option<i64>) -> StoreError {
+pub fn version_mismatch(id: Id, expected: i64, stored: Option<i64>) -> StoreError {
     match stored {
         None => StoreError::NotFound(format!("no place with id {id}")),
         Some(stored) => StoreError::VersionMismatch(format!(

@@ -618,6 +618,16 @@ impl Store for PostgresStore {
         Ok(done)
     }
 
+    async fn places_updated_at(&self) -> Result<Vec<(Id, String)>> {
+        Ok(sqlx::query_as(concat!(
+            "SELECT place_id, ",
+            stamp!("valid_from"),
+            " FROM place_versions WHERE valid_to IS NULL ORDER BY place_id"
+        ))
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     async fn place_history(&self, id: Id) -> Result<Vec<PlaceVersion>> {
         let rows: Vec<VersionRow> = sqlx::query_as(concat!(
             "SELECT v.place_id, v.version, v.kind, v.code, v.name, v.parent_id, \

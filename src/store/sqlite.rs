@@ -102,6 +102,11 @@ async fn existing_id(
 /// upgraded (SQLITE_BUSY_SNAPSHOT).
 const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
 
+/// The id of a new place: never one a deleted place had, since its history keeps the id.
+/// (SQLite would otherwise reuse the largest id once its row is deleted.)
+const NEXT_PLACE_ID: &str = "(SELECT max(m) + 1 FROM (SELECT coalesce(max(id), 0) AS m FROM places \
+     UNION ALL SELECT coalesce(max(place_id), 0) FROM place_versions))";
+
 async fn place_in(tx: &mut Transaction<'_, Sqlite>, id: Id) -> Result<Option<Place>> {
     let row = sqlx::query(
         "SELECT id, kind, code, name, parent_id, geom, version FROM places WHERE id = ?",
@@ -312,11 +317,11 @@ impl Store for SqliteStore {
                     summary.updated += 1;
                 }
                 None => {
-                    let id: Id = sqlx::query_scalar(
-                        "INSERT INTO places (kind, code, name, parent_id, geom, min_x, min_y, \
-                         max_x, max_y, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
-                         RETURNING id",
-                    )
+                    let id: Id = sqlx::query_scalar(AssertSqlSafe(format!(
+                        "INSERT INTO places (id, kind, code, name, parent_id, geom, min_x, \
+                             min_y, max_x, max_y, updated_at) \
+                             VALUES ({NEXT_PLACE_ID}, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id"
+                    )))
                     .bind(place.kind.as_str())
                     .bind(&place.code)
                     .bind(&place.name)
@@ -519,11 +524,11 @@ impl Store for SqliteStore {
             match change {
                 PlaceChange::Insert { temp_id, place } => {
                     let b = bbox(0, &place.code, &place.geometry)?;
-                    let id: Id = sqlx::query_scalar(
-                        "INSERT INTO places (kind, code, name, parent_id, geom, min_x, min_y, \
-                         max_x, max_y, version, updated_at) \
-                         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?) RETURNING id",
-                    )
+                    let id: Id = sqlx::query_scalar(AssertSqlSafe(format!(
+                        "INSERT INTO places (id, kind, code, name, parent_id, geom, min_x, \
+                             min_y, max_x, max_y, version, updated_at) \
+                             VALUES ({NEXT_PLACE_ID}, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?) RETURNING id"
+                    )))
                     .bind(place.kind.as_str())
                     .bind(&place.code)
                     .bind(&place.name)
@@ -666,6 +671,15 @@ impl Store for SqliteStore {
         write_assignments(&mut tx, &households, &buildings).await?;
         tx.commit().await?;
         Ok(done)
+    }
+
+    async fn places_updated_at(&self) -> Result<Vec<(Id, String)>> {
+        Ok(sqlx::query_as(
+            "SELECT place_id, valid_from FROM place_versions WHERE valid_to IS NULL \
+             ORDER BY place_id",
+        )
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     async fn place_history(&self, id: Id) -> Result<Vec<PlaceVersion>> {

@@ -1,0 +1,292 @@
+//! Planner edits: validated against the places in memory, stored in one transaction with the
+//! households and buildings they move, then made visible to lookups and tiles at once.
+//!
+//! Edits are serialised in this process by an async mutex: each one validates against the state
+//! the previous one left. The store still checks every expected version, so that a stale edit is
+//! refused even when another process wrote first.
+
+use super::{App, HouseholdPoint, MapData, Reassigned};
+use crate::model::edit::{CommittedEdit, EditAction, PlaceChange, PlaceEdit};
+use crate::model::{BuildingAssignment, HouseholdAssignment, Id, Place, PlaceKind};
+use crate::spatial::index::SpatialIndex;
+use crate::spatial::validate::{Problem, check_place};
+use crate::store::{StoreError, version_mismatch};
+use geo::{BoundingRect, Coord, InteriorPoint, Intersects, Rect};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Why an edit was not stored.
+#[derive(Debug, thiserror::Error)]
+pub enum EditError {
+    /// The places would break a rule of [`crate::spatial::validate`]; nothing was stored.
+    #[error("the edit breaks {} rule(s); first: {}", .0.len(), .0[0].message)]
+    Invalid(Vec<Problem>),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What an edit stored and moved.
+#[derive(Debug, Clone)]
+pub struct EditOutcome {
+    /// The inserted and updated places as stored, in the order of the edit's changes.
+    pub places: Vec<Place>,
+    pub deleted: Vec<Id>,
+    pub reassigned: Reassigned,
+    /// When the new versions start.
+    pub at: String,
+}
+
+/// The places after `changes`, with inserts under their temporary ids. Checks the expected
+/// versions against the places in memory, so that a stale edit fails before any work.
+fn apply(places: &[Place], changes: &[PlaceChange]) -> Result<Vec<Place>, StoreError> {
+    let mut world: Vec<Place> = places.to_vec();
+    for change in changes {
+        match change {
+            PlaceChange::Insert { temp_id, place } => {
+                world.push(place.clone().into_place(*temp_id, 1));
+            }
+            PlaceChange::Update {
+                id,
+                expected_version,
+                place,
+            } => {
+                let slot = world.iter_mut().find(|p| p.id == *id);
+                let stored = slot.as_ref().map(|p| p.version);
+                match slot {
+                    Some(slot) if slot.version == *expected_version => {
+                        *slot = place.clone().into_place(*id, expected_version + 1);
+                    }
+                    _ => return Err(version_mismatch(*id, *expected_version, stored)),
+                }
+            }
+            PlaceChange::Delete {
+                id,
+                expected_version,
+            } => {
+                let stored = world.iter().find(|p| p.id == *id).map(|p| p.version);
+                if stored != Some(*expected_version) {
+                    return Err(version_mismatch(*id, *expected_version, stored));
+                }
+                world.retain(|p| p.id != *id);
+            }
+        }
+    }
+    Ok(world)
+}
+
+/// A copy of `index` with `places` upserted and `deleted` removed.
+fn reindexed(index: &SpatialIndex, places: &[Place], deleted: &[Id]) -> SpatialIndex {
+    let mut index = index.clone();
+    for id in deleted {
+        index.remove(*id);
+    }
+    for place in places {
+        index.upsert(place);
+    }
+    index
+}
+
+fn changed_ids(changes: &[PlaceChange]) -> Vec<Id> {
+    changes
+        .iter()
+        .map(|c| match c {
+            PlaceChange::Insert { temp_id, .. } => *temp_id,
+            PlaceChange::Update { id, .. } | PlaceChange::Delete { id, .. } => *id,
+        })
+        .collect()
+}
+
+impl App {
+    /// Checks `place` as it would be stored (an update when its id is a stored one, else an
+    /// insert) without storing anything.
+    pub fn validate(&self, place: &Place) -> Vec<Problem> {
+        let map = self.map_data();
+        let mut world: Vec<Place> = map
+            .places
+            .iter()
+            .filter(|p| p.id != place.id)
+            .cloned()
+            .collect();
+        world.push(place.clone());
+        check_place(place, &world)
+    }
+
+    /// Validates, stores and publishes one edit. Updates and deletes name the version they
+    /// expect; a stale one fails with [`StoreError::VersionMismatch`] and nothing changes.
+    pub async fn edit(
+        &self,
+        action: EditAction,
+        user_id: Option<Id>,
+        changes: Vec<PlaceChange>,
+    ) -> Result<EditOutcome, EditError> {
+        let _serial = self.edits.lock().await;
+        let map = self.map_data();
+        let world = apply(&map.places, &changes)?;
+        let ids = changed_ids(&changes);
+        let deleted: Vec<Id> = changes
+            .iter()
+            .filter_map(|c| match c {
+                PlaceChange::Delete { id, .. } => Some(*id),
+                _ => None,
+            })
+            .collect();
+        for id in &deleted {
+            if let Some(child) = world.iter().find(|p| p.parent_id == Some(*id)) {
+                return Err(StoreError::Conflict(format!(
+                    "place {id} still has child places ({} {}): delete or move them first",
+                    child.kind, child.code
+                ))
+                .into());
+            }
+        }
+        let changed: Vec<Place> = world
+            .iter()
+            .filter(|p| ids.contains(&p.id))
+            .cloned()
+            .collect();
+        let problems: Vec<Problem> = changed
+            .iter()
+            .flat_map(|p| check_place(p, &world))
+            .collect();
+        if !problems.is_empty() {
+            return Err(EditError::Invalid(problems));
+        }
+
+        // Only households and buildings where a changed grid or area was or will be can move.
+        let regions: Vec<Rect<f64>> = map
+            .places
+            .iter()
+            .chain(&changed)
+            .filter(|p| ids.contains(&p.id))
+            .filter(|p| matches!(p.kind, PlaceKind::Grid | PlaceKind::Area))
+            .filter_map(|p| p.geometry.bounding_rect())
+            .collect();
+        let touched = |c: Coord<f64>| regions.iter().any(|r| r.intersects(&c));
+        let (households, buildings) = {
+            let current = self.index();
+            let candidate = reindexed(&current, &changed, &deleted);
+            let households: Vec<HouseholdAssignment> =
+                map.households
+                    .iter()
+                    .filter(|h| touched(h.location))
+                    .filter_map(|h| {
+                        let grid_id = candidate.owner(PlaceKind::Grid, h.location);
+                        let area_ids = candidate.areas_at(h.location);
+                        (grid_id != h.grid_id || area_ids != current.areas_at(h.location))
+                            .then_some(HouseholdAssignment {
+                                household_id: h.id,
+                                grid_id,
+                                area_ids,
+                            })
+                    })
+                    .collect();
+            let buildings: Vec<BuildingAssignment> = map
+                .buildings
+                .iter()
+                .filter_map(|b| Some((b, b.footprint.interior_point()?.0)))
+                .filter(|(_, at)| touched(*at))
+                .filter_map(|(b, at)| {
+                    let grid_id = candidate.owner(PlaceKind::Grid, at);
+                    (grid_id != b.grid_id).then_some(BuildingAssignment {
+                        building_id: b.id,
+                        grid_id,
+                    })
+                })
+                .collect();
+            (households, buildings)
+        };
+        let reassigned = Reassigned {
+            households: households.len(),
+            buildings: buildings.len(),
+        };
+        let committed = self
+            .store
+            .commit_edit(&PlaceEdit {
+                action,
+                user_id,
+                changes,
+                households: households.clone(),
+                buildings: buildings.clone(),
+            })
+            .await?;
+        self.publish(&map, &committed, &households, &buildings);
+        Ok(EditOutcome {
+            places: committed.places,
+            deleted: committed.deleted,
+            reassigned,
+            at: committed.at,
+        })
+    }
+
+    /// Swaps in the index and the map data a committed edit produces.
+    fn publish(
+        &self,
+        map: &MapData,
+        committed: &CommittedEdit,
+        households: &[HouseholdAssignment],
+        buildings: &[BuildingAssignment],
+    ) {
+        let fresh = reindexed(&self.index(), &committed.places, &committed.deleted);
+        let mut places: Vec<Place> = map
+            .places
+            .iter()
+            .filter(|p| !committed.deleted.contains(&p.id))
+            .filter(|p| !committed.places.iter().any(|c| c.id == p.id))
+            .cloned()
+            .chain(committed.places.iter().cloned())
+            .collect();
+        places.sort_by_key(|p| p.id);
+        let household_grids: HashMap<Id, Option<Id>> = households
+            .iter()
+            .map(|a| (a.household_id, a.grid_id.map(|g| committed.real_id(g))))
+            .collect();
+        let building_grids: HashMap<Id, Option<Id>> = buildings
+            .iter()
+            .map(|a| (a.building_id, a.grid_id.map(|g| committed.real_id(g))))
+            .collect();
+        let households = map
+            .households
+            .iter()
+            .map(|h| HouseholdPoint {
+                grid_id: household_grids.get(&h.id).copied().unwrap_or(h.grid_id),
+                ..*h
+            })
+            .collect();
+        let buildings = map
+            .buildings
+            .iter()
+            .map(|b| {
+                let mut b = b.clone();
+                if let Some(grid) = building_grids.get(&b.id) {
+                    b.grid_id = *grid;
+                }
+                b
+            })
+            .collect();
+        *self.index.write().unwrap_or_else(|e| e.into_inner()) = fresh;
+        let mut current = self.map.write().unwrap_or_else(|e| e.into_inner());
+        *current = Arc::new(MapData {
+            version: current.version + 1,
+            places,
+            buildings,
+            households,
+        });
+    }
+
+    /// The index of the places as they were at `at` (the stored form of
+    /// [`crate::timestamp`]). The last one built is kept, keyed by the instant and the map
+    /// version.
+    pub async fn index_at(&self, at: &str) -> crate::store::Result<Arc<SpatialIndex>> {
+        let key = (at.to_string(), self.map_data().version);
+        let mut past = self.past.lock().await;
+        if let Some((cached, index)) = past.as_ref()
+            && *cached == key
+        {
+            return Ok(index.clone());
+        }
+        let places = self.store.places_at(at).await?;
+        let index = Arc::new(SpatialIndex::build(&places));
+        *past = Some((key, index.clone()));
+        Ok(index)
+    }
+}

@@ -1,0 +1,776 @@
+//! Planner editing of grids, communities and responsibility areas over REST, at
+//! `/api/v1/{grids|communities|areas}`.
+//!
+//! Reads are public; writes need a planner or an admin. Features travel as GeoJSON with the
+//! properties `code`, `name` and `parent_code`, plus the read-only `id`, `version` and
+//! `updated_at`; the version is also the `ETag`, and every update, delete and split must send it
+//! back as `If-Match`. Writes take `?crs=` like the lookup; answers are WGS84. Every write is
+//! validated ([`crate::spatial::validate`]) before anything is stored and leaves a version and an
+//! audit record per changed place.
+
+use super::AppState;
+use super::auth::Caller;
+use super::error::ApiError;
+use super::json::ApiJson;
+use crate::app::{EditError, EditOutcome, MapData, Reassigned};
+use crate::auth::Role;
+use crate::geodata;
+use crate::model::edit::{EditAction, PlaceChange, PlaceFields, PlaceVersion};
+use crate::model::{Id, Layer, Place, PlaceKind};
+use crate::spatial::crs::Crs;
+use crate::spatial::reshape::{merge as merge_shapes, split_by_line};
+use crate::spatial::validate::{Problem, ProblemCode, area_m2, gaps};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
+use geo::orient::{Direction, Orient};
+use geo::{Geometry, InteriorPoint, MultiPolygon};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+
+/// The roles that may edit places.
+const EDITORS: [Role; 2] = [Role::Planner, Role::Admin];
+
+/// The kinds of place editable over REST.
+pub const EDITABLE: [PlaceKind; 3] = [PlaceKind::Grid, PlaceKind::Community, PlaceKind::Area];
+
+pub fn routes() -> Router<AppState> {
+    let mut router = Router::new();
+    for kind in EDITABLE {
+        let base = format!("/api/v1/{}", Layer::Places(kind));
+        let mut layer = Router::new()
+            .route(&base, get(list).post(create))
+            .route(&format!("{base}/validate"), post(validate))
+            .route(&format!("{base}/merge"), post(merge))
+            .route(
+                &format!("{base}/{{id}}"),
+                get(get_one).patch(update).delete(delete),
+            )
+            .route(&format!("{base}/{{id}}/split"), post(split))
+            .route(&format!("{base}/{{id}}/history"), get(history));
+        if kind == PlaceKind::Community {
+            layer = layer.route(&format!("{base}/{{id}}/coverage"), get(coverage));
+        }
+        router = router.merge(layer.layer(Extension(kind)));
+    }
+    router
+}
+
+type Params = Result<Query<HashMap<String, String>>, QueryRejection>;
+
+fn params(params: Params) -> Result<HashMap<String, String>, ApiError> {
+    params
+        .map(|Query(p)| p)
+        .map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))
+}
+
+fn crs_of(params: &HashMap<String, String>) -> Result<Crs, ApiError> {
+    Ok(params
+        .get("crs")
+        .map(|c| Crs::parse(c))
+        .transpose()?
+        .unwrap_or(Crs::Wgs84))
+}
+
+fn parse_id(raw: &str) -> Result<Id, ApiError> {
+    raw.parse::<Id>()
+        .map_err(|_| ApiError::bad_request("invalid_id", format!("id {raw:?} is not an integer")))
+}
+
+/// The version an `If-Match` header names: `"3"`, `W/"3"` or `3`.
+fn if_match(headers: &HeaderMap) -> Result<i64, ApiError> {
+    let raw = headers
+        .get(header::IF_MATCH)
+        .ok_or_else(|| {
+            ApiError::PreconditionRequired(
+                "send If-Match with the ETag (version) you read, e.g. If-Match: \"3\"".into(),
+            )
+        })?
+        .to_str()
+        .unwrap_or_default()
+        .trim();
+    let bare = raw.trim_start_matches("W/").trim_matches('"');
+    bare.parse::<i64>().map_err(|_| {
+        ApiError::bad_request(
+            "invalid_if_match",
+            format!("If-Match {raw:?} is not a version such as \"3\""),
+        )
+    })
+}
+
+fn etag(version: i64) -> HeaderValue {
+    HeaderValue::from_str(&format!("\"{version}\"")).expect("digits are a valid header")
+}
+
+/// The code of each place, to name parents.
+fn codes(map: &MapData) -> HashMap<Id, String> {
+    map.places.iter().map(|p| (p.id, p.code.clone())).collect()
+}
+
+/// A geometry as GeoJSON (RFC 7946 orientation).
+fn geometry_json(geometry: &MultiPolygon<f64>) -> Value {
+    let oriented = geometry.orient(Direction::Default);
+    serde_json::to_value(geojson::Geometry::new(geojson::GeometryValue::from(
+        &Geometry::MultiPolygon(oriented),
+    )))
+    .expect("geometry serialises")
+}
+
+/// A place as a GeoJSON Feature of this API.
+fn feature(place: &Place, codes: &HashMap<Id, String>, updated_at: Option<&str>) -> Value {
+    json!({
+        "type": "Feature",
+        "id": place.id,
+        "geometry": geometry_json(&place.geometry),
+        "properties": {
+            "id": place.id,
+            "code": place.code,
+            "name": place.name,
+            "parent_code": place.parent_id.and_then(|id| codes.get(&id)),
+            "version": place.version,
+            "updated_at": updated_at,
+        },
+    })
+}
+
+/// A problem as the API reports it.
+fn problem_json(problem: &Problem) -> Value {
+    let mut value = json!({
+        "code": problem.code,
+        "message": problem.message,
+        "where": problem.at.as_ref().map(geometry_json),
+    });
+    if let Some(with) = &problem.with {
+        value["with"] = json!(with);
+    }
+    if let Some(area) = problem.area_m2 {
+        value["area_m2"] = json!(area);
+    }
+    value
+}
+
+fn invalid(problems: &[Problem]) -> ApiError {
+    ApiError::InvalidFeature {
+        message: match problems {
+            [one] => one.message.clone(),
+            many => format!("{} problems; first: {}", many.len(), many[0].message),
+        },
+        problems: problems.iter().map(problem_json).collect(),
+    }
+}
+
+/// One problem without a place, as a 422.
+fn invalid_because(code: ProblemCode, message: impl Into<String>) -> ApiError {
+    invalid(&[Problem {
+        code,
+        message: message.into(),
+        at: None,
+        with: None,
+        area_m2: None,
+    }])
+}
+
+impl From<EditError> for ApiError {
+    fn from(e: EditError) -> Self {
+        match e {
+            EditError::Invalid(problems) => invalid(&problems),
+            EditError::Store(e) => e.into(),
+        }
+    }
+}
+
+/// The current place of this layer with this id, or 404.
+fn current(map: &MapData, kind: PlaceKind, id: Id) -> Result<&Place, ApiError> {
+    map.places
+        .iter()
+        .find(|p| p.id == id && p.kind == kind)
+        .ok_or_else(|| ApiError::NotFound(format!("no {kind} with id {id}")))
+}
+
+async fn updated_at(state: &AppState) -> Result<HashMap<Id, String>, ApiError> {
+    Ok(state
+        .app
+        .store()
+        .places_updated_at()
+        .await?
+        .into_iter()
+        .collect())
+}
+
+/// The answer to a write: the features of the stored places, keyed as the contract names them.
+async fn stored_features(state: &AppState, outcome: &EditOutcome) -> Result<Vec<Value>, ApiError> {
+    let map = state.app.map_data();
+    let codes = codes(&map);
+    Ok(outcome
+        .places
+        .iter()
+        .map(|p| feature(p, &codes, Some(&outcome.at)))
+        .collect())
+}
+
+fn reassigned_json(r: Reassigned) -> Value {
+    json!({"households": r.households, "buildings": r.buildings})
+}
+
+/// `GET /api/v1/{layer}[?parent_code=]`: every place of the layer.
+async fn list(
+    State(state): State<AppState>,
+    Extension(kind): Extension<PlaceKind>,
+    query: Params,
+) -> Result<Json<Value>, ApiError> {
+    let query = params(query)?;
+    let map = state.app.map_data();
+    let codes = codes(&map);
+    let updated = updated_at(&state).await?;
+    let parent = query.get("parent_code");
+    let features: Vec<Value> = map
+        .places
+        .iter()
+        .filter(|p| p.kind == kind)
+        .filter(|p| match parent {
+            None => true,
+            Some(code) => p.parent_id.and_then(|id| codes.get(&id)) == Some(code),
+        })
+        .map(|p| feature(p, &codes, updated.get(&p.id).map(String::as_str)))
+        .collect();
+    Ok(Json(
+        json!({"type": "FeatureCollection", "features": features}),
+    ))
+}
+
+/// `GET /api/v1/{layer}/{id}`: one place, its version as the `ETag`.
+async fn get_one(
+    State(state): State<AppState>,
+    Extension(kind): Extension<PlaceKind>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = parse_id(&id)?;
+    let map = state.app.map_data();
+    let place = current(&map, kind, id)?;
+    let updated = updated_at(&state).await?;
+    let body = feature(place, &codes(&map), updated.get(&id).map(String::as_str));
+    Ok(([(header::ETAG, etag(place.version))], Json(body)).into_response())
+}
+
+/// The properties a write may set.
+struct Props {
+    code: Option<String>,
+    name: Option<String>,
+    /// `Some(None)`: given as null.
+    parent_code: Option<Option<String>>,
+}
+
+fn text(props: &serde_json::Map<String, Value>, key: &str) -> Result<Option<String>, ApiError> {
+    match props.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if !s.trim().is_empty() => Ok(Some(s.trim().to_string())),
+        Some(Value::Number(n)) => Ok(Some(n.to_string())),
+        Some(other) => Err(ApiError::unprocessable(
+            "invalid_feature",
+            format!("properties.{key} must be a non-empty string, found {other}"),
+        )),
+    }
+}
+
+/// A body that must be a GeoJSON Feature; its geometry is read in `crs` (`None` if null).
+fn read_feature(body: Value, crs: Crs) -> Result<(Option<MultiPolygon<f64>>, Props), ApiError> {
+    if body.get("type").and_then(Value::as_str) != Some("Feature") {
+        return Err(ApiError::unprocessable(
+            "invalid_feature",
+            "the body must be a GeoJSON Feature ({\"type\":\"Feature\",…})",
+        ));
+    }
+    let feature: geojson::Feature = serde_json::from_value(body).map_err(|e| {
+        ApiError::unprocessable("invalid_feature", format!("not a GeoJSON Feature: {e}"))
+    })?;
+    let geometry = match &feature.geometry {
+        None => None,
+        Some(_) => Some(
+            geodata::polygonal(&feature, crs)
+                .map_err(|m| invalid_because(ProblemCode::InvalidGeometry, m))?,
+        ),
+    };
+    let empty = serde_json::Map::new();
+    let props = feature.properties.as_ref().unwrap_or(&empty);
+    Ok((
+        geometry,
+        Props {
+            code: text(props, "code")?,
+            name: text(props, "name")?,
+            parent_code: match props.get("parent_code") {
+                None => None,
+                Some(_) => Some(text(props, "parent_code")?),
+            },
+        },
+    ))
+}
+
+/// The parent id for `code`; for an area without one, the street holding its interior point.
+fn parent_id(
+    state: &AppState,
+    map: &MapData,
+    kind: PlaceKind,
+    code: Option<&str>,
+    geometry: &MultiPolygon<f64>,
+) -> Result<Option<Id>, ApiError> {
+    let want = kind.parent_kind().expect("editable kinds have parents");
+    match code {
+        Some(code) => match map.places.iter().find(|p| p.code == code) {
+            Some(p) if p.kind == want => Ok(Some(p.id)),
+            Some(p) => Err(invalid_because(
+                ProblemCode::InvalidParent,
+                format!(
+                    "parent_code {code:?} is a {}, but a {kind}'s parent must be a {want}",
+                    p.kind
+                ),
+            )),
+            None => Err(invalid_because(
+                ProblemCode::InvalidParent,
+                format!("parent_code {code:?} names no place"),
+            )),
+        },
+        None if kind == PlaceKind::Area => {
+            let inside = geometry.interior_point().map(|p| p.0);
+            let street = inside.and_then(|c| state.app.index().owner(want, c));
+            street.map(Some).ok_or_else(|| {
+                invalid_because(
+                    ProblemCode::InvalidParent,
+                    "the area lies in no street; give parent_code",
+                )
+            })
+        }
+        None => Err(invalid_because(
+            ProblemCode::InvalidParent,
+            format!("a {kind} needs parent_code naming its {want}"),
+        )),
+    }
+}
+
+fn required(value: Option<String>, key: &str) -> Result<String, ApiError> {
+    value.ok_or_else(|| {
+        ApiError::unprocessable(
+            "invalid_feature",
+            format!("properties.{key} is missing or empty"),
+        )
+    })
+}
+
+/// `POST /api/v1/{layer}`: creates a place.
+async fn create(
+    State(state): State<AppState>,
+    Extension(kind): Extension<PlaceKind>,
+    caller: Caller,
+    query: Params,
+    ApiJson(body): ApiJson<Value>,
+) -> Result<Response, ApiError> {
+    caller.require(&EDITORS)?;
+    let crs = crs_of(&params(query)?)?;
+    let (geometry, props) = read_feature(body, crs)?;
+    let geometry = geometry.ok_or_else(|| {
+        invalid_because(ProblemCode::InvalidGeometry, "a new place needs a geometry")
+    })?;
+    let map = state.app.map_data();
+    let place = PlaceFields {
+        kind,
+        code: required(props.code, "code")?,
+        name: required(props.name, "name")?,
+        parent_id: parent_id(
+            &state,
+            &map,
+            kind,
+            props.parent_code.flatten().as_deref(),
+            &geometry,
+        )?,
+        geometry,
+    };
+    let outcome = state
+        .app
+        .edit(
+            EditAction::Create,
+            Some(caller.user.id),
+            vec![PlaceChange::Insert { temp_id: -1, place }],
+        )
+        .await?;
+    let mut body = stored_features(&state, &outcome).await?.remove(0);
+    body["reassigned"] = reassigned_json(outcome.reassigned);
+    let created = &outcome.places[0];
+    let location = format!("/api/v1/{}/{}", Layer::Places(kind), created.id);
+    Ok((
+        StatusCode::CREATED,
+        [
+            (
+                header::LOCATION,
+                HeaderValue::from_str(&location).expect("ascii path"),
+            ),
+            (header::ETAG, etag(created.version)),
+        ],
+        Json(body),
+    )
+        .into_response())
+}
+
+/// `PATCH /api/v1/{layer}/{id}` with `If-Match`: changes geometry and/or properties.
+async fn update(
+    State(state): State<AppState>,
+    Extension(kind): Extension<PlaceKind>,
+    caller: Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    query: Params,
+    ApiJson(body): ApiJson<Value>,
+) -> Result<Response, ApiError> {
+    caller.require(&EDITORS)?;
+    let id = parse_id(&id)?;
+    let crs = crs_of(&params(query)?)?;
+    let map = state.app.map_data();
+    let stored = current(&map, kind, id)?.clone();
+    let expected = if_match(&headers)?;
+    let (geometry, props) = read_feature(body, crs)?;
+    let geometry = geometry.unwrap_or_else(|| stored.geometry.clone());
+    let parent = match props.parent_code {
+        None => stored.parent_id,
+        Some(code) => parent_id(&state, &map, kind, code.as_deref(), &geometry)?,
+    };
+    let place = PlaceFields {
+        kind,
+        code: props.code.unwrap_or(stored.code),
+        name: props.name.unwrap_or(stored.name),
+        parent_id: parent,
+        geometry,
+    };
+    let outcome = state
+        .app
+        .edit(
+            EditAction::Update,
+            Some(caller.user.id),
+            vec![PlaceChange::Update {
+                id,
+                expected_version: expected,
+                place,
+            }],
+        )
+        .await?;
+    let mut body = stored_features(&state, &outcome).await?.remove(0);
+    body["reassigned"] = reassigned_json(outcome.reassigned);
+    Ok((
+        [(header::ETAG, etag(outcome.places[0].version))],
+        Json(body),
+    )
+        .into_response())
+}
+
+/// `DELETE /api/v1/{layer}/{id}` with `If-Match`: 204; 409 while it has children.
+async fn delete(
+    State(state): State<AppState>,
+    Extension(kind): Extension<PlaceKind>,
+    caller: Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<StatusCode, ApiError> {
+    caller.require(&EDITORS)?;
+    let id = parse_id(&id)?;
+    current(&state.app.map_data(), kind, id)?;
+    let expected = if_match(&headers)?;
+    state
+        .app
+        .edit(
+            EditAction::Delete,
+            Some(caller.user.id),
+            vec![PlaceChange::Delete {
+                id,
+                expected_version: expected,
+            }],
+        )
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SplitBody {
+    line: geojson::Geometry,
+    code: String,
+    name: String,
+}
+
+/// `POST /api/v1/{layer}/{id}/split` with `If-Match`: cuts a place in two along a line; the
+/// larger piece keeps the id, the smaller becomes a new place with the given code and name.
+async fn split(
+    State(state): State<AppState>,
+    Extension(kind): Extension<PlaceKind>,
+    caller: Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    query: Params,
+    ApiJson(body): ApiJson<SplitBody>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(&EDITORS)?;
+    let id = parse_id(&id)?;
+    let crs = crs_of(&params(query)?)?;
+    let stored = current(&state.app.map_data(), kind, id)?.clone();
+    let expected = if_match(&headers)?;
+    let line = geodata::line(&body.line, crs)
+        .map_err(|m| ApiError::unprocessable("invalid_line", format!("line: {m}")))?;
+    let (larger, smaller) = split_by_line(&stored.geometry, &line)
+        .map_err(|m| ApiError::unprocessable("invalid_split", m))?;
+    let (code, name) = (body.code.trim(), body.name.trim());
+    if code.is_empty() || name.is_empty() {
+        return Err(ApiError::unprocessable(
+            "invalid_split",
+            "the new piece needs a non-empty code and name",
+        ));
+    }
+    let kept = PlaceFields {
+        geometry: MultiPolygon(vec![larger]),
+        ..PlaceFields::of(&stored)
+    };
+    let created = PlaceFields {
+        code: code.to_string(),
+        name: name.to_string(),
+        geometry: MultiPolygon(vec![smaller]),
+        ..PlaceFields::of(&stored)
+    };
+    let outcome = state
+        .app
+        .edit(
+            EditAction::Split,
+            Some(caller.user.id),
+            vec![
+                PlaceChange::Update {
+                    id,
+                    expected_version: expected,
+                    place: kept,
+                },
+                PlaceChange::Insert {
+                    temp_id: -1,
+                    place: created,
+                },
+            ],
+        )
+        .await?;
+    let mut features = stored_features(&state, &outcome).await?.into_iter();
+    Ok(Json(json!({
+        "kept": features.next(),
+        "created": features.next(),
+        "reassigned": reassigned_json(outcome.reassigned),
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MergeBody {
+    ids: Vec<Id>,
+    versions: Vec<i64>,
+}
+
+/// `POST /api/v1/{layer}/merge`: unites neighbours of one parent; the first id survives.
+async fn merge(
+    State(state): State<AppState>,
+    Extension(kind): Extension<PlaceKind>,
+    caller: Caller,
+    ApiJson(body): ApiJson<MergeBody>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(&EDITORS)?;
+    if body.ids.len() < 2 || body.ids.len() != body.versions.len() {
+        return Err(ApiError::unprocessable(
+            "invalid_merge",
+            "give at least two ids and one version per id",
+        ));
+    }
+    let mut distinct = body.ids.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    if distinct.len() != body.ids.len() {
+        return Err(ApiError::unprocessable(
+            "invalid_merge",
+            "an id is given twice",
+        ));
+    }
+    let map = state.app.map_data();
+    let places = body
+        .ids
+        .iter()
+        .map(|id| current(&map, kind, *id).cloned())
+        .collect::<Result<Vec<Place>, _>>()?;
+    if places.iter().any(|p| p.parent_id != places[0].parent_id) {
+        return Err(ApiError::unprocessable(
+            "invalid_merge",
+            "only places of the same parent can be merged",
+        ));
+    }
+    let shapes: Vec<&MultiPolygon<f64>> = places.iter().map(|p| &p.geometry).collect();
+    let united = merge_shapes(&shapes).map_err(|m| ApiError::unprocessable("invalid_merge", m))?;
+    let mut changes = vec![PlaceChange::Update {
+        id: places[0].id,
+        expected_version: body.versions[0],
+        place: PlaceFields {
+            geometry: united,
+            ..PlaceFields::of(&places[0])
+        },
+    }];
+    changes.extend(
+        body.ids[1..]
+            .iter()
+            .zip(&body.versions[1..])
+            .map(|(id, version)| PlaceChange::Delete {
+                id: *id,
+                expected_version: *version,
+            }),
+    );
+    let outcome = state
+        .app
+        .edit(EditAction::Merge, Some(caller.user.id), changes)
+        .await?;
+    let merged = stored_features(&state, &outcome).await?.remove(0);
+    Ok(Json(json!({
+        "merged": merged,
+        "deleted": outcome.deleted,
+        "reassigned": reassigned_json(outcome.reassigned),
+    })))
+}
+
+/// `POST /api/v1/{layer}/validate`: the problems a feature would have, nothing stored. With
+/// `properties.id` the feature is checked as an update of that place.
+async fn validate(
+    State(state): State<AppState>,
+    Extension(kind): Extension<PlaceKind>,
+    query: Params,
+    ApiJson(body): ApiJson<Value>,
+) -> Result<Json<Value>, ApiError> {
+    let crs = crs_of(&params(query)?)?;
+    let id = match body.pointer("/properties/id") {
+        None | Some(Value::Null) => None,
+        Some(Value::Number(n)) => Some(n.as_i64().ok_or_else(|| {
+            ApiError::unprocessable("invalid_feature", "properties.id must be an integer")
+        })?),
+        Some(other) => {
+            return Err(ApiError::unprocessable(
+                "invalid_feature",
+                format!("properties.id must be an integer, found {other}"),
+            ));
+        }
+    };
+    let problems = match read_feature(body, crs) {
+        Err(ApiError::InvalidFeature { problems, .. }) => {
+            return Ok(Json(json!({"valid": false, "problems": problems})));
+        }
+        Err(other) => return Err(other),
+        Ok((geometry, props)) => {
+            let map = state.app.map_data();
+            let stored = id.map(|id| current(&map, kind, id).cloned()).transpose()?;
+            let geometry = match (geometry, &stored) {
+                (Some(g), _) => g,
+                (None, Some(s)) => s.geometry.clone(),
+                (None, None) => {
+                    return Ok(Json(
+                        json!({"valid": false, "problems": [problem_json(&Problem {
+                            code: ProblemCode::InvalidGeometry,
+                            message: "the feature has no geometry".into(),
+                            at: None, with: None, area_m2: None,
+                        })]}),
+                    ));
+                }
+            };
+            let parent = match (props.parent_code, &stored) {
+                (None, Some(s)) => Ok(s.parent_id),
+                (code, _) => parent_id(&state, &map, kind, code.flatten().as_deref(), &geometry),
+            };
+            let parent = match parent {
+                Ok(parent) => parent,
+                Err(ApiError::InvalidFeature { problems, .. }) => {
+                    return Ok(Json(json!({"valid": false, "problems": problems})));
+                }
+                Err(other) => return Err(other),
+            };
+            let place = Place {
+                id: id.unwrap_or(-1),
+                kind,
+                code: props
+                    .code
+                    .or(stored.as_ref().map(|s| s.code.clone()))
+                    .unwrap_or_default(),
+                name: props
+                    .name
+                    .or(stored.as_ref().map(|s| s.name.clone()))
+                    .unwrap_or_default(),
+                parent_id: parent,
+                geometry,
+                version: stored.as_ref().map_or(1, |s| s.version),
+            };
+            state.app.validate(&place)
+        }
+    };
+    Ok(Json(json!({
+        "valid": problems.is_empty(),
+        "problems": problems.iter().map(problem_json).collect::<Vec<_>>(),
+    })))
+}
+
+/// `GET /api/v1/communities/{id}/coverage`: the parts of a community no grid covers.
+async fn coverage(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let id = parse_id(&id)?;
+    let map = state.app.map_data();
+    let community = current(&map, PlaceKind::Community, id)?;
+    let grids: Vec<&MultiPolygon<f64>> = map
+        .places
+        .iter()
+        .filter(|p| p.kind == PlaceKind::Grid && p.parent_id == Some(id))
+        .map(|p| &p.geometry)
+        .collect();
+    let found = gaps(&community.geometry, &grids);
+    let total = area_m2(&community.geometry);
+    let uncovered: f64 = found.iter().map(|(_, a)| a).sum();
+    let features: Vec<Value> = found
+        .into_iter()
+        .map(|(gap, area)| {
+            json!({
+                "type": "Feature",
+                "geometry": geometry_json(&MultiPolygon(vec![gap])),
+                "properties": {"area_m2": area},
+            })
+        })
+        .collect();
+    Ok(Json(json!({
+        "community": {"id": community.id, "code": community.code, "name": community.name},
+        "area_m2": total,
+        "covered_m2": (total - uncovered).max(0.0),
+        "gaps": {"type": "FeatureCollection", "features": features},
+    })))
+}
+
+fn version_json(v: &PlaceVersion, codes: &HashMap<Id, String>) -> Value {
+    json!({
+        "version": v.place.version,
+        "action": v.action,
+        "valid_from": v.valid_from,
+        "valid_to": v.valid_to,
+        "user": v.user,
+        "feature": feature(&v.place, codes, Some(&v.valid_from)),
+    })
+}
+
+/// `GET /api/v1/{layer}/{id}/history`: every version, oldest first, deleted places included.
+async fn history(
+    State(state): State<AppState>,
+    Extension(kind): Extension<PlaceKind>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let id = parse_id(&id)?;
+    let versions = state.app.store().place_history(id).await?;
+    if versions.is_empty() || versions.iter().all(|v| v.place.kind != kind) {
+        return Err(ApiError::NotFound(format!(
+            "no {kind} with id {id} ever existed"
+        )));
+    }
+    let codes = codes(&state.app.map_data());
+    Ok(Json(json!({
+        "versions": versions.iter().map(|v| version_json(v, &codes)).collect::<Vec<_>>(),
+    })))
+}
