@@ -954,3 +954,34 @@ async fn only_planners_and_admins_edit_and_anonymous_callers_cannot_write() {
         .await;
     assert_eq!(by_admin.status, StatusCode::OK, "{}", by_admin.body);
 }
+
+#[test]
+fn the_openapi_document_describes_every_editing_route() {
+    let doc: Value = serde_json::from_str(wangge::http::OPENAPI).unwrap();
+    for layer in ["grids", "communities", "areas"] {
+        let base = format!("/api/v1/{layer}");
+        for (path, methods) in [
+            (base.clone(), &["get", "post"][..]),
+            (format!("{base}/validate"), &["post"]),
+            (format!("{base}/merge"), &["post"]),
+            (format!("{base}/{{id}}"), &["get", "patch", "delete"]),
+            (format!("{base}/{{id}}/split"), &["post"]),
+            (format!("{base}/{{id}}/history"), &["get"]),
+        ] {
+            for method in methods {
+                let op = &doc["paths"][&path][method];
+                assert!(op.is_object(), "{method} {path} undocumented");
+                if !["get"].contains(method) && !path.ends_with("/validate") {
+                    assert_eq!(
+                        op["security"][0]["bearerAuth"],
+                        json!([]),
+                        "{method} {path}"
+                    );
+                }
+            }
+        }
+    }
+    assert!(doc["paths"]["/api/v1/communities/{id}/coverage"]["get"].is_object());
+    let lookup_params = doc["paths"]["/api/v1/lookup"]["get"]["parameters"].to_string();
+    assert!(lookup_params.contains("#/components/parameters/At"));
+}
