@@ -401,6 +401,37 @@ mod tests {
         assert_eq!(check_place(&grid, &world), vec![]);
     }
 
+    /// The demo street's places share their edges exactly; every one must validate clean.
+    #[test]
+    fn the_demo_street_validates_clean() {
+        use crate::geodata::{LayerData, parse_layer};
+        let mut places: Vec<Place> = Vec::new();
+        for (layer, text) in crate::demo::LAYERS {
+            let Ok(LayerData::Places(layer_places)) = parse_layer(text, layer, None, || {}) else {
+                continue;
+            };
+            for p in layer_places {
+                let parent_id = p
+                    .parent_code
+                    .as_ref()
+                    .map(|code| places.iter().find(|q| &q.code == code).expect("parent").id);
+                places.push(Place {
+                    id: places.len() as Id + 1,
+                    kind: p.kind,
+                    code: p.code,
+                    name: p.name,
+                    parent_id,
+                    geometry: p.geometry,
+                    version: 1,
+                });
+            }
+        }
+        assert!(places.len() > 40, "{}", places.len());
+        for place in &places {
+            assert_eq!(check_place(place, &places), vec![], "{}", place.code);
+        }
+    }
+
     #[test]
     fn a_missing_or_wrong_parent_is_a_problem() {
         let world = world();
