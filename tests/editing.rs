@@ -1022,3 +1022,88 @@ fn the_openapi_document_describes_every_editing_route() {
     let lookup_params = doc["paths"]["/api/v1/lookup"]["get"]["parameters"].to_string();
     assert!(lookup_params.contains("#/components/parameters/At"));
 }
+
+async fn communities_carry_their_grids(database: &str) {
+    let api = Api::start(database).await;
+    let communities = api.get("/api/v1/communities").await;
+    let c = communities.body["features"][0]["id"].as_i64().unwrap();
+    let code_of_parent = |grids: &Value, code: &str| {
+        grids["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["properties"]["code"] == code)
+            .unwrap()["properties"]["parent_code"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+
+    // Cut the community along the grids' shared edge: each piece keeps the grid inside it.
+    let split = api
+        .write(
+            Method::POST,
+            &format!("/api/v1/communities/{c}/split"),
+            Some("\"1\""),
+            Some(json!({"line": {"type": "LineString", "coordinates": [[120.375, 36.049], [120.375, 36.061]]},
+                        "code": "370202010009", "name": "新社区"})),
+        )
+        .await;
+    assert_eq!(split.status, StatusCode::OK, "{}", split.body);
+    let kept = split.body["kept"]["properties"]["code"].as_str().unwrap();
+    let created = split.body["created"]["properties"]["code"]
+        .as_str()
+        .unwrap();
+    assert_eq!((kept, created), ("370202010001", "370202010009"));
+    let new_id = split.body["created"]["id"].as_i64().unwrap();
+    let grids = api.get("/api/v1/grids").await.body;
+    let parents = [code_of_parent(&grids, G1), code_of_parent(&grids, G2)];
+    assert!(
+        parents.contains(&kept.to_string()) && parents.contains(&created.to_string()),
+        "{parents:?}"
+    );
+    let lookup = api
+        .get(&format!("/api/v1/lookup?lon={}&lat={}", H2.0, H2.1))
+        .await
+        .body;
+    assert_eq!(lookup["community"]["code"], json!(parents[1]), "{lookup}");
+
+    // Merge them back: the survivor takes the grids of the deleted one.
+    let merged = api
+        .write(
+            Method::POST,
+            "/api/v1/communities/merge",
+            None,
+            Some(json!({"ids": [c, new_id], "versions": [2, 1]})),
+        )
+        .await;
+    assert_eq!(merged.status, StatusCode::OK, "{}", merged.body);
+    let grids = api.get("/api/v1/grids").await.body;
+    assert_eq!(code_of_parent(&grids, G1), "370202010001");
+    assert_eq!(code_of_parent(&grids, G2), "370202010001");
+    let history = api
+        .get(&format!("/api/v1/communities/{new_id}/history"))
+        .await
+        .body;
+    let actions: Vec<&str> = history["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["split", "delete"]);
+}
+
+#[tokio::test]
+async fn communities_split_and_merge_carry_their_grids_on_sqlite() {
+    let db = common::temp_sqlite();
+    communities_carry_their_grids(&db.url).await;
+}
+
+#[tokio::test]
+async fn communities_split_and_merge_carry_their_grids_on_postgis() {
+    let Some(url) = common::fresh_postgres_url().await else {
+        return;
+    };
+    communities_carry_their_grids(&url).await;
+}

@@ -27,13 +27,16 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use geo::orient::{Direction, Orient};
-use geo::{Geometry, InteriorPoint, MultiPolygon};
+use geo::{Geometry, InteriorPoint, Intersects, MultiPolygon};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 
 /// The roles that may edit places.
 const EDITORS: [Role; 2] = [Role::Planner, Role::Admin];
+
+/// The temporary id of the piece a split creates, until the store gives it one.
+const NEW_PIECE: Id = -1;
 
 /// The kinds of place editable over REST.
 pub const EDITABLE: [PlaceKind; 3] = [PlaceKind::Grid, PlaceKind::Community, PlaceKind::Area];
@@ -498,7 +501,8 @@ struct SplitBody {
 }
 
 /// `POST /api/v1/{layer}/{id}/split` with `If-Match`: cuts a place in two along a line; the
-/// larger piece keeps the id, the smaller becomes a new place with the given code and name.
+/// larger piece keeps the id, the smaller becomes a new place with the given code and name, and
+/// takes the children that lie in it.
 async fn split(
     State(state): State<AppState>,
     Extension(kind): Extension<PlaceKind>,
@@ -511,7 +515,8 @@ async fn split(
     caller.require(&EDITORS)?;
     let id = parse_id(&id)?;
     let crs = crs_of(&params(query)?)?;
-    let stored = current(&state.app.map_data(), kind, id)?.clone();
+    let map = state.app.map_data();
+    let stored = current(&map, kind, id)?.clone();
     let expected = if_match(&headers)?;
     let line = geodata::line(&body.line, crs)
         .map_err(|m| ApiError::unprocessable("invalid_line", format!("line: {m}")))?;
@@ -524,6 +529,27 @@ async fn split(
             "the new piece needs a non-empty code and name",
         ));
     }
+    // Children whose interior lies in the smaller piece move to it; one that straddles the line
+    // is then outside its parent either way, and validation says so.
+    let moving: Vec<PlaceChange> = map
+        .places
+        .iter()
+        .filter(|child| child.parent_id == Some(id))
+        .filter(|child| {
+            child
+                .geometry
+                .interior_point()
+                .is_some_and(|p| smaller.intersects(&p))
+        })
+        .map(|child| PlaceChange::Update {
+            id: child.id,
+            expected_version: child.version,
+            place: PlaceFields {
+                parent_id: Some(NEW_PIECE),
+                ..PlaceFields::of(child)
+            },
+        })
+        .collect();
     let kept = PlaceFields {
         geometry: MultiPolygon(vec![larger]),
         ..PlaceFields::of(&stored)
@@ -546,10 +572,13 @@ async fn split(
                     place: kept,
                 },
                 PlaceChange::Insert {
-                    temp_id: -1,
+                    temp_id: NEW_PIECE,
                     place: created,
                 },
-            ],
+            ]
+            .into_iter()
+            .chain(moving)
+            .collect(),
         )
         .await?;
     let mut features = stored_features(&state, &outcome).await?.into_iter();
@@ -567,7 +596,8 @@ struct MergeBody {
     versions: Vec<i64>,
 }
 
-/// `POST /api/v1/{layer}/merge`: unites neighbours of one parent; the first id survives.
+/// `POST /api/v1/{layer}/merge`: unites neighbours of one parent; the first id survives and
+/// takes the children of the others.
 async fn merge(
     State(state): State<AppState>,
     Extension(kind): Extension<PlaceKind>,
@@ -612,6 +642,20 @@ async fn merge(
             ..PlaceFields::of(&places[0])
         },
     }];
+    // The children of the merged places move to the one that survives.
+    changes.extend(
+        map.places
+            .iter()
+            .filter(|child| child.parent_id.is_some_and(|p| body.ids[1..].contains(&p)))
+            .map(|child| PlaceChange::Update {
+                id: child.id,
+                expected_version: child.version,
+                place: PlaceFields {
+                    parent_id: Some(places[0].id),
+                    ..PlaceFields::of(child)
+                },
+            }),
+    );
     changes.extend(
         body.ids[1..]
             .iter()

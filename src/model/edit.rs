@@ -103,7 +103,8 @@ impl PlaceFields {
 #[derive(Debug, Clone, PartialEq)]
 pub enum PlaceChange {
     /// A new place. `temp_id` is negative and stands for the id the store will give it wherever
-    /// the same edit's household and building assignments name it.
+    /// the same edit names it later: as the parent of a later insert or update, and in the
+    /// household and building assignments.
     Insert { temp_id: Id, place: PlaceFields },
     /// New fields for a place whose stored version must still be `expected_version`.
     Update {
@@ -148,6 +149,14 @@ impl CommittedEdit {
             .iter()
             .find(|(temp, _)| *temp == id)
             .map_or(id, |(_, real)| *real)
+    }
+
+    /// `place` with a parent named by a `temp_id` of this edit replaced by its real id.
+    pub fn resolve(&self, place: &PlaceFields) -> PlaceFields {
+        PlaceFields {
+            parent_id: place.parent_id.map(|id| self.real_id(id)),
+            ..place.clone()
+        }
     }
 }
 

@@ -478,6 +478,7 @@ impl Store for PostgresStore {
         for change in &edit.changes {
             match change {
                 PlaceChange::Insert { temp_id, place } => {
+                    let place = &done.resolve(place);
                     let id: Id = sqlx::query_scalar(
                         "INSERT INTO places (kind, code, name, parent_id, geom, version, \
                          updated_at) VALUES ($1, $2, $3, $4, ST_Multi(ST_GeomFromWKB($5, 4326)), \
@@ -509,6 +510,7 @@ impl Store for PostgresStore {
                     expected_version,
                     place,
                 } => {
+                    let place = &done.resolve(place);
                     let before = place_in(&mut tx, *id).await?;
                     let stored = before.as_ref().map(|p| p.version);
                     if stored != Some(*expected_version) {

@@ -523,6 +523,7 @@ impl Store for SqliteStore {
         for change in &edit.changes {
             match change {
                 PlaceChange::Insert { temp_id, place } => {
+                    let place = &done.resolve(place);
                     let b = bbox(0, &place.code, &place.geometry)?;
                     let id: Id = sqlx::query_scalar(AssertSqlSafe(format!(
                         "INSERT INTO places (id, kind, code, name, parent_id, geom, min_x, \
@@ -559,6 +560,7 @@ impl Store for SqliteStore {
                     expected_version,
                     place,
                 } => {
+                    let place = &done.resolve(place);
                     let before = place_in(&mut tx, *id).await?;
                     let stored = before.as_ref().map(|p| p.version);
                     if stored != Some(*expected_version) {
