@@ -41,6 +41,7 @@ const NEW_PIECE: Id = -1;
 /// The kinds of place editable over REST.
 pub const EDITABLE: [PlaceKind; 3] = [PlaceKind::Grid, PlaceKind::Community, PlaceKind::Area];
 
+/// The routes of every editable layer; each handler learns its layer from an `Extension`.
 pub fn routes() -> Router<AppState> {
     let mut router = Router::new();
     for kind in EDITABLE {

@@ -25,6 +25,7 @@ pub enum EditAction {
 }
 
 impl EditAction {
+    /// Every action, in the order a place usually meets them.
     pub const ALL: [EditAction; 6] = [
         EditAction::Import,
         EditAction::Create,
