@@ -2,9 +2,10 @@
 //!
 //! A bearer token is 32 bytes from the operating system's random source, given to the client in
 //! hex and stored only as its SHA-256, so that a copy of the database lets nobody log in. Tokens
-//! expire after [`TOKEN_LIFETIME_SECS`] and can be revoked (logout).
+//! expire after a lifetime the operator sets (`wangge serve --token-ttl`, by default
+//! [`TOKEN_LIFETIME_SECS`]) and can be revoked (logout).
 
-use crate::model::Id;
+use crate::model::{Holder, Id};
 use argon2::Argon2;
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
@@ -13,7 +14,7 @@ use sha2::{Digest, Sha256};
 use std::fmt;
 use std::str::FromStr;
 
-/// How long a token lives: 12 hours.
+/// How long a token lives unless configured otherwise: 12 hours.
 pub const TOKEN_LIFETIME_SECS: i64 = 12 * 60 * 60;
 
 /// What a user may do.
@@ -64,8 +65,35 @@ impl FromStr for Role {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct User {
     pub id: Id,
+    /// The login name.
     pub name: String,
     pub role: Role,
+    /// The name people know them by (张伟), shown to residents for an area's holder.
+    pub display_name: Option<String>,
+    /// A contact number, shown to residents for an area's holder.
+    pub phone: Option<String>,
+}
+
+impl From<&User> for Holder {
+    fn from(user: &User) -> Self {
+        Holder {
+            id: user.id,
+            name: user.name.clone(),
+            display_name: user.display_name.clone(),
+            phone: user.phone.clone(),
+        }
+    }
+}
+
+/// An account to create.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewUser {
+    pub name: String,
+    pub role: Role,
+    /// An argon2 PHC string from [`hash_password`].
+    pub password_hash: String,
+    pub display_name: Option<String>,
+    pub phone: Option<String>,
 }
 
 /// An account with its argon2 PHC string, as the store keeps it.
@@ -142,6 +170,17 @@ pub fn now_unix() -> i64 {
 
 /// Unix seconds as an RFC 3339 UTC timestamp (`2026-11-28T08:00:00Z`).
 pub fn rfc3339(secs: i64) -> String {
+    format!("{}Z", civil(secs))
+}
+
+/// Unix milliseconds as RFC 3339 UTC with exactly three decimals (`2026-11-28T08:00:00.250Z`):
+/// the form the stores keep claim times in, so that comparing the text compares the instants.
+pub fn rfc3339_millis(ms: i64) -> String {
+    format!("{}.{:03}Z", civil(ms.div_euclid(1000)), ms.rem_euclid(1000))
+}
+
+/// `YYYY-MM-DDTHH:MM:SS` in UTC for Unix seconds.
+fn civil(secs: i64) -> String {
     let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);
     // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
@@ -155,7 +194,7 @@ pub fn rfc3339(secs: i64) -> String {
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
     format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}",
         rem / 3600,
         rem % 3600 / 60,
         rem % 60
@@ -191,6 +230,12 @@ mod tests {
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
         assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
         assert_eq!(rfc3339(1_795_852_800 + 3661), "2026-11-28T09:01:01Z");
+        assert_eq!(rfc3339_millis(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(
+            rfc3339_millis(1_795_852_800_007),
+            "2026-11-28T08:00:00.007Z"
+        );
+        assert_eq!(rfc3339_millis(-1), "1969-12-31T23:59:59.999Z");
     }
 
     #[test]

@@ -30,6 +30,9 @@ pub enum ApiError {
     /// 409: the request clashes with stored data.
     #[error("{0}")]
     Conflict(String),
+    /// 409 with a code that says which clash (`already_claimed`, `not_claimed`).
+    #[error("{message}")]
+    ConflictWith { code: &'static str, message: String },
     /// 413: the body or the batch is too large.
     #[error("{message}")]
     TooLarge { code: &'static str, message: String },
@@ -59,6 +62,13 @@ impl ApiError {
         }
     }
 
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+        ApiError::ConflictWith {
+            code,
+            message: message.into(),
+        }
+    }
+
     fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
             ApiError::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, code),
@@ -67,6 +77,7 @@ impl ApiError {
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            ApiError::ConflictWith { code, .. } => (StatusCode::CONFLICT, code),
             ApiError::TooLarge { code, .. } => (StatusCode::PAYLOAD_TOO_LARGE, code),
             ApiError::Unprocessable { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, code),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),

@@ -3,7 +3,7 @@
 use super::AppState;
 use super::error::ApiError;
 use super::json::ApiJson;
-use crate::model::Id;
+use crate::model::{Holder, Id};
 use crate::spatial::crs::Crs;
 use crate::spatial::index::{Located, SpatialIndex};
 use axum::Json;
@@ -23,6 +23,16 @@ pub struct PlaceRef {
     pub name: String,
 }
 
+/// A responsibility area as a lookup names it, with who answers for it now.
+#[derive(Debug, Serialize, PartialEq)]
+pub struct AreaRef {
+    pub id: Id,
+    pub code: String,
+    pub name: String,
+    /// The cadre who holds the area, `null` if nobody does.
+    pub holder: Option<Holder>,
+}
+
 /// The WGS84 position that was looked up.
 #[derive(Debug, Serialize, PartialEq)]
 pub struct LonLat {
@@ -38,10 +48,10 @@ pub struct LookupAnswer {
     pub street: Option<PlaceRef>,
     pub community: Option<PlaceRef>,
     pub grid: Option<PlaceRef>,
-    pub areas: Vec<PlaceRef>,
+    pub areas: Vec<AreaRef>,
 }
 
-fn answer(index: &SpatialIndex, lon: f64, lat: f64) -> LookupAnswer {
+fn answer(index: &SpatialIndex, holders: &HashMap<Id, Holder>, lon: f64, lat: f64) -> LookupAnswer {
     let Located {
         district,
         street,
@@ -62,7 +72,16 @@ fn answer(index: &SpatialIndex, lon: f64, lat: f64) -> LookupAnswer {
         street: street.and_then(named),
         community: community.and_then(named),
         grid: grid.and_then(named),
-        areas: areas.into_iter().filter_map(named).collect(),
+        areas: areas
+            .into_iter()
+            .filter_map(named)
+            .map(|PlaceRef { id, code, name }| AreaRef {
+                id,
+                code,
+                name,
+                holder: holders.get(&id).cloned(),
+            })
+            .collect(),
     }
 }
 
@@ -119,7 +138,8 @@ pub async fn lookup_point(
         )
     };
     let (lon, lat) = crs.to_wgs84(x, y)?;
-    Ok(Json(answer(&state.app.index(), lon, lat)))
+    let data = state.app.map_data();
+    Ok(Json(answer(&state.app.index(), &data.holders, lon, lat)))
 }
 
 /// The body of a batch lookup.
@@ -163,10 +183,11 @@ pub async fn lookup_batch(
                 .map_err(|e| ApiError::from(e).at(&format!("points[{i}]")))
         })
         .collect::<Result<Vec<_>, _>>()?;
+    let data = state.app.map_data();
     let index = state.app.index();
     let results = wgs84
         .into_iter()
-        .map(|(lon, lat)| answer(&index, lon, lat))
+        .map(|(lon, lat)| answer(&index, &data.holders, lon, lat))
         .collect();
     Ok(Json(BatchAnswer { results }))
 }
