@@ -267,7 +267,8 @@ async fn claims_over_http(url: &str) {
         .iter()
         .filter(|(_, (status, _))| *status == StatusCode::CREATED)
         .collect();
-    assert_eq!(winners.len(), 1, "{results:?}");
+    let statuses: Vec<u16> = results.iter().map(|(_, (s, _))| s.as_u16()).collect();
+    assert_eq!(winners.len(), 1, "statuses: {statuses:?}");
     for (_, (status, body)) in &results {
         if *status != StatusCode::CREATED {
             assert_eq!(*status, StatusCode::CONFLICT, "{body}");

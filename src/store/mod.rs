@@ -172,6 +172,10 @@ pub trait Store: Send + Sync + 'static {
     async fn reassign_area(&self, area_id: Id, user_id: Id, by: Id) -> Result<Claim>;
 
     /// Every claim of an area, oldest first; [`StoreError::NotFound`] if it is not an area.
+    /// Claims keep a foreign key to their area's row in `places`: a write that deletes an area
+    /// must end its open claim in the same transaction (`released_at` now, `ended_by`
+    /// `'delete'`, `ended_by_user` the deleting user) and cannot drop a row that claims still
+    /// name, so that the history stays readable.
     async fn area_claims(&self, area_id: Id) -> Result<Vec<Claim>>;
 
     /// The current claim of every held area, by area id.

@@ -89,14 +89,17 @@ fn claims_select() -> String {
     )
 }
 
-/// The error for an id that names no area, unless it names one. `FOR SHARE` keeps the area
-/// from being deleted while its claims change.
-async fn check_area(conn: &mut PgConnection, area_id: Id) -> Result<()> {
-    let kind: Option<String> =
-        sqlx::query_scalar("SELECT kind FROM places WHERE id = $1 FOR SHARE")
-            .bind(area_id)
-            .fetch_optional(conn)
-            .await?;
+/// The error for an id that names no area, unless it names one. With `lock` (in a claim's
+/// write transaction) the area's row is held `FOR SHARE`, so that it cannot be deleted while
+/// its claims change.
+async fn check_area(conn: &mut PgConnection, area_id: Id, lock: bool) -> Result<()> {
+    let kind: Option<String> = sqlx::query_scalar(AssertSqlSafe(format!(
+        "SELECT kind FROM places WHERE id = $1{}",
+        if lock { " FOR SHARE" } else { "" }
+    )))
+    .bind(area_id)
+    .fetch_optional(conn)
+    .await?;
     match kind {
         Some(kind) if kind == PlaceKind::Area.as_str() => Ok(()),
         other => Err(not_an_area(area_id, other)),
@@ -523,7 +526,7 @@ impl Store for PostgresStore {
 
     async fn claim_area(&self, area_id: Id, user_id: Id) -> Result<Claim> {
         let mut tx = self.pool.begin().await?;
-        check_area(&mut tx, area_id).await?;
+        check_area(&mut tx, area_id, true).await?;
         // A concurrent claim's insert waits here for ours to commit or roll back, then fails
         // on the partial unique index.
         let inserted = sqlx::query_scalar::<_, Id>(AssertSqlSafe(format!(
@@ -559,7 +562,7 @@ impl Store for PostgresStore {
 
     async fn release_area(&self, area_id: Id, holder_id: Id, by: Id) -> Result<Claim> {
         let mut tx = self.pool.begin().await?;
-        check_area(&mut tx, area_id).await?;
+        check_area(&mut tx, area_id, true).await?;
         let claim = match current_claim(&mut tx, area_id, true).await? {
             Some(c) if c.holder.id == holder_id => c,
             other => return Err(not_held(area_id, holder_id, other.as_ref())),
@@ -584,7 +587,7 @@ impl Store for PostgresStore {
 
     async fn reassign_area(&self, area_id: Id, user_id: Id, by: Id) -> Result<Claim> {
         let mut tx = self.pool.begin().await?;
-        check_area(&mut tx, area_id).await?;
+        check_area(&mut tx, area_id, true).await?;
         let role: Option<(String, String)> =
             sqlx::query_as("SELECT name, role FROM users WHERE id = $1")
                 .bind(user_id)
@@ -639,7 +642,7 @@ impl Store for PostgresStore {
 
     async fn area_claims(&self, area_id: Id) -> Result<Vec<Claim>> {
         let mut conn = self.pool.acquire().await?;
-        check_area(&mut conn, area_id).await?;
+        check_area(&mut conn, area_id, false).await?;
         let rows: Vec<ClaimRow> = sqlx::query_as(AssertSqlSafe(format!(
             "{} WHERE c.area_id = $1 ORDER BY c.claimed_at, c.id",
             claims_select()
