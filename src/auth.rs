@@ -170,17 +170,6 @@ pub fn now_unix() -> i64 {
 
 /// Unix seconds as an RFC 3339 UTC timestamp (`2026-11-28T08:00:00Z`).
 pub fn rfc3339(secs: i64) -> String {
-    format!("{}Z", civil(secs))
-}
-
-/// Unix milliseconds as RFC 3339 UTC with exactly three decimals (`2026-11-28T08:00:00.250Z`):
-/// the form the stores keep claim times in, so that comparing the text compares the instants.
-pub fn rfc3339_millis(ms: i64) -> String {
-    format!("{}.{:03}Z", civil(ms.div_euclid(1000)), ms.rem_euclid(1000))
-}
-
-/// `YYYY-MM-DDTHH:MM:SS` in UTC for Unix seconds.
-fn civil(secs: i64) -> String {
     let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);
     // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
@@ -194,7 +183,7 @@ fn civil(secs: i64) -> String {
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
     format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}",
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
         rem / 3600,
         rem % 3600 / 60,
         rem % 60
@@ -230,12 +219,6 @@ mod tests {
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
         assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
         assert_eq!(rfc3339(1_795_852_800 + 3661), "2026-11-28T09:01:01Z");
-        assert_eq!(rfc3339_millis(0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(
-            rfc3339_millis(1_795_852_800_007),
-            "2026-11-28T08:00:00.007Z"
-        );
-        assert_eq!(rfc3339_millis(-1), "1969-12-31T23:59:59.999Z");
     }
 
     #[test]

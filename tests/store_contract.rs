@@ -499,6 +499,28 @@ fn millis(t: &str) -> i64 {
     ((days * 24 + n(11..13)) * 60 + n(14..16)) * 60_000 + n(17..19) * 1000 + n(20..23)
 }
 
+/// Unix milliseconds in the stored form, the inverse of [`millis`].
+fn stored(ms: i64) -> String {
+    let (days, rem) = (ms.div_euclid(86_400_000), ms.rem_euclid(86_400_000));
+    // Civil from days (Howard Hinnant).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    let (h, m, sec, milli) = (
+        rem / 3_600_000,
+        rem / 60_000 % 60,
+        rem / 1000 % 60,
+        rem % 1000,
+    );
+    format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{sec:02}.{milli:03}Z")
+}
+
 async fn users_keep_their_contact_details(store: Arc<dyn Store>) {
     let zhang = user(&store, "zhangwei", Role::Cadre, Some("张伟")).await;
     assert_eq!(zhang.display_name.as_deref(), Some("张伟"));
@@ -603,24 +625,38 @@ async fn an_area_has_one_holder_and_a_history(store: Arc<dyn Store>) {
     assert_eq!(history[1].claimed_at, second.claimed_at);
 
     // Who held it when: claims are half-open intervals [claimed_at, released_at).
-    let at = |ms: i64| {
+    let at = |t: String| {
         let store = store.clone();
         async move {
-            let claims = store.holders_at(ms).await.unwrap();
+            let claims = store.holders_at(&t).await.unwrap();
             assert!(claims.len() <= 1, "{claims:?}");
             claims.first().map(|c| c.holder.id)
         }
     };
-    assert_eq!(at(0).await, None);
-    assert_eq!(at(millis(&first.claimed_at)).await, Some(zhang.id));
-    assert_eq!(at(millis(&first.claimed_at) - 1).await, None);
-    assert_ne!(at(millis(&released_at)).await, Some(zhang.id));
-    assert_eq!(at(millis(&third.claimed_at) - 1).await, Some(li.id));
-    assert_eq!(at(millis(&third.claimed_at)).await, Some(zhang.id));
-    let year_9999 = millis("9999-12-31T23:59:59.999Z");
-    assert_eq!(at(year_9999).await, Some(zhang.id));
-    let err = store.holders_at(year_9999 + 1).await.unwrap_err();
-    assert!(matches!(err, StoreError::Invalid(_)), "{err:?}");
+    let before = |t: &str| stored(millis(t) - 1);
+    assert_eq!(stored(millis(&first.claimed_at)), first.claimed_at);
+    assert_eq!(at("0001-01-01T00:00:00.000Z".into()).await, None);
+    assert_eq!(at(first.claimed_at.clone()).await, Some(zhang.id));
+    assert_eq!(at(before(&first.claimed_at)).await, None);
+    if released_at > first.claimed_at {
+        // (A release in the claim's own millisecond leaves no instant between them.)
+        assert_eq!(at(before(&released_at)).await, Some(zhang.id));
+    }
+    assert_ne!(at(released_at.clone()).await, Some(zhang.id));
+    if third.claimed_at > second.claimed_at {
+        assert_eq!(at(before(&third.claimed_at)).await, Some(li.id));
+    }
+    assert_eq!(at(third.claimed_at.clone()).await, Some(zhang.id));
+    assert_eq!(at("9999-12-31T23:59:59.999Z".into()).await, Some(zhang.id));
+    for bad in [
+        "2026-11-28",
+        "2026-11-28T08:00:00Z",
+        "2026-11-28T08:00:00.000+08:00",
+        "x",
+    ] {
+        let err = store.holders_at(bad).await.unwrap_err();
+        assert!(matches!(err, StoreError::Invalid(_)), "{bad}: {err:?}");
+    }
 
     // Each change is in the trace with the holder before and after.
     let trace = store.audit("area", Some(area)).await.unwrap();

@@ -181,10 +181,11 @@ pub trait Store: Send + Sync + 'static {
     /// The current claim of every held area, by area id.
     async fn current_claims(&self) -> Result<Vec<Claim>>;
 
-    /// The claims that were current at an instant (Unix milliseconds), by area id: claimed at
-    /// or before it and not released by then. What `lookup?at=DATE` asks. An instant outside
-    /// the years 0001 to 9999 is [`StoreError::Invalid`].
-    async fn holders_at(&self, at_ms: i64) -> Result<Vec<Claim>>;
+    /// The claims that were current at an instant, by area id: claimed at or before it and not
+    /// released by then (claims are half-open intervals). What `lookup?at=DATE` asks. `at` is
+    /// in the stored form, RFC 3339 UTC with exactly three decimals (`2026-11-28T15:59:59.999Z`);
+    /// any other text is [`StoreError::Invalid`].
+    async fn holders_at(&self, at: &str) -> Result<Vec<Claim>>;
 
     /// The areas `user_id` holds now, oldest claim first, with their household counts.
     async fn held_areas(&self, user_id: Id) -> Result<Vec<HeldArea>>;
@@ -245,15 +246,23 @@ pub(crate) fn claim_from_row(row: ClaimRow) -> Result<Claim> {
     })
 }
 
-/// An instant in Unix milliseconds as the stores compare it (RFC 3339 text, four-digit years).
-pub(crate) fn instant(at_ms: i64) -> Result<String> {
-    /// 0001-01-01T00:00:00Z and 10000-01-01T00:00:00Z.
-    const RANGE: std::ops::Range<i64> = -62_135_596_800_000..253_402_300_800_000;
-    if RANGE.contains(&at_ms) {
-        Ok(crate::auth::rfc3339_millis(at_ms))
+/// Checks that `at` is an instant in the stored form (`2026-11-28T15:59:59.999Z`), the only
+/// text that compares like the instants on SQLite.
+pub(crate) fn instant(at: &str) -> Result<&str> {
+    const SHAPE: &[u8] = b"dddd-dd-ddTdd:dd:dd.dddZ";
+    let fits = at.len() == SHAPE.len()
+        && SHAPE.iter().zip(at.bytes()).all(|(&want, got)| {
+            if want == b'd' {
+                got.is_ascii_digit()
+            } else {
+                want == got
+            }
+        });
+    if fits {
+        Ok(at)
     } else {
         Err(StoreError::Invalid(format!(
-            "the instant {at_ms} ms is outside the years 0001 to 9999"
+            "instant {at:?} is not RFC 3339 UTC with milliseconds, like 2026-11-28T15:59:59.999Z"
         )))
     }
 }

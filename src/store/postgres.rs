@@ -663,13 +663,13 @@ impl Store for PostgresStore {
         rows.into_iter().map(claim_from_row).collect()
     }
 
-    async fn holders_at(&self, at_ms: i64) -> Result<Vec<Claim>> {
+    async fn holders_at(&self, at: &str) -> Result<Vec<Claim>> {
         let rows: Vec<ClaimRow> = sqlx::query_as(AssertSqlSafe(format!(
             "{} WHERE c.claimed_at <= $1::timestamptz \
              AND (c.released_at IS NULL OR c.released_at > $1::timestamptz) ORDER BY c.area_id",
             claims_select()
         )))
-        .bind(instant(at_ms)?)
+        .bind(instant(at)?)
         .fetch_all(&self.pool)
         .await?;
         rows.into_iter().map(claim_from_row).collect()
