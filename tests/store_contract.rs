@@ -810,6 +810,68 @@ contract!(
     concurrent_claims_have_one_winner,
 );
 
+/// Deleting a claimed area, by any writer, ends its claim; its history stays readable.
+async fn deleting_an_area_ends_its_claim(
+    store: Arc<dyn Store>,
+    delete_place: impl AsyncFnOnce(Id),
+) {
+    store.upsert_places(&hierarchy()).await.unwrap();
+    let places = store.places(None).await.unwrap();
+    let area = places
+        .iter()
+        .find(|p| p.kind == PlaceKind::Area)
+        .unwrap()
+        .id;
+    let zhang = store.create_user("zhang", Role::Cadre, "h").await.unwrap();
+    let li = store.create_user("li", Role::Cadre, "h").await.unwrap();
+    store.claim_area(area, li.id).await.unwrap();
+    store.release_area(area, li.id, li.id).await.unwrap();
+    let claim = store.claim_area(area, zhang.id).await.unwrap();
+    delete_place(area).await;
+    assert_eq!(store.current_claims().await.unwrap(), vec![]);
+    assert_eq!(store.held_areas(zhang.id).await.unwrap(), vec![]);
+    let history = store.area_claims(area).await.unwrap();
+    assert_eq!(history.len(), 2);
+    assert_eq!(history[0].ended_by, Some(ClaimEnd::Release));
+    assert_eq!(history[1].ended_by, Some(ClaimEnd::Delete));
+    assert_eq!(history[1].ended_by_user, None);
+    assert!(history[1].released_at.as_deref().unwrap() >= claim.claimed_at.as_str());
+    let err = store.claim_area(area, zhang.id).await.unwrap_err();
+    assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
+}
+
+#[tokio::test]
+async fn deleting_an_area_ends_its_claim_on_sqlite() {
+    let db = common::temp_sqlite();
+    let store = common::sqlite_store(&db).await;
+    let pool = sqlx::SqlitePool::connect(&db.url).await.unwrap();
+    deleting_an_area_ends_its_claim(store, async |id| {
+        sqlx::query("DELETE FROM places WHERE id = ?")
+            .bind(id)
+            .execute(&pool)
+            .await
+            .unwrap();
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn deleting_an_area_ends_its_claim_on_postgis() {
+    let Some(url) = common::fresh_postgres_url().await else {
+        return;
+    };
+    let store = wangge::store::open(&url).await.unwrap();
+    let pool = sqlx::PgPool::connect(&url).await.unwrap();
+    deleting_an_area_ends_its_claim(store, async |id| {
+        sqlx::query("DELETE FROM places WHERE id = $1")
+            .bind(id)
+            .execute(&pool)
+            .await
+            .unwrap();
+    })
+    .await;
+}
+
 /// PostGIS refuses an invalid polygon by itself, even from a writer that skipped our checks.
 #[tokio::test]
 async fn postgis_check_refuses_a_bowtie_written_past_validation() {

@@ -5,10 +5,12 @@ ALTER TABLE users ADD COLUMN display_name TEXT CHECK (display_name IS NULL OR le
 ALTER TABLE users ADD COLUMN phone TEXT CHECK (phone IS NULL OR length(phone) > 0);
 
 -- One row per claim; a claim ends by release, reassignment or the area's deletion. The area's
--- kind ('area') is checked by the store in the claiming transaction.
+-- existence and kind ('area') are checked by the store in the claiming transaction, which holds
+-- the area's row FOR SHARE. No foreign key on area_id: the history of a deleted area stays (as
+-- place_versions keeps its versions).
 CREATE TABLE area_claims (
     id            BIGSERIAL PRIMARY KEY,
-    area_id       BIGINT      NOT NULL REFERENCES places (id),
+    area_id       BIGINT      NOT NULL,
     user_id       BIGINT      NOT NULL REFERENCES users (id),
     claimed_at    TIMESTAMPTZ NOT NULL DEFAULT date_trunc('milliseconds', clock_timestamp()),
     released_at   TIMESTAMPTZ,
@@ -21,3 +23,16 @@ CREATE TABLE area_claims (
 CREATE UNIQUE INDEX area_claims_one_holder ON area_claims (area_id) WHERE released_at IS NULL;
 CREATE INDEX area_claims_area ON area_claims (area_id, claimed_at);
 CREATE INDEX area_claims_user ON area_claims (user_id) WHERE released_at IS NULL;
+
+-- Deleting an area, by whatever writer, ends its open claim. Who deleted it is in the audit.
+CREATE FUNCTION area_claims_end_on_delete() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE area_claims
+    SET released_at = GREATEST(claimed_at, date_trunc('milliseconds', clock_timestamp())),
+        ended_by = 'delete'
+    WHERE area_id = OLD.id AND released_at IS NULL;
+    RETURN OLD;
+END
+$$;
+CREATE TRIGGER area_claims_end_on_delete AFTER DELETE ON places
+FOR EACH ROW WHEN (OLD.kind = 'area') EXECUTE FUNCTION area_claims_end_on_delete();

@@ -6,10 +6,11 @@ ALTER TABLE users ADD COLUMN display_name TEXT CHECK (display_name IS NULL OR le
 ALTER TABLE users ADD COLUMN phone TEXT CHECK (phone IS NULL OR length(phone) > 0);
 
 -- One row per claim; a claim ends by release, reassignment or the area's deletion. The area's
--- kind ('area') is checked by the store in the claiming transaction.
+-- existence and kind ('area') are checked by the store in the claiming transaction. No foreign
+-- key on area_id: the history of a deleted area stays (as place_versions keeps its versions).
 CREATE TABLE area_claims (
     id            INTEGER PRIMARY KEY,
-    area_id       INTEGER NOT NULL REFERENCES places (id),
+    area_id       INTEGER NOT NULL,
     user_id       INTEGER NOT NULL REFERENCES users (id),
     claimed_at    TEXT    NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
     released_at   TEXT,
@@ -22,3 +23,12 @@ CREATE TABLE area_claims (
 CREATE UNIQUE INDEX area_claims_one_holder ON area_claims (area_id) WHERE released_at IS NULL;
 CREATE INDEX area_claims_area ON area_claims (area_id, claimed_at);
 CREATE INDEX area_claims_user ON area_claims (user_id) WHERE released_at IS NULL;
+
+-- Deleting an area, by whatever writer, ends its open claim. Who deleted it is in the audit.
+CREATE TRIGGER area_claims_end_on_delete AFTER DELETE ON places
+WHEN OLD.kind = 'area'
+BEGIN
+    UPDATE area_claims
+    SET released_at = max(claimed_at, strftime('%Y-%m-%dT%H:%M:%fZ', 'now')), ended_by = 'delete'
+    WHERE area_id = OLD.id AND released_at IS NULL;
+END;

@@ -183,17 +183,17 @@ async fn reassign(
     ))
 }
 
-/// `GET /api/v1/areas/{id}/claims`: the area's claims, oldest first.
+/// `GET /api/v1/areas/{id}/claims`: the area's claims, oldest first, also after its deletion.
 async fn history(
     State(state): State<AppState>,
     _caller: Caller,
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let area_id = area_id(path)?;
+    // Also the history of an area deleted since, which has no place to name any more.
     let claims = state.app.store().area_claims(area_id).await?;
-    let area = area_ref(&state, area_id).await?;
     let claims: Vec<Value> = claims.iter().map(claim_json).collect();
-    Ok(Json(json!({"area": area, "claims": claims})))
+    Ok(Json(json!({ "claims": claims })))
 }
 
 /// `GET /api/v1/areas/holders`: every area with its holder or `null`, for the map's colouring.

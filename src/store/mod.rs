@@ -171,11 +171,9 @@ pub trait Store: Send + Sync + 'static {
     /// [`StoreError::Conflict`].
     async fn reassign_area(&self, area_id: Id, user_id: Id, by: Id) -> Result<Claim>;
 
-    /// Every claim of an area, oldest first; [`StoreError::NotFound`] if it is not an area.
-    /// Claims keep a foreign key to their area's row in `places`: a write that deletes an area
-    /// must end its open claim in the same transaction (`released_at` now, `ended_by`
-    /// `'delete'`, `ended_by_user` the deleting user) and cannot drop a row that claims still
-    /// name, so that the history stays readable.
+    /// Every claim of an area, oldest first, also of an area deleted since (a database trigger
+    /// ends the open claim of a deleted area with [`ClaimEnd::Delete`], `ended_by_user` null);
+    /// [`StoreError::NotFound`] if there are none and the id names no area.
     async fn area_claims(&self, area_id: Id) -> Result<Vec<Claim>>;
 
     /// The current claim of every held area, by area id.

@@ -669,7 +669,6 @@ impl Store for SqliteStore {
 
     async fn area_claims(&self, area_id: Id) -> Result<Vec<Claim>> {
         let mut conn = self.pool.acquire().await?;
-        check_area(&mut conn, area_id).await?;
         let rows: Vec<ClaimRow> = sqlx::query_as(AssertSqlSafe(format!(
             "{} WHERE c.area_id = ? ORDER BY c.claimed_at, c.id",
             claims_select()
@@ -677,6 +676,9 @@ impl Store for SqliteStore {
         .bind(area_id)
         .fetch_all(&mut *conn)
         .await?;
+        if rows.is_empty() {
+            check_area(&mut conn, area_id).await?;
+        }
         rows.into_iter().map(claim_from_row).collect()
     }
 
