@@ -2,18 +2,19 @@
 //! index built from it, and the writes that keep the two in step.
 
 use crate::geodata::LayerData;
-use crate::model::{Building, BuildingAssignment, HouseholdAssignment, Id, Place};
+use crate::model::{Building, BuildingAssignment, Claim, Holder, HouseholdAssignment, Id, Place};
 use crate::spatial::assign::{assign_buildings, assign_households};
 use crate::spatial::index::SpatialIndex;
 use crate::store::{Result, Store, WriteSummary};
 use geo::{Coord, InteriorPoint};
+use std::collections::HashMap;
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 
 mod edit;
-pub use edit::{EditError, EditOutcome};
+pub use edit::{EditError, EditOutcome, Past};
 
-/// An index of past places and the (instant, map version) it was built for.
-type PastIndex = Option<((String, u64), Arc<SpatialIndex>)>;
+/// The past view last built and the (instant, map version) it was built for.
+type PastIndex = Option<((String, u64), Arc<Past>)>;
 
 /// The store and its in-memory index.
 pub struct App {
@@ -27,16 +28,20 @@ pub struct App {
     past: tokio::sync::Mutex<PastIndex>,
 }
 
-/// Everything the maps draw (tiles, OGC collections), held in memory and replaced whole after
-/// every write, so readers never see half of a change.
+/// Everything the maps draw (tiles, OGC collections) and the lookup names, held in memory and
+/// replaced whole after every write, so readers never see half of a change. The layers sit
+/// behind their own `Arc`s so that a claim, which changes only `holders`, makes a new snapshot
+/// without copying them.
 #[derive(Debug, Default)]
 pub struct MapData {
     /// Grows by one with every write; tile caches and ETags key on it.
     pub version: u64,
-    pub places: Vec<Place>,
-    pub buildings: Vec<Building>,
+    pub places: Arc<Vec<Place>>,
+    pub buildings: Arc<Vec<Building>>,
     /// Household locations and grids only: what a map may show without personal data.
-    pub households: Vec<HouseholdPoint>,
+    pub households: Arc<Vec<HouseholdPoint>>,
+    /// The current holder of every claimed area, by area id.
+    pub holders: Arc<HashMap<Id, Holder>>,
 }
 
 /// A household as a map may show it: a position and the grid it counts towards, nothing personal.
@@ -94,14 +99,35 @@ impl App {
                 grid_id: h.grid_id,
             })
             .collect();
+        let holders = holders_of(self.store.current_claims().await?);
         let mut current = self.map.write().unwrap_or_else(|e| e.into_inner());
         *current = Arc::new(MapData {
             version: current.version + 1,
-            places,
-            buildings,
-            households,
+            places: Arc::new(places),
+            buildings: Arc::new(buildings),
+            households: Arc::new(households),
+            holders: Arc::new(holders),
         });
         Ok(())
+    }
+
+    /// Records a change of an area's holder (`None`: released) that the store has committed: a
+    /// new snapshot with a new version, so that cached `areas` tiles render again with their
+    /// `claimed` flag. Nothing is read from the store.
+    pub fn set_holder(&self, area_id: Id, holder: Option<Holder>) {
+        let mut current = self.map.write().unwrap_or_else(|e| e.into_inner());
+        let mut holders = (*current.holders).clone();
+        match holder {
+            Some(h) => holders.insert(area_id, h),
+            None => holders.remove(&area_id),
+        };
+        *current = Arc::new(MapData {
+            version: current.version + 1,
+            places: current.places.clone(),
+            buildings: current.buildings.clone(),
+            households: current.households.clone(),
+            holders: Arc::new(holders),
+        });
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -193,4 +219,9 @@ impl App {
         }
         Ok(true)
     }
+}
+
+/// Holders by area id from the current claims.
+fn holders_of(claims: Vec<Claim>) -> HashMap<Id, Holder> {
+    claims.into_iter().map(|c| (c.area_id, c.holder)).collect()
 }

@@ -2,9 +2,10 @@
 //!
 //! A bearer token is 32 bytes from the operating system's random source, given to the client in
 //! hex and stored only as its SHA-256, so that a copy of the database lets nobody log in. Tokens
-//! expire after [`TOKEN_LIFETIME_SECS`] and can be revoked (logout).
+//! expire after a lifetime the operator sets (`wangge serve --token-ttl`, by default
+//! [`TOKEN_LIFETIME_SECS`]) and can be revoked (logout).
 
-use crate::model::Id;
+use crate::model::{Holder, Id};
 use argon2::Argon2;
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
@@ -13,7 +14,7 @@ use sha2::{Digest, Sha256};
 use std::fmt;
 use std::str::FromStr;
 
-/// How long a token lives: 12 hours.
+/// How long a token lives unless configured otherwise: 12 hours.
 pub const TOKEN_LIFETIME_SECS: i64 = 12 * 60 * 60;
 
 /// What a user may do.
@@ -64,8 +65,35 @@ impl FromStr for Role {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct User {
     pub id: Id,
+    /// The login name.
     pub name: String,
     pub role: Role,
+    /// The name people know them by (张伟), shown to residents for an area's holder.
+    pub display_name: Option<String>,
+    /// A contact number, shown to residents for an area's holder.
+    pub phone: Option<String>,
+}
+
+impl From<&User> for Holder {
+    fn from(user: &User) -> Self {
+        Holder {
+            id: user.id,
+            name: user.name.clone(),
+            display_name: user.display_name.clone(),
+            phone: user.phone.clone(),
+        }
+    }
+}
+
+/// An account to create.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewUser {
+    pub name: String,
+    pub role: Role,
+    /// An argon2 PHC string from [`hash_password`].
+    pub password_hash: String,
+    pub display_name: Option<String>,
+    pub phone: Option<String>,
 }
 
 /// An account with its argon2 PHC string, as the store keeps it.

@@ -1,7 +1,7 @@
 //! The `wangge` command line: serve, import, export, user. Parses flags and hands over to the library.
 //!
 //! Settings come from flags, then environment variables (`WANGGE_BIND`, `DATABASE_URL`,
-//! `WANGGE_WEB_ROOT`, `WANGGE_BASEMAP_*`), then defaults; a flag always wins.
+//! `WANGGE_WEB_ROOT`, `WANGGE_BASEMAP_*`, `WANGGE_TOKEN_TTL`), then defaults; a flag always wins.
 
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
@@ -11,12 +11,16 @@ use std::io::{BufRead, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
 use wangge::app::App;
-use wangge::auth::{self, NewAudit, Role};
+use wangge::auth::{self, NewAudit, NewUser, Role};
 use wangge::geodata::{self, ImportError};
+use wangge::http::HttpConfig;
 use wangge::http::web::{self, Basemap, BasemapCrs, WebConfig};
 use wangge::model::Layer;
 use wangge::spatial::crs::Crs;
 use wangge::store;
+
+/// The longest token lifetime accepted: a year.
+const MAX_TOKEN_TTL_SECS: i64 = 365 * 24 * 60 * 60;
 
 /// The embedded database used when no other is named.
 const DEFAULT_DATABASE: &str = "sqlite://data/wangge.db";
@@ -92,6 +96,10 @@ enum Command {
         demo: bool,
         #[command(flatten)]
         web: WebArgs,
+        /// How long a bearer token from a login stays valid, in seconds (1 to 31536000).
+        #[arg(long, env = "WANGGE_TOKEN_TTL", default_value_t = auth::TOKEN_LIFETIME_SECS,
+              value_parser = clap::value_parser!(i64).range(1..=MAX_TOKEN_TTL_SECS))]
+        token_ttl: i64,
     },
     /// Import a GeoJSON FeatureCollection into one layer; all features or none.
     Import {
@@ -138,6 +146,12 @@ enum UserCommand {
         /// admin, planner, cadre or secretary.
         #[arg(long, value_parser = parse_role)]
         role: Role,
+        /// The name people know them by (e.g. 张伟), shown to residents for the areas they hold.
+        #[arg(long)]
+        display_name: Option<String>,
+        /// A contact number, shown to residents for the areas they hold.
+        #[arg(long)]
+        phone: Option<String>,
         /// Read the password from the first line of this file instead of standard input.
         #[arg(long)]
         password_file: Option<PathBuf>,
@@ -176,7 +190,14 @@ async fn main() -> anyhow::Result<()> {
             db,
             demo,
             web,
-        } => serve(&bind, &db.database, demo, web.config()?).await,
+            token_ttl,
+        } => {
+            let config = HttpConfig {
+                web: web.config()?,
+                token_ttl_secs: token_ttl,
+            };
+            serve(&bind, &db.database, demo, config).await
+        }
         Command::Import {
             file,
             layer,
@@ -194,10 +215,18 @@ async fn main() -> anyhow::Result<()> {
                 UserCommand::Add {
                     name,
                     role,
+                    display_name,
+                    phone,
                     password_file,
                     db,
                 },
-        } => add_user(&name, role, password_file, &db.database).await,
+        } => {
+            let contact = Contact {
+                display_name,
+                phone,
+            };
+            add_user(&name, role, contact, password_file, &db.database).await
+        }
     }
 }
 
@@ -208,7 +237,7 @@ async fn open_app(database: &str) -> anyhow::Result<Arc<App>> {
     Ok(Arc::new(App::open(store).await?))
 }
 
-async fn serve(bind: &str, database: &str, demo: bool, web: WebConfig) -> anyhow::Result<()> {
+async fn serve(bind: &str, database: &str, demo: bool, config: HttpConfig) -> anyhow::Result<()> {
     let app = open_app(database).await?;
     if demo {
         if app.load_demo_if_empty().await? {
@@ -222,10 +251,10 @@ async fn serve(bind: &str, database: &str, demo: bool, web: WebConfig) -> anyhow
         .with_context(|| format!("binding {bind}"))?;
     // Printed on standard output so that scripts and tests can find a port chosen by the OS.
     println!("wangge listening on http://{}", listener.local_addr()?);
-    if let Some(problem) = web.problem() {
+    if let Some(problem) = config.web.problem() {
         tracing::warn!("{problem}; the API works, the page at / explains what to install");
     }
-    axum::serve(listener, wangge::http::router_with(app, web))
+    axum::serve(listener, wangge::http::router_with(app, config))
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     Ok(())
@@ -325,9 +354,16 @@ async fn export(
     Ok(())
 }
 
+/// How residents reach a user: optional, blank means none.
+struct Contact {
+    display_name: Option<String>,
+    phone: Option<String>,
+}
+
 async fn add_user(
     name: &str,
     role: Role,
+    contact: Contact,
     password_file: Option<PathBuf>,
     database: &str,
 ) -> anyhow::Result<()> {
@@ -358,8 +394,15 @@ async fn add_user(
     let store = store::open(database)
         .await
         .with_context(|| format!("opening the database {database}"))?;
+    let given = |v: Option<String>| v.map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
     let user = store
-        .create_user(name, role, &hash)
+        .insert_user(&NewUser {
+            name: name.to_string(),
+            role,
+            password_hash: hash,
+            display_name: given(contact.display_name),
+            phone: given(contact.phone),
+        })
         .await
         .with_context(|| format!("creating the user {name:?}"))?;
     store
@@ -369,7 +412,13 @@ async fn add_user(
             entity: "user".into(),
             entity_id: Some(user.id),
             before: None,
-            after: Some(serde_json::json!({"id": user.id, "name": user.name, "role": user.role})),
+            after: Some(serde_json::json!({
+                "id": user.id,
+                "name": user.name,
+                "role": user.role,
+                "display_name": user.display_name,
+                "phone": user.phone,
+            })),
         })
         .await?;
     println!(

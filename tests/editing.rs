@@ -1107,3 +1107,33 @@ async fn communities_split_and_merge_carry_their_grids_on_postgis() {
     };
     communities_carry_their_grids(&url).await;
 }
+
+#[tokio::test]
+async fn a_lookup_at_a_date_names_the_holder_of_then() {
+    let db = common::temp_sqlite();
+    let api = Api::start(&db.url).await;
+    let area = api.get("/api/v1/areas").await.body["features"][0]["id"]
+        .as_i64()
+        .unwrap();
+    let before_claim = wangge::timestamp::now();
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    let claim = api
+        .send(
+            Method::POST,
+            &format!("/api/v1/areas/{area}/claim"),
+            Some(&api.cadre),
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!(claim.status, StatusCode::CREATED, "{}", claim.body);
+    let inside = "/api/v1/lookup?lon=120.372&lat=36.052";
+    let now = api.get(inside).await.body;
+    assert_eq!(now["areas"][0]["holder"]["name"], "cadre", "{now}");
+    let then = api
+        .get(&format!("{inside}&at={}", urlencode(&before_claim)))
+        .await
+        .body;
+    assert_eq!(then["areas"][0]["id"], area, "{then}");
+    assert!(then["areas"][0]["holder"].is_null(), "{then}");
+}

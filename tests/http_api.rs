@@ -434,6 +434,12 @@ async fn the_openapi_document_describes_every_route() {
         ("/api/v1/auth/logout", "post"),
         ("/api/v1/me", "get"),
         ("/api/v1/audit", "get"),
+        ("/api/v1/areas/{id}/claim", "post"),
+        ("/api/v1/areas/{id}/release", "post"),
+        ("/api/v1/areas/{id}/reassign", "post"),
+        ("/api/v1/areas/{id}/claims", "get"),
+        ("/api/v1/areas/holders", "get"),
+        ("/api/v1/me/areas", "get"),
     ] {
         assert!(
             doc["paths"][path][method].is_object(),
@@ -448,6 +454,11 @@ async fn the_openapi_document_describes_every_route() {
         ("/api/v1/auth/logout", "post"),
         ("/api/v1/me", "get"),
         ("/api/v1/audit", "get"),
+        ("/api/v1/areas/{id}/claim", "post"),
+        ("/api/v1/areas/{id}/release", "post"),
+        ("/api/v1/areas/{id}/reassign", "post"),
+        ("/api/v1/areas/{id}/claims", "get"),
+        ("/api/v1/me/areas", "get"),
     ] {
         assert_eq!(
             doc["paths"][path][method]["security"][0]["bearerAuth"],

@@ -5,11 +5,11 @@ mod common;
 use geo::{MultiPolygon, Point, polygon};
 use serde_json::json;
 use std::sync::Arc;
-use wangge::auth::{NewAudit, Role};
+use wangge::auth::{NewAudit, NewUser, Role, User};
 use wangge::model::edit::{EditAction, PlaceChange, PlaceEdit, PlaceFields};
 use wangge::model::{
-    BuildingAssignment, HouseholdAssignment, HouseholdDetails, NewBuilding, NewHousehold, NewPlace,
-    PlaceKind,
+    BuildingAssignment, ClaimEnd, HeldArea, Holder, HouseholdAssignment, HouseholdDetails, Id,
+    NewBuilding, NewHousehold, NewPlace, PlaceKind,
 };
 use wangge::store::{Counts, Store, StoreError, WriteSummary};
 
@@ -787,6 +787,299 @@ async fn an_edit_stores_places_versions_reassignments_and_audit_at_once(store: A
     assert!(store.place(community.id).await.unwrap().is_some());
 }
 
+async fn user(store: &Arc<dyn Store>, name: &str, role: Role, shown: Option<&str>) -> User {
+    store
+        .insert_user(&NewUser {
+            name: name.into(),
+            role,
+            password_hash: "h".into(),
+            display_name: shown.map(str::to_string),
+            phone: shown.map(|_| "13900001111".to_string()),
+        })
+        .await
+        .unwrap()
+}
+
+/// Unix milliseconds of a stored claim time (`YYYY-MM-DDTHH:MM:SS.mmmZ`).
+fn millis(t: &str) -> i64 {
+    assert_eq!(t.len(), 24, "{t}");
+    assert!(t.ends_with('Z'), "{t}");
+    let n = |r: std::ops::Range<usize>| t[r].parse::<i64>().unwrap();
+    let (y, m, d) = (n(0..4), n(5..7), n(8..10));
+    // Days from civil (Howard Hinnant), as an independent check of the stored text.
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
+    let days = era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468;
+    ((days * 24 + n(11..13)) * 60 + n(14..16)) * 60_000 + n(17..19) * 1000 + n(20..23)
+}
+
+/// Unix milliseconds in the stored form, the inverse of [`millis`].
+fn stored(ms: i64) -> String {
+    let (days, rem) = (ms.div_euclid(86_400_000), ms.rem_euclid(86_400_000));
+    // Civil from days (Howard Hinnant).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    let (h, m, sec, milli) = (
+        rem / 3_600_000,
+        rem / 60_000 % 60,
+        rem / 1000 % 60,
+        rem % 1000,
+    );
+    format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{sec:02}.{milli:03}Z")
+}
+
+async fn users_keep_their_contact_details(store: Arc<dyn Store>) {
+    let zhang = user(&store, "zhangwei", Role::Cadre, Some("张伟")).await;
+    assert_eq!(zhang.display_name.as_deref(), Some("张伟"));
+    assert_eq!(zhang.phone.as_deref(), Some("13900001111"));
+    let found = store.user_by_name("zhangwei").await.unwrap().unwrap();
+    assert_eq!(found.user, zhang);
+    store.create_token("t", zhang.id, i64::MAX).await.unwrap();
+    assert_eq!(store.token_user("t", 0).await.unwrap(), Some(zhang));
+    let plain = store.create_user("li", Role::Cadre, "h").await.unwrap();
+    assert_eq!((plain.display_name, plain.phone), (None, None));
+}
+
+async fn an_area_has_one_holder_and_a_history(store: Arc<dyn Store>) {
+    store.upsert_places(&hierarchy()).await.unwrap();
+    let places = store.places(None).await.unwrap();
+    let id = |code: &str| places.iter().find(|p| p.code == code).unwrap().id;
+    let area = id("370202010-Q01");
+    let grid = id("370202010001001");
+    let zhang = user(&store, "zhangwei", Role::Cadre, Some("张伟")).await;
+    let li = user(&store, "li", Role::Cadre, None).await;
+    let admin = user(&store, "admin", Role::Admin, None).await;
+    let planner = user(&store, "planner", Role::Planner, None).await;
+    let holder = |u: &User| Holder::from(u);
+
+    // Only areas can be claimed.
+    let err = store.claim_area(area + 1000, zhang.id).await.unwrap_err();
+    assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
+    let err = store.claim_area(grid, zhang.id).await.unwrap_err();
+    assert!(
+        matches!(&err, StoreError::NotFound(m) if m.contains("grid")),
+        "{err:?}"
+    );
+    assert!(matches!(
+        store.area_claims(grid).await.unwrap_err(),
+        StoreError::NotFound(_)
+    ));
+    assert_eq!(store.area_claims(area).await.unwrap(), vec![]);
+    let err = store
+        .release_area(area, zhang.id, zhang.id)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "not held: {err:?}");
+
+    // Zhang claims; nobody else can, not even Zhang again.
+    let first = store.claim_area(area, zhang.id).await.unwrap();
+    assert_eq!(first.holder, holder(&zhang));
+    assert_eq!((first.area_id, first.released_at.clone()), (area, None));
+    for who in [&li, &zhang] {
+        let err = store.claim_area(area, who.id).await.unwrap_err();
+        assert!(
+            matches!(&err, StoreError::Conflict(m) if m.contains("张伟")),
+            "{err:?}"
+        );
+    }
+    assert_eq!(store.current_claims().await.unwrap(), vec![first.clone()]);
+
+    // Li cannot release Zhang's claim; Zhang can.
+    let err = store.release_area(area, li.id, li.id).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    let released = store.release_area(area, zhang.id, zhang.id).await.unwrap();
+    assert_eq!(released.ended_by, Some(ClaimEnd::Release));
+    assert_eq!(released.ended_by_user, Some(zhang.id));
+    let released_at = released.released_at.clone().unwrap();
+    assert!(millis(&released_at) >= millis(&first.claimed_at));
+    assert_eq!(store.current_claims().await.unwrap(), vec![]);
+
+    // Li claims; an admin hands the area back to Zhang, but never to a planner or its holder.
+    let second = store.claim_area(area, li.id).await.unwrap();
+    let err = store
+        .reassign_area(area, planner.id, admin.id)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Invalid(_)), "{err:?}");
+    let err = store
+        .reassign_area(area, li.id, admin.id)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    let err = store
+        .reassign_area(area, li.id + 1000, admin.id)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
+    let third = store.reassign_area(area, zhang.id, admin.id).await.unwrap();
+    assert_eq!(third.holder, holder(&zhang));
+
+    let history = store.area_claims(area).await.unwrap();
+    let summary: Vec<(Id, Option<ClaimEnd>, Option<Id>)> = history
+        .iter()
+        .map(|c| (c.holder.id, c.ended_by, c.ended_by_user))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (zhang.id, Some(ClaimEnd::Release), Some(zhang.id)),
+            (li.id, Some(ClaimEnd::Reassign), Some(admin.id)),
+            (zhang.id, None, None),
+        ]
+    );
+    // A reassignment ends one claim at the instant the next starts.
+    assert_eq!(history[1].released_at.as_deref(), Some(&*third.claimed_at));
+    assert_eq!(history[1].claimed_at, second.claimed_at);
+
+    // Who held it when: claims are half-open intervals [claimed_at, released_at).
+    let at = |t: String| {
+        let store = store.clone();
+        async move {
+            let claims = store.holders_at(&t).await.unwrap();
+            assert!(claims.len() <= 1, "{claims:?}");
+            claims.first().map(|c| c.holder.id)
+        }
+    };
+    let before = |t: &str| stored(millis(t) - 1);
+    assert_eq!(stored(millis(&first.claimed_at)), first.claimed_at);
+    assert_eq!(at("0001-01-01T00:00:00.000Z".into()).await, None);
+    assert_eq!(at(first.claimed_at.clone()).await, Some(zhang.id));
+    assert_eq!(at(before(&first.claimed_at)).await, None);
+    if released_at > first.claimed_at {
+        // (A release in the claim's own millisecond leaves no instant between them.)
+        assert_eq!(at(before(&released_at)).await, Some(zhang.id));
+    }
+    assert_ne!(at(released_at.clone()).await, Some(zhang.id));
+    if third.claimed_at > second.claimed_at {
+        assert_eq!(at(before(&third.claimed_at)).await, Some(li.id));
+    }
+    assert_eq!(at(third.claimed_at.clone()).await, Some(zhang.id));
+    assert_eq!(at("9999-12-31T23:59:59.999Z".into()).await, Some(zhang.id));
+    for bad in [
+        "2026-11-28",
+        "2026-11-28T08:00:00Z",
+        "2026-11-28T08:00:00.000+08:00",
+        "x",
+    ] {
+        let err = store.holders_at(bad).await.unwrap_err();
+        assert!(matches!(err, StoreError::Invalid(_)), "{bad}: {err:?}");
+    }
+
+    // Each change is in the trace with the holder before and after.
+    let trace = store.audit("area", Some(area)).await.unwrap();
+    let actions: Vec<(&str, Option<Id>)> = trace
+        .iter()
+        .map(|r| (r.action.as_str(), r.user_id))
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            ("claim", Some(zhang.id)),
+            ("release", Some(zhang.id)),
+            ("claim", Some(li.id)),
+            ("reassign", Some(admin.id)),
+        ]
+    );
+    assert_eq!(trace[0].before, Some(json!({"holder": null})));
+    assert_eq!(
+        trace[0].after.as_ref().unwrap()["holder"]["display_name"],
+        "张伟"
+    );
+    assert_eq!(trace[3].before.as_ref().unwrap()["holder"]["name"], "li");
+    assert_eq!(
+        trace[3].after.as_ref().unwrap()["holder"]["name"],
+        "zhangwei"
+    );
+}
+
+async fn my_areas_count_their_households(store: Arc<dyn Store>) {
+    store.upsert_places(&hierarchy()).await.unwrap();
+    store
+        .upsert_households(&[
+            household("H1", None),
+            household("H2", None),
+            household("H3", None),
+        ])
+        .await
+        .unwrap();
+    let places = store.places(None).await.unwrap();
+    let area = places.iter().find(|p| p.code == "370202010-Q01").unwrap();
+    let households = store.households().await.unwrap();
+    let in_area = |h: usize, inside: bool| HouseholdAssignment {
+        household_id: households[h].id,
+        grid_id: None,
+        area_ids: if inside { vec![area.id] } else { vec![] },
+    };
+    store
+        .apply_assignments(
+            &[in_area(0, true), in_area(1, false), in_area(2, true)],
+            &[],
+        )
+        .await
+        .unwrap();
+    let zhang = user(&store, "zhangwei", Role::Cadre, None).await;
+    assert_eq!(store.held_areas(zhang.id).await.unwrap(), vec![]);
+    let claim = store.claim_area(area.id, zhang.id).await.unwrap();
+    assert_eq!(
+        store.held_areas(zhang.id).await.unwrap(),
+        vec![HeldArea {
+            id: area.id,
+            code: area.code.clone(),
+            name: area.name.clone(),
+            claimed_at: claim.claimed_at,
+            households: 2,
+        }]
+    );
+    store
+        .release_area(area.id, zhang.id, zhang.id)
+        .await
+        .unwrap();
+    assert_eq!(store.held_areas(zhang.id).await.unwrap(), vec![]);
+}
+
+/// The database, not the caller, keeps one holder: 40 claims at once, one wins.
+async fn concurrent_claims_have_one_winner(store: Arc<dyn Store>) {
+    store.upsert_places(&hierarchy()).await.unwrap();
+    let places = store.places(None).await.unwrap();
+    let area = places
+        .iter()
+        .find(|p| p.kind == PlaceKind::Area)
+        .unwrap()
+        .id;
+    let mut users = Vec::new();
+    for i in 0..8 {
+        users.push(user(&store, &format!("cadre{i}"), Role::Cadre, None).await);
+    }
+    let attempts: Vec<_> = (0..40)
+        .map(|i| {
+            let store = store.clone();
+            let user = users[i % users.len()].id;
+            tokio::spawn(async move { store.claim_area(area, user).await })
+        })
+        .collect();
+    let mut won = Vec::new();
+    for attempt in attempts {
+        match attempt.await.unwrap() {
+            Ok(claim) => won.push(claim),
+            Err(StoreError::Conflict(_)) => {}
+            Err(other) => panic!("a losing claim must be a conflict: {other:?}"),
+        }
+    }
+    assert_eq!(won.len(), 1, "{won:?}");
+    assert_eq!(store.current_claims().await.unwrap(), won);
+    assert_eq!(store.area_claims(area).await.unwrap().len(), 1);
+    assert_eq!(store.audit("area", Some(area)).await.unwrap().len(), 1);
+}
+
 macro_rules! contract {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -831,7 +1124,73 @@ contract!(
     a_duplicate_user_name_is_a_conflict,
     tokens_expire_and_can_be_revoked,
     audit_records_are_appended_and_listed,
+    users_keep_their_contact_details,
+    an_area_has_one_holder_and_a_history,
+    my_areas_count_their_households,
+    concurrent_claims_have_one_winner,
 );
+
+/// Deleting a claimed area, by any writer, ends its claim; its history stays readable.
+async fn deleting_an_area_ends_its_claim(
+    store: Arc<dyn Store>,
+    delete_place: impl AsyncFnOnce(Id),
+) {
+    store.upsert_places(&hierarchy()).await.unwrap();
+    let places = store.places(None).await.unwrap();
+    let area = places
+        .iter()
+        .find(|p| p.kind == PlaceKind::Area)
+        .unwrap()
+        .id;
+    let zhang = store.create_user("zhang", Role::Cadre, "h").await.unwrap();
+    let li = store.create_user("li", Role::Cadre, "h").await.unwrap();
+    store.claim_area(area, li.id).await.unwrap();
+    store.release_area(area, li.id, li.id).await.unwrap();
+    let claim = store.claim_area(area, zhang.id).await.unwrap();
+    delete_place(area).await;
+    assert_eq!(store.current_claims().await.unwrap(), vec![]);
+    assert_eq!(store.held_areas(zhang.id).await.unwrap(), vec![]);
+    let history = store.area_claims(area).await.unwrap();
+    assert_eq!(history.len(), 2);
+    assert_eq!(history[0].ended_by, Some(ClaimEnd::Release));
+    assert_eq!(history[1].ended_by, Some(ClaimEnd::Delete));
+    assert_eq!(history[1].ended_by_user, None);
+    assert!(history[1].released_at.as_deref().unwrap() >= claim.claimed_at.as_str());
+    let err = store.claim_area(area, zhang.id).await.unwrap_err();
+    assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
+}
+
+#[tokio::test]
+async fn deleting_an_area_ends_its_claim_on_sqlite() {
+    let db = common::temp_sqlite();
+    let store = common::sqlite_store(&db).await;
+    let pool = sqlx::SqlitePool::connect(&db.url).await.unwrap();
+    deleting_an_area_ends_its_claim(store, async |id| {
+        sqlx::query("DELETE FROM places WHERE id = ?")
+            .bind(id)
+            .execute(&pool)
+            .await
+            .unwrap();
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn deleting_an_area_ends_its_claim_on_postgis() {
+    let Some(url) = common::fresh_postgres_url().await else {
+        return;
+    };
+    let store = wangge::store::open(&url).await.unwrap();
+    let pool = sqlx::PgPool::connect(&url).await.unwrap();
+    deleting_an_area_ends_its_claim(store, async |id| {
+        sqlx::query("DELETE FROM places WHERE id = $1")
+            .bind(id)
+            .execute(&pool)
+            .await
+            .unwrap();
+    })
+    .await;
+}
 
 /// PostGIS refuses an invalid polygon by itself, even from a writer that skipped our checks.
 #[tokio::test]

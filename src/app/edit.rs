@@ -7,7 +7,7 @@
 
 use super::{App, HouseholdPoint, MapData, Reassigned};
 use crate::model::edit::{CommittedEdit, EditAction, PlaceChange, PlaceEdit};
-use crate::model::{BuildingAssignment, HouseholdAssignment, Id, Place, PlaceKind};
+use crate::model::{BuildingAssignment, Holder, HouseholdAssignment, Id, Place, PlaceKind};
 use crate::spatial::index::SpatialIndex;
 use crate::spatial::validate::{Problem, check_place};
 use crate::store::{StoreError, version_mismatch};
@@ -23,6 +23,14 @@ pub enum EditError {
     Invalid(Vec<Problem>),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// The places and the holders of areas at a past instant, for lookups `at=` it.
+#[derive(Debug)]
+pub struct Past {
+    pub index: SpatialIndex,
+    /// The holder of every area held then, by area id.
+    pub holders: HashMap<Id, Holder>,
 }
 
 /// What an edit stored and moved.
@@ -265,28 +273,34 @@ impl App {
             .collect();
         *self.index.write().unwrap_or_else(|e| e.into_inner()) = fresh;
         let mut current = self.map.write().unwrap_or_else(|e| e.into_inner());
+        // Holders come from the snapshot being replaced: a claim may have landed during the edit.
         *current = Arc::new(MapData {
             version: current.version + 1,
-            places,
-            buildings,
-            households,
+            places: Arc::new(places),
+            buildings: Arc::new(buildings),
+            households: Arc::new(households),
+            holders: current.holders.clone(),
         });
     }
 
-    /// The index of the places as they were at `at` (the stored form of
+    /// The places (indexed) and the area holders as they were at `at` (the stored form of
     /// [`crate::timestamp`]). The last one built is kept, keyed by the instant and the map
     /// version.
-    pub async fn index_at(&self, at: &str) -> crate::store::Result<Arc<SpatialIndex>> {
+    pub async fn past(&self, at: &str) -> crate::store::Result<Arc<Past>> {
         let key = (at.to_string(), self.map_data().version);
         let mut past = self.past.lock().await;
-        if let Some((cached, index)) = past.as_ref()
+        if let Some((cached, view)) = past.as_ref()
             && *cached == key
         {
-            return Ok(index.clone());
+            return Ok(view.clone());
         }
         let places = self.store.places_at(at).await?;
-        let index = Arc::new(SpatialIndex::build(&places));
-        *past = Some((key, index.clone()));
-        Ok(index)
+        let holders = super::holders_of(self.store.holders_at(at).await?);
+        let view = Arc::new(Past {
+            index: SpatialIndex::build(&places),
+            holders,
+        });
+        *past = Some((key, view.clone()));
+        Ok(view)
     }
 }

@@ -118,7 +118,8 @@ async fn password_matches(password: String, stored: Option<String>) -> Result<bo
     .map_err(|e| ApiError::Internal(format!("password check failed: {e}")))
 }
 
-/// `POST /api/v1/auth/login` with `{"name","password"}`: a bearer token for 12 hours.
+/// `POST /api/v1/auth/login` with `{"name","password"}`: a bearer token for the configured
+/// lifetime (12 hours unless `--token-ttl` says otherwise).
 async fn login(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<Login>,
@@ -135,7 +136,7 @@ async fn login(
         _ => return Err(ApiError::Unauthorized(BAD_LOGIN.into())),
     };
     let (token, token_hash) = auth::new_token().map_err(ApiError::Internal)?;
-    let expires_at = auth::now_unix() + auth::TOKEN_LIFETIME_SECS;
+    let expires_at = auth::now_unix() + state.token_ttl_secs;
     store.create_token(&token_hash, user.id, expires_at).await?;
     store
         .append_audit(&user_event(&user, "login", None))

@@ -43,6 +43,9 @@ pub enum ApiError {
         message: String,
         problems: Vec<serde_json::Value>,
     },
+    /// 409 with a code that says which clash (`already_claimed`, `not_claimed`).
+    #[error("{message}")]
+    ConflictWith { code: &'static str, message: String },
     /// 413: the body or the batch is too large.
     #[error("{message}")]
     TooLarge { code: &'static str, message: String },
@@ -72,6 +75,13 @@ impl ApiError {
         }
     }
 
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+        ApiError::ConflictWith {
+            code,
+            message: message.into(),
+        }
+    }
+
     fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
             ApiError::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, code),
@@ -89,6 +99,7 @@ impl ApiError {
             ApiError::InvalidFeature { .. } => {
                 (StatusCode::UNPROCESSABLE_ENTITY, "invalid_feature")
             }
+            ApiError::ConflictWith { code, .. } => (StatusCode::CONFLICT, code),
             ApiError::TooLarge { code, .. } => (StatusCode::PAYLOAD_TOO_LARGE, code),
             ApiError::Unprocessable { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, code),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),

@@ -6,7 +6,8 @@
 use super::AppState;
 use super::error::ApiError;
 use super::json::ApiJson;
-use crate::model::Id;
+use crate::app::Past;
+use crate::model::{Holder, Id};
 use crate::spatial::crs::Crs;
 use crate::spatial::index::{Located, SpatialIndex};
 use axum::Json;
@@ -26,6 +27,16 @@ pub struct PlaceRef {
     pub name: String,
 }
 
+/// A responsibility area as a lookup names it, with who answers for it now.
+#[derive(Debug, Serialize, PartialEq)]
+pub struct AreaRef {
+    pub id: Id,
+    pub code: String,
+    pub name: String,
+    /// The cadre who holds the area, `null` if nobody does.
+    pub holder: Option<Holder>,
+}
+
 /// The WGS84 position that was looked up.
 #[derive(Debug, Serialize, PartialEq)]
 pub struct LonLat {
@@ -41,10 +52,10 @@ pub struct LookupAnswer {
     pub street: Option<PlaceRef>,
     pub community: Option<PlaceRef>,
     pub grid: Option<PlaceRef>,
-    pub areas: Vec<PlaceRef>,
+    pub areas: Vec<AreaRef>,
 }
 
-fn answer(index: &SpatialIndex, lon: f64, lat: f64) -> LookupAnswer {
+fn answer(index: &SpatialIndex, holders: &HashMap<Id, Holder>, lon: f64, lat: f64) -> LookupAnswer {
     let Located {
         district,
         street,
@@ -65,7 +76,16 @@ fn answer(index: &SpatialIndex, lon: f64, lat: f64) -> LookupAnswer {
         street: street.and_then(named),
         community: community.and_then(named),
         grid: grid.and_then(named),
-        areas: areas.into_iter().filter_map(named).collect(),
+        areas: areas
+            .into_iter()
+            .filter_map(named)
+            .map(|PlaceRef { id, code, name }| AreaRef {
+                id,
+                code,
+                name,
+                holder: holders.get(&id).cloned(),
+            })
+            .collect(),
     }
 }
 
@@ -97,15 +117,15 @@ fn crs_param(raw: Option<&str>) -> Result<Crs, ApiError> {
     Ok(raw.map(Crs::parse).transpose()?.unwrap_or(Crs::Wgs84))
 }
 
-/// The index to answer from: the live one, or the one of the places valid `at` an instant.
-async fn index_for(
+/// The places and holders as they were `at` an instant; `None` (no `at`) answers from now.
+async fn past_for(
     state: &AppState,
     at: Option<&str>,
-) -> Result<Option<std::sync::Arc<SpatialIndex>>, ApiError> {
+) -> Result<Option<std::sync::Arc<Past>>, ApiError> {
     let Some(at) = at else { return Ok(None) };
     let instant =
         crate::timestamp::parse_at(at).map_err(|m| ApiError::bad_request("invalid_date", m))?;
-    Ok(Some(state.app.index_at(&instant).await?))
+    Ok(Some(state.app.past(&instant).await?))
 }
 
 /// `GET /api/v1/lookup?lon=&lat=[&crs=][&at=]`, or `?x=&y=&crs=EPSG:4549` for a projected CRS.
@@ -133,9 +153,12 @@ pub async fn lookup_point(
         )
     };
     let (lon, lat) = crs.to_wgs84(x, y)?;
-    match index_for(&state, params.get("at").map(String::as_str)).await? {
-        Some(past) => Ok(Json(answer(&past, lon, lat))),
-        None => Ok(Json(answer(&state.app.index(), lon, lat))),
+    match past_for(&state, params.get("at").map(String::as_str)).await? {
+        Some(past) => Ok(Json(answer(&past.index, &past.holders, lon, lat))),
+        None => {
+            let data = state.app.map_data();
+            Ok(Json(answer(&state.app.index(), &data.holders, lon, lat)))
+        }
     }
 }
 
@@ -182,16 +205,17 @@ pub async fn lookup_batch(
                 .map_err(|e| ApiError::from(e).at(&format!("points[{i}]")))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let results = match index_for(&state, request.at.as_deref()).await? {
+    let results = match past_for(&state, request.at.as_deref()).await? {
         Some(past) => wgs84
             .into_iter()
-            .map(|(lon, lat)| answer(&past, lon, lat))
+            .map(|(lon, lat)| answer(&past.index, &past.holders, lon, lat))
             .collect(),
         None => {
+            let data = state.app.map_data();
             let index = state.app.index();
             wgs84
                 .into_iter()
-                .map(|(lon, lat)| answer(&index, lon, lat))
+                .map(|(lon, lat)| answer(&index, &data.holders, lon, lat))
                 .collect()
         }
     };

@@ -1,6 +1,7 @@
 //! The HTTP API on axum: the router, the shared state, and one module per resource.
 
 pub mod auth;
+pub mod claims;
 pub mod error;
 pub mod json;
 pub mod lookup;
@@ -27,6 +28,26 @@ pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
 #[derive(Clone)]
 pub struct AppState {
     pub app: Arc<App>,
+    /// How long a bearer token from a login stays valid, in seconds.
+    pub token_ttl_secs: i64,
+}
+
+/// Settings of the HTTP layer.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// The web map's folder and basemap.
+    pub web: web::WebConfig,
+    /// Lifetime of a bearer token in seconds (`--token-ttl`, `WANGGE_TOKEN_TTL`).
+    pub token_ttl_secs: i64,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            web: web::WebConfig::default(),
+            token_ttl_secs: crate::auth::TOKEN_LIFETIME_SECS,
+        }
+    }
 }
 
 /// The OpenAPI 3.0 description of this API, kept beside the code it describes.
@@ -34,11 +55,11 @@ pub const OPENAPI: &str = include_str!("openapi.json");
 
 /// The whole HTTP API, with the web map served from `web-map/` under the working directory.
 pub fn router(app: Arc<App>) -> Router {
-    router_with(app, web::WebConfig::default())
+    router_with(app, HttpConfig::default())
 }
 
-/// The whole HTTP API, with the web map configured by `web` (its folder, an optional basemap).
-pub fn router_with(app: Arc<App>, web: web::WebConfig) -> Router {
+/// The whole HTTP API configured by `config` (the web map's folder and basemap, token lifetime).
+pub fn router_with(app: Arc<App>, config: HttpConfig) -> Router {
     Router::new()
         .route("/health", get(health))
         .route("/api/v1/openapi.json", get(openapi))
@@ -48,16 +69,20 @@ pub fn router_with(app: Arc<App>, web: web::WebConfig) -> Router {
         )
         .merge(auth::routes())
         .merge(places::routes())
+        .merge(claims::routes())
         .merge(tiles::routes())
         .nest("/ogc", ogc::routes())
         // A nested router answers "/ogc" but not "/ogc/"; OGC clients use both.
         .route("/ogc/", get(ogc::landing))
-        .merge(web::routes(web))
+        .merge(web::routes(config.web))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(TraceLayer::new_for_http())
-        .with_state(AppState { app })
+        .with_state(AppState {
+            app,
+            token_ttl_secs: config.token_ttl_secs,
+        })
 }
 
 /// `GET /health`: the service is up and its database answers.

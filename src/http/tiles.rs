@@ -8,7 +8,8 @@
 //!
 //! | layer | properties |
 //! | --- | --- |
-//! | `districts`, `streets`, `communities`, `areas` | `id`, `code`, `name`, `parent_code`, `kind` |
+//! | `districts`, `streets`, `communities` | `id`, `code`, `name`, `parent_code`, `kind` |
+//! | `areas` | the same, plus `claimed` (whether a cadre holds the area now) |
 //! | `grids` | the same, plus `households` (count) and `density` (households per km²) |
 //! | `buildings` | `code`, `name`, `floors`, `height_m` (floors × 3 m, for fill-extrusion) |
 //! | `households` | below z16: one point per grid (`grid_code`, `households`); from z16: one point per household (`id`, `grid_code`) |
@@ -114,7 +115,7 @@ fn fields(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
 /// Households per grid id.
 fn household_counts(data: &MapData) -> HashMap<Id, i64> {
     let mut counts = HashMap::new();
-    for h in &data.households {
+    for h in data.households.iter() {
         if let Some(grid) = h.grid_id {
             *counts.entry(grid).or_insert(0) += 1;
         }
@@ -148,7 +149,7 @@ impl TileSource for PlaceSource {
             PlaceKind::Street => "Streets (街道)",
             PlaceKind::Community => "Communities (社区)",
             PlaceKind::Grid => "Grids (网格) with their household count and density",
-            PlaceKind::Area => "Responsibility areas (民情责任田)",
+            PlaceKind::Area => "Responsibility areas (民情责任田), claimed or free",
         }
     }
 
@@ -168,6 +169,12 @@ impl TileSource for PlaceSource {
                 ("households", "Number of households in the grid"),
                 ("density", "Households per square kilometre of the grid"),
             ]));
+        }
+        if self.kind == PlaceKind::Area {
+            f.extend(fields(&[(
+                "claimed",
+                "Whether a cadre holds the area now (true) or it is free to claim (false)",
+            )]));
         }
         f
     }
@@ -200,6 +207,9 @@ impl TileSource for PlaceSource {
                     let n = counts.get(&p.id).copied().unwrap_or(0);
                     props.push(prop("households", n));
                     props.push(prop("density", density(n, &p.geometry)));
+                }
+                if self.kind == PlaceKind::Area {
+                    props.push(prop("claimed", data.holders.contains_key(&p.id)));
                 }
                 TileFeature::new(
                     Some(p.id as u64),
@@ -1046,16 +1056,17 @@ mod tests {
     fn data(version: u64, west: f64) -> MapData {
         MapData {
             version,
-            places: vec![grid(1, west)],
-            buildings: vec![],
-            households: vec![HouseholdPoint {
+            places: Arc::new(vec![grid(1, west)]),
+            buildings: Arc::default(),
+            households: Arc::new(vec![HouseholdPoint {
                 id: 9,
                 location: Coord {
                     x: west + 0.001,
                     y: 36.061,
                 },
                 grid_id: Some(1),
-            }],
+            }]),
+            holders: Arc::default(),
         }
     }
 

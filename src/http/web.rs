@@ -334,13 +334,13 @@ async fn labels(
         .map(|p| (p.id, p.code.as_str()))
         .collect();
     let mut households: HashMap<Id, u64> = HashMap::new();
-    for h in &data.households {
+    for h in data.households.iter() {
         if let Some(grid) = h.grid_id {
             *households.entry(grid).or_default() += 1;
         }
     }
     let mut features = Vec::with_capacity(data.places.len());
-    for place in &data.places {
+    for place in data.places.iter() {
         let Some(point) = place.geometry.interior_point() else {
             continue;
         };

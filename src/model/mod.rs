@@ -3,7 +3,10 @@
 //! Geometry is always WGS84 (EPSG:4326) longitude/latitude. Conversions from other coordinate
 //! systems happen at the edges (HTTP, import, export) through [`crate::spatial::crs`].
 
+mod claims;
 pub mod edit;
+
+pub use claims::{Claim, ClaimEnd, HeldArea, Holder};
 
 use geo::{MultiPolygon, Point};
 use serde::{Deserialize, Serialize};

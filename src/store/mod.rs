@@ -11,11 +11,11 @@
 pub mod postgres;
 pub mod sqlite;
 
-use crate::auth::{AuditRecord, NewAudit, Role, StoredUser, User};
+use crate::auth::{AuditRecord, NewAudit, NewUser, Role, StoredUser, User};
 use crate::model::edit::{CommittedEdit, EditAction, PlaceEdit, PlaceFields, PlaceVersion};
 use crate::model::{
-    Building, BuildingAssignment, Household, HouseholdAssignment, Id, NewBuilding, NewHousehold,
-    NewPlace, Place, PlaceKind,
+    Building, BuildingAssignment, Claim, ClaimEnd, HeldArea, Holder, Household,
+    HouseholdAssignment, Id, NewBuilding, NewHousehold, NewPlace, Place, PlaceKind,
 };
 use async_trait::async_trait;
 use geo::{Geometry, MultiPolygon, Point};
@@ -142,7 +142,19 @@ pub trait Store: Send + Sync + 'static {
     async fn places_at(&self, at: &str) -> Result<Vec<Place>>;
 
     /// Creates an account; a taken name is [`StoreError::Conflict`].
-    async fn create_user(&self, name: &str, role: Role, password_hash: &str) -> Result<User>;
+    async fn insert_user(&self, user: &NewUser) -> Result<User>;
+
+    /// Creates an account without contact details; a taken name is [`StoreError::Conflict`].
+    async fn create_user(&self, name: &str, role: Role, password_hash: &str) -> Result<User> {
+        self.insert_user(&NewUser {
+            name: name.to_string(),
+            role,
+            password_hash: password_hash.to_string(),
+            display_name: None,
+            phone: None,
+        })
+        .await
+    }
 
     /// The account with this name, with its password hash.
     async fn user_by_name(&self, name: &str) -> Result<Option<StoredUser>>;
@@ -161,6 +173,41 @@ pub trait Store: Send + Sync + 'static {
 
     /// The trace of one entity (of one of its rows if `entity_id` is given), oldest first.
     async fn audit(&self, entity: &str, entity_id: Option<Id>) -> Result<Vec<AuditRecord>>;
+
+    /// `user_id` claims the area `area_id`, with its audit record (action `claim`, entity
+    /// `area`), in one transaction. An unknown id, or the id of a place that is not an area, is
+    /// [`StoreError::NotFound`]; an area someone holds already (the caller included) is
+    /// [`StoreError::Conflict`]. The database's partial unique index decides between concurrent
+    /// claims, also across several wangge instances on one PostGIS.
+    async fn claim_area(&self, area_id: Id, user_id: Id) -> Result<Claim>;
+
+    /// Ends the current claim of an area if `holder_id` holds it (action `release`, done by
+    /// `by`). An area nobody holds, or that someone else holds by now, is
+    /// [`StoreError::Conflict`]; an unknown area [`StoreError::NotFound`].
+    async fn release_area(&self, area_id: Id, holder_id: Id, by: Id) -> Result<Claim>;
+
+    /// Gives an area to `user_id` (action `reassign`, done by `by`): the current claim, if any,
+    /// ends with [`ClaimEnd::Reassign`] at the instant the new one starts. The new holder must
+    /// be a cadre ([`StoreError::Invalid`] otherwise); giving the area to its holder is
+    /// [`StoreError::Conflict`].
+    async fn reassign_area(&self, area_id: Id, user_id: Id, by: Id) -> Result<Claim>;
+
+    /// Every claim of an area, oldest first, also of an area deleted since (a database trigger
+    /// ends the open claim of a deleted area with [`ClaimEnd::Delete`], `ended_by_user` null);
+    /// [`StoreError::NotFound`] if there are none and the id names no area.
+    async fn area_claims(&self, area_id: Id) -> Result<Vec<Claim>>;
+
+    /// The current claim of every held area, by area id.
+    async fn current_claims(&self) -> Result<Vec<Claim>>;
+
+    /// The claims that were current at an instant, by area id: claimed at or before it and not
+    /// released by then (claims are half-open intervals). What `lookup?at=DATE` asks. `at` is
+    /// in the stored form, RFC 3339 UTC with exactly three decimals (`2026-11-28T15:59:59.999Z`);
+    /// any other text is [`StoreError::Invalid`].
+    async fn holders_at(&self, at: &str) -> Result<Vec<Claim>>;
+
+    /// The areas `user_id` holds now, oldest claim first, with their household counts.
+    async fn held_areas(&self, user_id: Id) -> Result<Vec<HeldArea>>;
 }
 
 /// Opens the store a URL names, creating and migrating it as needed.
@@ -171,6 +218,164 @@ pub async fn open(url: &str) -> Result<Arc<dyn Store>> {
         Ok(Arc::new(postgres::PostgresStore::open(url).await?))
     } else {
         Err(StoreError::UnsupportedUrl(url.to_string()))
+    }
+}
+
+/// The columns [`claim_from_row`] reads, in order, given the SQL of the three timestamps.
+pub(crate) fn claim_columns(claimed_at: &str, released_at: &str) -> String {
+    format!(
+        "c.id, c.area_id, u.id AS holder_id, u.name, u.display_name, u.phone, \
+         {claimed_at} AS claimed_at, {released_at} AS released_at, c.ended_by, c.ended_by_user"
+    )
+}
+
+/// A claim row as both backends select it (see [`claim_columns`]).
+pub(crate) type ClaimRow = (
+    Id,
+    Id,
+    Id,
+    String,
+    Option<String>,
+    Option<String>,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<Id>,
+);
+
+pub(crate) fn claim_from_row(row: ClaimRow) -> Result<Claim> {
+    let (id, area_id, holder_id, name, display_name, phone, claimed_at, released_at, ended, by) =
+        row;
+    Ok(Claim {
+        id,
+        area_id,
+        holder: Holder {
+            id: holder_id,
+            name,
+            display_name,
+            phone,
+        },
+        claimed_at,
+        released_at,
+        ended_by: ended
+            .map(|e| e.parse::<ClaimEnd>())
+            .transpose()
+            .map_err(|e| StoreError::Invalid(format!("stored claim end: {e}")))?,
+        ended_by_user: by,
+    })
+}
+
+/// Checks that `at` is an instant in the stored form (`2026-11-28T15:59:59.999Z`), the only
+/// text that compares like the instants on SQLite.
+pub(crate) fn instant(at: &str) -> Result<&str> {
+    const SHAPE: &[u8] = b"dddd-dd-ddTdd:dd:dd.dddZ";
+    let fits = at.len() == SHAPE.len()
+        && SHAPE.iter().zip(at.bytes()).all(|(&want, got)| {
+            if want == b'd' {
+                got.is_ascii_digit()
+            } else {
+                want == got
+            }
+        });
+    if fits {
+        Ok(at)
+    } else {
+        Err(StoreError::Invalid(format!(
+            "instant {at:?} is not RFC 3339 UTC with milliseconds, like 2026-11-28T15:59:59.999Z"
+        )))
+    }
+}
+
+/// The error for an id that names no responsibility area.
+pub(crate) fn not_an_area(area_id: Id, kind: Option<String>) -> StoreError {
+    match kind {
+        None => StoreError::NotFound(format!("there is no area with id {area_id}")),
+        Some(kind) => StoreError::NotFound(format!(
+            "place {area_id} is a {kind}, not a responsibility area; only areas can be claimed"
+        )),
+    }
+}
+
+/// The audit record of a change of an area's holder.
+pub(crate) fn holder_audit(
+    action: &str,
+    by: Id,
+    area_id: Id,
+    before: Option<&Holder>,
+    after: Option<&Holder>,
+) -> NewAudit {
+    NewAudit {
+        user_id: Some(by),
+        action: action.into(),
+        entity: "area".into(),
+        entity_id: Some(area_id),
+        before: Some(serde_json::json!({ "holder": before })),
+        after: Some(serde_json::json!({ "holder": after })),
+    }
+}
+
+/// A user as both backends select it: id, name, role, display_name, phone.
+pub(crate) type UserRow = (Id, String, String, Option<String>, Option<String>);
+
+pub(crate) fn user_from_row(row: UserRow) -> Result<User> {
+    let (id, name, role, display_name, phone) = row;
+    Ok(User {
+        id,
+        name,
+        role: parse_role(&role)?,
+        display_name,
+        phone,
+    })
+}
+
+/// Whether a database error is a unique violation: for claims, the partial unique index that
+/// allows one open claim per area.
+pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db)
+        if db.kind() == sqlx::error::ErrorKind::UniqueViolation)
+}
+
+/// How a holder is named in messages: `张伟 (zhangwei)` or just the login name.
+fn holder_label(holder: &Holder) -> String {
+    match &holder.display_name {
+        Some(shown) => format!("{shown} ({})", holder.name),
+        None => holder.name.clone(),
+    }
+}
+
+/// The conflict of a claim on an area someone holds (`current`, if it is still known).
+pub(crate) fn already_claimed(area_id: Id, current: Option<&Claim>) -> StoreError {
+    StoreError::Conflict(match current {
+        Some(c) => format!(
+            "area {area_id} is already claimed by {} since {}",
+            holder_label(&c.holder),
+            c.claimed_at
+        ),
+        None => format!("area {area_id} is already claimed"),
+    })
+}
+
+/// The conflict of a release of an area that `holder_id` does not hold (any more).
+pub(crate) fn not_held(area_id: Id, holder_id: Id, current: Option<&Claim>) -> StoreError {
+    StoreError::Conflict(match current {
+        None => format!("area {area_id} is not claimed by anyone"),
+        Some(c) => format!(
+            "area {area_id} is held by {}, not by user {holder_id}",
+            holder_label(&c.holder)
+        ),
+    })
+}
+
+/// Checks the user an area is reassigned to: `name_and_role` as stored, if the user exists.
+pub(crate) fn reassign_target(user_id: Id, name_and_role: Option<(String, String)>) -> Result<()> {
+    match name_and_role {
+        None => Err(StoreError::NotFound(format!(
+            "there is no user with id {user_id}"
+        ))),
+        Some((_, role)) if role == Role::Cadre.as_str() => Ok(()),
+        Some((name, role)) => Err(StoreError::Invalid(format!(
+            "{name} is a {role}; only a cadre can hold an area"
+        ))),
     }
 }
 

@@ -5,20 +5,22 @@
 //! Geometry crosses the wire as WKB (`ST_GeomFromWKB` / `ST_AsBinary`).
 
 use super::{
-    AuditRow, Counts, Result, Store, StoreError, VersionRow, WriteSummary, audit_from_row,
-    check_parent, code_taken, has_children, import_fields, item_error, multipolygon_from_wkb,
-    parse_role, place_audit, point_from_wkb, to_wkb, version_from_row, version_mismatch,
+    AuditRow, ClaimRow, Counts, Result, Store, StoreError, UserRow, VersionRow, WriteSummary,
+    already_claimed, audit_from_row, check_parent, claim_columns, claim_from_row, code_taken,
+    has_children, holder_audit, import_fields, instant, is_unique_violation, item_error,
+    multipolygon_from_wkb, not_an_area, not_held, place_audit, point_from_wkb, reassign_target,
+    to_wkb, user_from_row, version_from_row, version_mismatch,
 };
-use crate::auth::{AuditRecord, NewAudit, Role, StoredUser, User};
+use crate::auth::{AuditRecord, NewAudit, NewUser, StoredUser, User};
 use crate::model::edit::{
     CommittedEdit, EditAction, PlaceChange, PlaceEdit, PlaceFields, PlaceVersion,
 };
 use crate::model::{
-    Building, BuildingAssignment, Household, HouseholdAssignment, HouseholdDetails, Id,
-    NewBuilding, NewHousehold, NewPlace, Place, PlaceKind,
+    Building, BuildingAssignment, Claim, HeldArea, Household, HouseholdAssignment,
+    HouseholdDetails, Id, NewBuilding, NewHousehold, NewPlace, Place, PlaceKind,
 };
 use async_trait::async_trait;
-use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
+use sqlx::postgres::{PgConnection, PgPool, PgPoolOptions, PgRow};
 use sqlx::{AssertSqlSafe, Postgres, Row, Transaction};
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -64,6 +66,87 @@ fn place_from_row(row: &PgRow) -> Result<Place> {
         geometry: multipolygon_from_wkb(row.try_get("geom")?)?,
         version: row.try_get("version")?,
     })
+}
+
+/// The columns of a user as [`user_from_row`] reads them.
+const USER_COLUMNS: &str = "u.id, u.name, u.role, u.display_name, u.phone";
+
+/// A timestamp column as RFC 3339 UTC text with milliseconds, the form SQLite stores.
+macro_rules! rfc3339_ms {
+    ($column:literal) => {
+        concat!(
+            "to_char(",
+            $column,
+            " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+        )
+    };
+}
+
+/// Now, to the millisecond: claim times keep no more precision than SQLite's.
+const NOW_MS: &str = "date_trunc('milliseconds', clock_timestamp())";
+
+/// Selects claims with their holders; append `WHERE …`.
+fn claims_select() -> String {
+    format!(
+        "SELECT {} FROM area_claims c JOIN users u ON u.id = c.user_id",
+        claim_columns(rfc3339_ms!("c.claimed_at"), rfc3339_ms!("c.released_at"))
+    )
+}
+
+/// The error for an id that names no area, unless it names one. With `lock` (in a claim's
+/// write transaction) the area's row is held `FOR SHARE`, so that it cannot be deleted while
+/// its claims change.
+async fn check_area(conn: &mut PgConnection, area_id: Id, lock: bool) -> Result<()> {
+    let kind: Option<String> = sqlx::query_scalar(AssertSqlSafe(format!(
+        "SELECT kind FROM places WHERE id = $1{}",
+        if lock { " FOR SHARE" } else { "" }
+    )))
+    .bind(area_id)
+    .fetch_optional(conn)
+    .await?;
+    match kind {
+        Some(kind) if kind == PlaceKind::Area.as_str() => Ok(()),
+        other => Err(not_an_area(area_id, other)),
+    }
+}
+
+/// The current claim of an area; with `lock`, its row stays locked until the transaction ends.
+async fn current_claim(conn: &mut PgConnection, area_id: Id, lock: bool) -> Result<Option<Claim>> {
+    let row: Option<ClaimRow> = sqlx::query_as(AssertSqlSafe(format!(
+        "{} WHERE c.area_id = $1 AND c.released_at IS NULL{}",
+        claims_select(),
+        if lock { " FOR UPDATE OF c" } else { "" }
+    )))
+    .bind(area_id)
+    .fetch_optional(conn)
+    .await?;
+    row.map(claim_from_row).transpose()
+}
+
+async fn claim_by_id(conn: &mut PgConnection, id: Id) -> Result<Claim> {
+    let row: ClaimRow = sqlx::query_as(AssertSqlSafe(format!(
+        "{} WHERE c.id = $1",
+        claims_select()
+    )))
+    .bind(id)
+    .fetch_one(conn)
+    .await?;
+    claim_from_row(row)
+}
+
+async fn insert_audit(conn: &mut PgConnection, record: &NewAudit) -> Result<Id> {
+    Ok(sqlx::query_scalar(
+        "INSERT INTO audit (user_id, action, entity, entity_id, before, after) \
+         VALUES ($1, $2, $3, $4, $5::jsonb, $6::jsonb) RETURNING id",
+    )
+    .bind(record.user_id)
+    .bind(&record.action)
+    .bind(&record.entity)
+    .bind(record.entity_id)
+    .bind(record.before.as_ref().map(|v| v.to_string()))
+    .bind(record.after.as_ref().map(|v| v.to_string()))
+    .fetch_one(conn)
+    .await?)
 }
 
 const PLACE_COLUMNS: &str = "id, kind, code, name, parent_id, ST_AsBinary(geom) AS geom, version";
@@ -658,41 +741,44 @@ impl Store for PostgresStore {
         rows.iter().map(place_from_row).collect()
     }
 
-    async fn create_user(&self, name: &str, role: Role, password_hash: &str) -> Result<User> {
+    async fn insert_user(&self, user: &NewUser) -> Result<User> {
         let id: Id = sqlx::query_scalar(
-            "INSERT INTO users (name, role, password_hash) VALUES ($1, $2, $3) RETURNING id",
+            "INSERT INTO users (name, role, password_hash, display_name, phone) \
+             VALUES ($1, $2, $3, $4, $5) RETURNING id",
         )
-        .bind(name)
-        .bind(role.as_str())
-        .bind(password_hash)
+        .bind(&user.name)
+        .bind(user.role.as_str())
+        .bind(&user.password_hash)
+        .bind(&user.display_name)
+        .bind(&user.phone)
         .fetch_one(&self.pool)
         .await
         .map_err(|e| match StoreError::from(e) {
             StoreError::Conflict(_) => {
-                StoreError::Conflict(format!("a user named {name:?} already exists"))
+                StoreError::Conflict(format!("a user named {:?} already exists", user.name))
             }
             other => other,
         })?;
         Ok(User {
             id,
-            name: name.to_string(),
-            role,
+            name: user.name.clone(),
+            role: user.role,
+            display_name: user.display_name.clone(),
+            phone: user.phone.clone(),
         })
     }
 
     async fn user_by_name(&self, name: &str) -> Result<Option<StoredUser>> {
-        let row: Option<(Id, String, String, String)> =
-            sqlx::query_as("SELECT id, name, role, password_hash FROM users WHERE name = $1")
-                .bind(name)
-                .fetch_optional(&self.pool)
-                .await?;
-        row.map(|(id, name, role, password_hash)| {
+        let row: Option<(Id, String, String, Option<String>, Option<String>, String)> =
+            sqlx::query_as(AssertSqlSafe(format!(
+                "SELECT {USER_COLUMNS}, u.password_hash FROM users u WHERE u.name = $1"
+            )))
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|(id, name, role, display_name, phone, password_hash)| {
             Ok(StoredUser {
-                user: User {
-                    id,
-                    name,
-                    role: parse_role(&role)?,
-                },
+                user: user_from_row((id, name, role, display_name, phone))?,
                 password_hash,
             })
         })
@@ -710,22 +796,15 @@ impl Store for PostgresStore {
     }
 
     async fn token_user(&self, token_hash: &str, now: i64) -> Result<Option<User>> {
-        let row: Option<(Id, String, String)> = sqlx::query_as(
-            "SELECT u.id, u.name, u.role FROM tokens t JOIN users u ON u.id = t.user_id \
-             WHERE t.hash = $1 AND t.revoked_at IS NULL AND t.expires_at > $2",
-        )
+        let row: Option<UserRow> = sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT {USER_COLUMNS} FROM tokens t JOIN users u ON u.id = t.user_id \
+             WHERE t.hash = $1 AND t.revoked_at IS NULL AND t.expires_at > $2"
+        )))
         .bind(token_hash)
         .bind(now)
         .fetch_optional(&self.pool)
         .await?;
-        row.map(|(id, name, role)| {
-            Ok(User {
-                id,
-                name,
-                role: parse_role(&role)?,
-            })
-        })
-        .transpose()
+        row.map(user_from_row).transpose()
     }
 
     async fn revoke_token(&self, token_hash: &str, now: i64) -> Result<bool> {
@@ -741,18 +820,7 @@ impl Store for PostgresStore {
     }
 
     async fn append_audit(&self, record: &NewAudit) -> Result<Id> {
-        Ok(sqlx::query_scalar(
-            "INSERT INTO audit (user_id, action, entity, entity_id, before, after) \
-             VALUES ($1, $2, $3, $4, $5::jsonb, $6::jsonb) RETURNING id",
-        )
-        .bind(record.user_id)
-        .bind(&record.action)
-        .bind(&record.entity)
-        .bind(record.entity_id)
-        .bind(record.before.as_ref().map(|v| v.to_string()))
-        .bind(record.after.as_ref().map(|v| v.to_string()))
-        .fetch_one(&self.pool)
-        .await?)
+        insert_audit(&mut *self.pool.acquire().await?, record).await
     }
 
     async fn audit(&self, entity: &str, entity_id: Option<Id>) -> Result<Vec<AuditRecord>> {
@@ -766,5 +834,181 @@ impl Store for PostgresStore {
         .fetch_all(&self.pool)
         .await?;
         rows.into_iter().map(audit_from_row).collect()
+    }
+
+    async fn claim_area(&self, area_id: Id, user_id: Id) -> Result<Claim> {
+        let mut tx = self.pool.begin().await?;
+        check_area(&mut tx, area_id, true).await?;
+        // A concurrent claim's insert waits here for ours to commit or roll back, then fails
+        // on the partial unique index.
+        let inserted = sqlx::query_scalar::<_, Id>(AssertSqlSafe(format!(
+            "INSERT INTO area_claims (area_id, user_id, claimed_at) VALUES ($1, $2, {NOW_MS}) \
+             RETURNING id"
+        )))
+        .bind(area_id)
+        .bind(user_id)
+        .fetch_one(&mut *tx)
+        .await;
+        let id = match inserted {
+            Ok(id) => id,
+            Err(e) if is_unique_violation(&e) => {
+                tx.rollback().await?;
+                let mut conn = self.pool.acquire().await?;
+                let current = current_claim(&mut conn, area_id, false)
+                    .await
+                    .ok()
+                    .flatten();
+                return Err(already_claimed(area_id, current.as_ref()));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let claim = claim_by_id(&mut tx, id).await?;
+        insert_audit(
+            &mut tx,
+            &holder_audit("claim", user_id, area_id, None, Some(&claim.holder)),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(claim)
+    }
+
+    async fn release_area(&self, area_id: Id, holder_id: Id, by: Id) -> Result<Claim> {
+        let mut tx = self.pool.begin().await?;
+        check_area(&mut tx, area_id, true).await?;
+        let claim = match current_claim(&mut tx, area_id, true).await? {
+            Some(c) if c.holder.id == holder_id => c,
+            other => return Err(not_held(area_id, holder_id, other.as_ref())),
+        };
+        sqlx::query(AssertSqlSafe(format!(
+            "UPDATE area_claims SET released_at = GREATEST(claimed_at, {NOW_MS}), \
+             ended_by = 'release', ended_by_user = $1 WHERE id = $2"
+        )))
+        .bind(by)
+        .bind(claim.id)
+        .execute(&mut *tx)
+        .await?;
+        let ended = claim_by_id(&mut tx, claim.id).await?;
+        insert_audit(
+            &mut tx,
+            &holder_audit("release", by, area_id, Some(&claim.holder), None),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(ended)
+    }
+
+    async fn reassign_area(&self, area_id: Id, user_id: Id, by: Id) -> Result<Claim> {
+        let mut tx = self.pool.begin().await?;
+        check_area(&mut tx, area_id, true).await?;
+        let role: Option<(String, String)> =
+            sqlx::query_as("SELECT name, role FROM users WHERE id = $1")
+                .bind(user_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        reassign_target(user_id, role)?;
+        let current = current_claim(&mut tx, area_id, true).await?;
+        // The new claim starts at the instant the old one ends, to the millisecond.
+        let mut since: Option<String> = None;
+        if let Some(c) = &current {
+            if c.holder.id == user_id {
+                return Err(already_claimed(area_id, Some(c)));
+            }
+            since = Some(
+                sqlx::query_scalar(AssertSqlSafe(format!(
+                    "UPDATE area_claims SET released_at = GREATEST(claimed_at, {NOW_MS}), \
+                     ended_by = 'reassign', ended_by_user = $1 WHERE id = $2 \
+                     RETURNING {}",
+                    rfc3339_ms!("released_at")
+                )))
+                .bind(by)
+                .bind(c.id)
+                .fetch_one(&mut *tx)
+                .await?,
+            );
+        }
+        let inserted = sqlx::query_scalar::<_, Id>(AssertSqlSafe(format!(
+            "INSERT INTO area_claims (area_id, user_id, claimed_at) \
+             VALUES ($1, $2, COALESCE($3::timestamptz, {NOW_MS})) RETURNING id"
+        )))
+        .bind(area_id)
+        .bind(user_id)
+        .bind(since)
+        .fetch_one(&mut *tx)
+        .await;
+        let id = match inserted {
+            Ok(id) => id,
+            // A cadre claimed the free area meanwhile.
+            Err(e) if is_unique_violation(&e) => return Err(already_claimed(area_id, None)),
+            Err(e) => return Err(e.into()),
+        };
+        let claim = claim_by_id(&mut tx, id).await?;
+        let before = current.as_ref().map(|c| &c.holder);
+        insert_audit(
+            &mut tx,
+            &holder_audit("reassign", by, area_id, before, Some(&claim.holder)),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(claim)
+    }
+
+    async fn area_claims(&self, area_id: Id) -> Result<Vec<Claim>> {
+        let mut conn = self.pool.acquire().await?;
+        let rows: Vec<ClaimRow> = sqlx::query_as(AssertSqlSafe(format!(
+            "{} WHERE c.area_id = $1 ORDER BY c.claimed_at, c.id",
+            claims_select()
+        )))
+        .bind(area_id)
+        .fetch_all(&mut *conn)
+        .await?;
+        if rows.is_empty() {
+            check_area(&mut conn, area_id, false).await?;
+        }
+        rows.into_iter().map(claim_from_row).collect()
+    }
+
+    async fn current_claims(&self) -> Result<Vec<Claim>> {
+        let rows: Vec<ClaimRow> = sqlx::query_as(AssertSqlSafe(format!(
+            "{} WHERE c.released_at IS NULL ORDER BY c.area_id",
+            claims_select()
+        )))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(claim_from_row).collect()
+    }
+
+    async fn holders_at(&self, at: &str) -> Result<Vec<Claim>> {
+        let rows: Vec<ClaimRow> = sqlx::query_as(AssertSqlSafe(format!(
+            "{} WHERE c.claimed_at <= $1::timestamptz \
+             AND (c.released_at IS NULL OR c.released_at > $1::timestamptz) ORDER BY c.area_id",
+            claims_select()
+        )))
+        .bind(instant(at)?)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(claim_from_row).collect()
+    }
+
+    async fn held_areas(&self, user_id: Id) -> Result<Vec<HeldArea>> {
+        let rows: Vec<(Id, String, String, String, i64)> = sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT p.id, p.code, p.name, {}, \
+             (SELECT count(*) FROM household_areas h WHERE h.area_id = p.id) \
+             FROM area_claims c JOIN places p ON p.id = c.area_id \
+             WHERE c.user_id = $1 AND c.released_at IS NULL ORDER BY c.claimed_at, c.id",
+            rfc3339_ms!("c.claimed_at")
+        )))
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, code, name, claimed_at, households)| HeldArea {
+                id,
+                code,
+                name,
+                claimed_at,
+                households,
+            })
+            .collect())
     }
 }

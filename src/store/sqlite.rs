@@ -5,24 +5,26 @@
 //! anything is written, which is the same check PostGIS repeats with `ST_IsValid`.
 
 use super::{
-    AuditRow, Counts, Result, Store, StoreError, VersionRow, WriteSummary, audit_from_row,
-    check_parent, code_taken, has_children, import_fields, item_error, multipolygon_from_wkb,
-    parse_role, place_audit, to_wkb, version_from_row, version_mismatch,
+    AuditRow, ClaimRow, Counts, Result, Store, StoreError, UserRow, VersionRow, WriteSummary,
+    already_claimed, audit_from_row, check_parent, claim_columns, claim_from_row, code_taken,
+    has_children, holder_audit, import_fields, instant, is_unique_violation, item_error,
+    multipolygon_from_wkb, not_an_area, not_held, place_audit, reassign_target, to_wkb,
+    user_from_row, version_from_row, version_mismatch,
 };
-use crate::auth::{AuditRecord, NewAudit, Role, StoredUser, User};
+use crate::auth::{AuditRecord, NewAudit, NewUser, StoredUser, User};
 use crate::model::edit::{
     CommittedEdit, EditAction, PlaceChange, PlaceEdit, PlaceFields, PlaceVersion,
 };
 use crate::model::{
-    Building, BuildingAssignment, Household, HouseholdAssignment, HouseholdDetails, Id,
-    NewBuilding, NewHousehold, NewPlace, Place, PlaceKind,
+    Building, BuildingAssignment, Claim, HeldArea, Household, HouseholdAssignment,
+    HouseholdDetails, Id, NewBuilding, NewHousehold, NewPlace, Place, PlaceKind,
 };
 use async_trait::async_trait;
 use geo::{BoundingRect, MultiPolygon, Point};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
 };
-use sqlx::{AssertSqlSafe, Row, Sqlite, Transaction};
+use sqlx::{AssertSqlSafe, Row, Sqlite, SqliteConnection, Transaction};
 use std::collections::HashMap;
 use std::path::Path;
 use std::str::FromStr;
@@ -60,6 +62,80 @@ impl SqliteStore {
         sqlx::migrate!("migrations/sqlite").run(&pool).await?;
         Ok(SqliteStore { pool })
     }
+
+    /// A write transaction that takes the write lock at once (`BEGIN IMMEDIATE`). A deferred
+    /// transaction that reads first and writes later fails with SQLITE_BUSY when another writer
+    /// got in between; an immediate one waits on the busy timeout instead.
+    async fn write(&self) -> Result<Transaction<'static, Sqlite>> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
+    /// The error for a claim that lost to an existing one, naming the holder if it can.
+    async fn already_claimed(&self, area_id: Id) -> StoreError {
+        let current = match self.pool.acquire().await {
+            Ok(mut conn) => current_claim(&mut conn, area_id).await.ok().flatten(),
+            Err(_) => None,
+        };
+        already_claimed(area_id, current.as_ref())
+    }
+}
+
+/// The columns of a user as [`user_from_row`] reads them.
+const USER_COLUMNS: &str = "u.id, u.name, u.role, u.display_name, u.phone";
+
+/// Selects claims with their holders; append `WHERE …`.
+fn claims_select() -> String {
+    format!(
+        "SELECT {} FROM area_claims c JOIN users u ON u.id = c.user_id",
+        claim_columns("c.claimed_at", "c.released_at")
+    )
+}
+
+/// The kind of a place, or the error for an id that names no area.
+async fn check_area(conn: &mut SqliteConnection, area_id: Id) -> Result<()> {
+    let kind: Option<String> = sqlx::query_scalar("SELECT kind FROM places WHERE id = ?")
+        .bind(area_id)
+        .fetch_optional(conn)
+        .await?;
+    match kind {
+        Some(kind) if kind == PlaceKind::Area.as_str() => Ok(()),
+        other => Err(not_an_area(area_id, other)),
+    }
+}
+
+async fn current_claim(conn: &mut SqliteConnection, area_id: Id) -> Result<Option<Claim>> {
+    let row: Option<ClaimRow> = sqlx::query_as(AssertSqlSafe(format!(
+        "{} WHERE c.area_id = ? AND c.released_at IS NULL",
+        claims_select()
+    )))
+    .bind(area_id)
+    .fetch_optional(conn)
+    .await?;
+    row.map(claim_from_row).transpose()
+}
+
+async fn claim_by_id(conn: &mut SqliteConnection, id: Id) -> Result<Claim> {
+    let row: ClaimRow =
+        sqlx::query_as(AssertSqlSafe(format!("{} WHERE c.id = ?", claims_select())))
+            .bind(id)
+            .fetch_one(conn)
+            .await?;
+    claim_from_row(row)
+}
+
+async fn insert_audit(conn: &mut SqliteConnection, record: &NewAudit) -> Result<Id> {
+    Ok(sqlx::query_scalar(
+        "INSERT INTO audit (user_id, action, entity, entity_id, before, after) \
+         VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+    )
+    .bind(record.user_id)
+    .bind(&record.action)
+    .bind(&record.entity)
+    .bind(record.entity_id)
+    .bind(record.before.as_ref().map(|v| v.to_string()))
+    .bind(record.after.as_ref().map(|v| v.to_string()))
+    .fetch_one(conn)
+    .await?)
 }
 
 fn bbox(position: usize, code: &str, geometry: &MultiPolygon<f64>) -> Result<geo::Rect<f64>> {
@@ -96,11 +172,6 @@ async fn existing_id(
         .await?,
     )
 }
-
-/// Write transactions start with `BEGIN IMMEDIATE`: they take the write lock at once, so that a
-/// concurrent writer waits on the busy timeout instead of failing when a read lock cannot be
-/// upgraded (SQLITE_BUSY_SNAPSHOT).
-const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
 
 /// The id of a new place: never one a deleted place had, since its history keeps the id.
 /// (SQLite would otherwise reuse the largest id once its row is deleted.)
@@ -255,7 +326,7 @@ impl Store for SqliteStore {
     }
 
     async fn upsert_places(&self, places: &[NewPlace]) -> Result<WriteSummary> {
-        let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
+        let mut tx = self.write().await?;
         let at = crate::timestamp::now();
         let mut summary = WriteSummary::default();
         for (position, place) in places.iter().enumerate() {
@@ -369,7 +440,7 @@ impl Store for SqliteStore {
     }
 
     async fn upsert_buildings(&self, buildings: &[NewBuilding]) -> Result<WriteSummary> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let mut summary = WriteSummary::default();
         for (position, b) in buildings.iter().enumerate() {
             bbox(position, &b.code, &b.footprint)?;
@@ -444,7 +515,7 @@ impl Store for SqliteStore {
     }
 
     async fn upsert_households(&self, households: &[NewHousehold]) -> Result<WriteSummary> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let mut summary = WriteSummary::default();
         let mut building_ids: HashMap<&str, Id> = HashMap::new();
         for (position, h) in households.iter().enumerate() {
@@ -505,14 +576,14 @@ impl Store for SqliteStore {
         households: &[HouseholdAssignment],
         buildings: &[BuildingAssignment],
     ) -> Result<()> {
-        let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
+        let mut tx = self.write().await?;
         write_assignments(&mut tx, households, buildings).await?;
         tx.commit().await?;
         Ok(())
     }
 
     async fn commit_edit(&self, edit: &PlaceEdit) -> Result<CommittedEdit> {
-        let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
+        let mut tx = self.write().await?;
         // Read the clock inside the write lock, so that versions of one place never go back in
         // time whoever commits next.
         let at = crate::timestamp::now();
@@ -708,41 +779,44 @@ impl Store for SqliteStore {
         rows.iter().map(place_from_row).collect()
     }
 
-    async fn create_user(&self, name: &str, role: Role, password_hash: &str) -> Result<User> {
+    async fn insert_user(&self, user: &NewUser) -> Result<User> {
         let id: Id = sqlx::query_scalar(
-            "INSERT INTO users (name, role, password_hash) VALUES (?, ?, ?) RETURNING id",
+            "INSERT INTO users (name, role, password_hash, display_name, phone) \
+             VALUES (?, ?, ?, ?, ?) RETURNING id",
         )
-        .bind(name)
-        .bind(role.as_str())
-        .bind(password_hash)
+        .bind(&user.name)
+        .bind(user.role.as_str())
+        .bind(&user.password_hash)
+        .bind(&user.display_name)
+        .bind(&user.phone)
         .fetch_one(&self.pool)
         .await
         .map_err(|e| match StoreError::from(e) {
             StoreError::Conflict(_) => {
-                StoreError::Conflict(format!("a user named {name:?} already exists"))
+                StoreError::Conflict(format!("a user named {:?} already exists", user.name))
             }
             other => other,
         })?;
         Ok(User {
             id,
-            name: name.to_string(),
-            role,
+            name: user.name.clone(),
+            role: user.role,
+            display_name: user.display_name.clone(),
+            phone: user.phone.clone(),
         })
     }
 
     async fn user_by_name(&self, name: &str) -> Result<Option<StoredUser>> {
-        let row: Option<(Id, String, String, String)> =
-            sqlx::query_as("SELECT id, name, role, password_hash FROM users WHERE name = ?")
-                .bind(name)
-                .fetch_optional(&self.pool)
-                .await?;
-        row.map(|(id, name, role, password_hash)| {
+        let row: Option<(Id, String, String, Option<String>, Option<String>, String)> =
+            sqlx::query_as(AssertSqlSafe(format!(
+                "SELECT {USER_COLUMNS}, u.password_hash FROM users u WHERE u.name = ?"
+            )))
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|(id, name, role, display_name, phone, password_hash)| {
             Ok(StoredUser {
-                user: User {
-                    id,
-                    name,
-                    role: parse_role(&role)?,
-                },
+                user: user_from_row((id, name, role, display_name, phone))?,
                 password_hash,
             })
         })
@@ -760,22 +834,15 @@ impl Store for SqliteStore {
     }
 
     async fn token_user(&self, token_hash: &str, now: i64) -> Result<Option<User>> {
-        let row: Option<(Id, String, String)> = sqlx::query_as(
-            "SELECT u.id, u.name, u.role FROM tokens t JOIN users u ON u.id = t.user_id \
-             WHERE t.hash = ? AND t.revoked_at IS NULL AND t.expires_at > ?",
-        )
+        let row: Option<UserRow> = sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT {USER_COLUMNS} FROM tokens t JOIN users u ON u.id = t.user_id \
+             WHERE t.hash = ? AND t.revoked_at IS NULL AND t.expires_at > ?"
+        )))
         .bind(token_hash)
         .bind(now)
         .fetch_optional(&self.pool)
         .await?;
-        row.map(|(id, name, role)| {
-            Ok(User {
-                id,
-                name,
-                role: parse_role(&role)?,
-            })
-        })
-        .transpose()
+        row.map(user_from_row).transpose()
     }
 
     async fn revoke_token(&self, token_hash: &str, now: i64) -> Result<bool> {
@@ -791,18 +858,7 @@ impl Store for SqliteStore {
     }
 
     async fn append_audit(&self, record: &NewAudit) -> Result<Id> {
-        Ok(sqlx::query_scalar(
-            "INSERT INTO audit (user_id, action, entity, entity_id, before, after) \
-             VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
-        )
-        .bind(record.user_id)
-        .bind(&record.action)
-        .bind(&record.entity)
-        .bind(record.entity_id)
-        .bind(record.before.as_ref().map(|v| v.to_string()))
-        .bind(record.after.as_ref().map(|v| v.to_string()))
-        .fetch_one(&self.pool)
-        .await?)
+        insert_audit(&mut *self.pool.acquire().await?, record).await
     }
 
     async fn audit(&self, entity: &str, entity_id: Option<Id>) -> Result<Vec<AuditRecord>> {
@@ -815,5 +871,166 @@ impl Store for SqliteStore {
         .fetch_all(&self.pool)
         .await?;
         rows.into_iter().map(audit_from_row).collect()
+    }
+
+    async fn claim_area(&self, area_id: Id, user_id: Id) -> Result<Claim> {
+        let mut tx = self.write().await?;
+        check_area(&mut tx, area_id).await?;
+        let inserted = sqlx::query_scalar::<_, Id>(
+            "INSERT INTO area_claims (area_id, user_id) VALUES (?, ?) RETURNING id",
+        )
+        .bind(area_id)
+        .bind(user_id)
+        .fetch_one(&mut *tx)
+        .await;
+        let id = match inserted {
+            Ok(id) => id,
+            Err(e) if is_unique_violation(&e) => {
+                tx.rollback().await?;
+                return Err(self.already_claimed(area_id).await);
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let claim = claim_by_id(&mut tx, id).await?;
+        insert_audit(
+            &mut tx,
+            &holder_audit("claim", user_id, area_id, None, Some(&claim.holder)),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(claim)
+    }
+
+    async fn release_area(&self, area_id: Id, holder_id: Id, by: Id) -> Result<Claim> {
+        let mut tx = self.write().await?;
+        check_area(&mut tx, area_id).await?;
+        let current = current_claim(&mut tx, area_id).await?;
+        let claim = match current {
+            Some(c) if c.holder.id == holder_id => c,
+            other => return Err(not_held(area_id, holder_id, other.as_ref())),
+        };
+        sqlx::query(
+            "UPDATE area_claims SET released_at = max(claimed_at, \
+             strftime('%Y-%m-%dT%H:%M:%fZ', 'now')), ended_by = 'release', ended_by_user = ? \
+             WHERE id = ?",
+        )
+        .bind(by)
+        .bind(claim.id)
+        .execute(&mut *tx)
+        .await?;
+        let ended = claim_by_id(&mut tx, claim.id).await?;
+        insert_audit(
+            &mut tx,
+            &holder_audit("release", by, area_id, Some(&claim.holder), None),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(ended)
+    }
+
+    async fn reassign_area(&self, area_id: Id, user_id: Id, by: Id) -> Result<Claim> {
+        let mut tx = self.write().await?;
+        check_area(&mut tx, area_id).await?;
+        let role: Option<(String, String)> =
+            sqlx::query_as("SELECT name, role FROM users WHERE id = ?")
+                .bind(user_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        reassign_target(user_id, role)?;
+        let current = current_claim(&mut tx, area_id).await?;
+        let mut since: Option<String> = None;
+        if let Some(c) = &current {
+            if c.holder.id == user_id {
+                return Err(already_claimed(area_id, Some(c)));
+            }
+            since = Some(
+                sqlx::query_scalar(
+                    "UPDATE area_claims SET released_at = max(claimed_at, \
+                     strftime('%Y-%m-%dT%H:%M:%fZ', 'now')), ended_by = 'reassign', \
+                     ended_by_user = ? WHERE id = ? RETURNING released_at",
+                )
+                .bind(by)
+                .bind(c.id)
+                .fetch_one(&mut *tx)
+                .await?,
+            );
+        }
+        let id: Id = sqlx::query_scalar(
+            "INSERT INTO area_claims (area_id, user_id, claimed_at) \
+             VALUES (?, ?, coalesce(?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))) RETURNING id",
+        )
+        .bind(area_id)
+        .bind(user_id)
+        .bind(since)
+        .fetch_one(&mut *tx)
+        .await?;
+        let claim = claim_by_id(&mut tx, id).await?;
+        let before = current.as_ref().map(|c| &c.holder);
+        insert_audit(
+            &mut tx,
+            &holder_audit("reassign", by, area_id, before, Some(&claim.holder)),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(claim)
+    }
+
+    async fn area_claims(&self, area_id: Id) -> Result<Vec<Claim>> {
+        let mut conn = self.pool.acquire().await?;
+        let rows: Vec<ClaimRow> = sqlx::query_as(AssertSqlSafe(format!(
+            "{} WHERE c.area_id = ? ORDER BY c.claimed_at, c.id",
+            claims_select()
+        )))
+        .bind(area_id)
+        .fetch_all(&mut *conn)
+        .await?;
+        if rows.is_empty() {
+            check_area(&mut conn, area_id).await?;
+        }
+        rows.into_iter().map(claim_from_row).collect()
+    }
+
+    async fn current_claims(&self) -> Result<Vec<Claim>> {
+        let rows: Vec<ClaimRow> = sqlx::query_as(AssertSqlSafe(format!(
+            "{} WHERE c.released_at IS NULL ORDER BY c.area_id",
+            claims_select()
+        )))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(claim_from_row).collect()
+    }
+
+    async fn holders_at(&self, at: &str) -> Result<Vec<Claim>> {
+        let rows: Vec<ClaimRow> = sqlx::query_as(AssertSqlSafe(format!(
+            "{} WHERE c.claimed_at <= ?1 AND (c.released_at IS NULL OR c.released_at > ?1) \
+             ORDER BY c.area_id",
+            claims_select()
+        )))
+        .bind(instant(at)?)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(claim_from_row).collect()
+    }
+
+    async fn held_areas(&self, user_id: Id) -> Result<Vec<HeldArea>> {
+        let rows: Vec<(Id, String, String, String, i64)> = sqlx::query_as(
+            "SELECT p.id, p.code, p.name, c.claimed_at, \
+             (SELECT count(*) FROM household_areas h WHERE h.area_id = p.id) \
+             FROM area_claims c JOIN places p ON p.id = c.area_id \
+             WHERE c.user_id = ? AND c.released_at IS NULL ORDER BY c.claimed_at, c.id",
+        )
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, code, name, claimed_at, households)| HeldArea {
+                id,
+                code,
+                name,
+                claimed_at,
+                households,
+            })
+            .collect())
     }
 }

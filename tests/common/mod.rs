@@ -95,10 +95,16 @@ impl Server {
     /// Starts `wangge serve --bind 127.0.0.1:0 --database URL` plus `extra` arguments and waits
     /// until it prints the address it listens on.
     pub fn start(database_url: &str, extra: &[&str]) -> Server {
+        Server::start_with_env(database_url, extra, &[])
+    }
+
+    /// Like [`Server::start`], with extra environment variables for the server.
+    pub fn start_with_env(database_url: &str, extra: &[&str], env: &[(&str, &str)]) -> Server {
         let mut child = Command::new("sh")
             .args(["-c", SUPERVISOR, env!("CARGO_BIN_EXE_wangge")])
             .args(["serve", "--bind", "127.0.0.1:0", "--database", database_url])
             .args(extra)
+            .envs(env.iter().copied())
             .env("RUST_LOG", "wangge=warn")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

@@ -1,0 +1,222 @@
+//! Claims of responsibility areas (民情责任田): a cadre claims a free area and answers for it
+//! until they release it or an admin reassigns it.
+//!
+//! - `POST /api/v1/areas/{id}/claim` (cadre) → 201; held already (by anyone) → 409
+//!   `already_claimed`.
+//! - `POST /api/v1/areas/{id}/release` (the holder, or an admin) → 200; not held → 409
+//!   `not_claimed`; held by someone else → 403.
+//! - `POST /api/v1/areas/{id}/reassign` (admin) with `{"user": NAME}`, a cadre → 200.
+//! - `GET /api/v1/areas/{id}/claims` (signed in): every claim, oldest first.
+//! - `GET /api/v1/areas/holders` (public): every area with its holder or `null`, from memory.
+//! - `GET /api/v1/me/areas` (signed in): the caller's areas with their household counts.
+//!
+//! One holder at a time is the database's guarantee (a partial unique index), not this
+//! module's: concurrent claims race in the store and all but one get 409. After a committed
+//! change the in-memory holders ([`crate::app::MapData::holders`]) are updated, which the
+//! lookup reads and which invalidates the `areas` tiles.
+
+use super::AppState;
+use super::auth::Caller;
+use super::error::ApiError;
+use super::json::ApiJson;
+use crate::auth::Role;
+use crate::model::{Claim, Id, PlaceKind};
+use crate::store::StoreError;
+use axum::extract::State;
+use axum::extract::{Path, rejection::PathRejection};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/areas/holders", get(holders))
+        .route("/api/v1/areas/{id}/claim", post(claim))
+        .route("/api/v1/areas/{id}/release", post(release))
+        .route("/api/v1/areas/{id}/reassign", post(reassign))
+        .route("/api/v1/areas/{id}/claims", get(history))
+        .route("/api/v1/me/areas", get(my_areas))
+}
+
+/// The area id of the path; 400 if it is not an integer.
+fn area_id(path: Result<Path<String>, PathRejection>) -> Result<Id, ApiError> {
+    let Path(raw) = path.map_err(|e| ApiError::bad_request("invalid_path", e.body_text()))?;
+    raw.parse().map_err(|_| {
+        ApiError::bad_request(
+            "invalid_id",
+            format!("an area id is an integer, got {raw:?}"),
+        )
+    })
+}
+
+/// A store conflict as a 409 with a code saying which one.
+fn conflict(code: &'static str) -> impl Fn(StoreError) -> ApiError {
+    move |e| match e {
+        StoreError::Conflict(message) => ApiError::conflict(code, message),
+        other => other.into(),
+    }
+}
+
+/// `{"id","code","name"}` of an area the store has just confirmed.
+async fn area_ref(state: &AppState, area_id: Id) -> Result<Value, ApiError> {
+    let place = state
+        .app
+        .store()
+        .place(area_id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("there is no area with id {area_id}")))?;
+    Ok(json!({"id": place.id, "code": place.code, "name": place.name}))
+}
+
+/// A claim as the API shows it.
+fn claim_json(claim: &Claim) -> Value {
+    json!({
+        "holder": claim.holder,
+        "claimed_at": claim.claimed_at,
+        "released_at": claim.released_at,
+        "ended_by": claim.ended_by,
+    })
+}
+
+/// `POST /api/v1/areas/{id}/claim`: the calling cadre takes the area.
+async fn claim(
+    State(state): State<AppState>,
+    caller: Caller,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    caller.require(&[Role::Cadre])?;
+    let area_id = area_id(path)?;
+    let claim = state
+        .app
+        .store()
+        .claim_area(area_id, caller.user.id)
+        .await
+        .map_err(conflict("already_claimed"))?;
+    state.app.set_holder(area_id, Some(claim.holder.clone()));
+    let area = area_ref(&state, area_id).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"area": area, "holder": claim.holder, "claimed_at": claim.claimed_at})),
+    ))
+}
+
+/// `POST /api/v1/areas/{id}/release`: the holder (or an admin) lets the area go.
+async fn release(
+    State(state): State<AppState>,
+    caller: Caller,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let area_id = area_id(path)?;
+    let store = state.app.store();
+    let current = store
+        .area_claims(area_id)
+        .await?
+        .pop()
+        .filter(|c| c.released_at.is_none())
+        .ok_or_else(|| {
+            ApiError::conflict("not_claimed", format!("area {area_id} is not claimed"))
+        })?;
+    if current.holder.id != caller.user.id && caller.user.role != Role::Admin {
+        return Err(ApiError::Forbidden(format!(
+            "area {area_id} is held by {}; only its holder or an admin may release it",
+            current.holder.name
+        )));
+    }
+    // The store releases only if the same user still holds it, so a change in between is 409.
+    let ended = store
+        .release_area(area_id, current.holder.id, caller.user.id)
+        .await
+        .map_err(conflict("not_claimed"))?;
+    state.app.set_holder(area_id, None);
+    let area = area_ref(&state, area_id).await?;
+    let mut body = claim_json(&ended);
+    body["area"] = area;
+    Ok(Json(body))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Reassign {
+    /// The login name of the cadre who takes the area.
+    user: String,
+}
+
+/// `POST /api/v1/areas/{id}/reassign` with `{"user": NAME}`: an admin gives the area to a cadre.
+async fn reassign(
+    State(state): State<AppState>,
+    caller: Caller,
+    path: Result<Path<String>, PathRejection>,
+    ApiJson(body): ApiJson<Reassign>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(&[Role::Admin])?;
+    let area_id = area_id(path)?;
+    let store = state.app.store();
+    let target = store
+        .user_by_name(&body.user)
+        .await?
+        .ok_or_else(|| {
+            ApiError::unprocessable(
+                "unknown_user",
+                format!("there is no user named {:?}", body.user),
+            )
+        })?
+        .user;
+    if target.role != Role::Cadre {
+        return Err(ApiError::unprocessable(
+            "not_a_cadre",
+            format!(
+                "{} is a {}; only a cadre can hold an area",
+                target.name, target.role
+            ),
+        ));
+    }
+    let claim = store
+        .reassign_area(area_id, target.id, caller.user.id)
+        .await
+        .map_err(conflict("already_claimed"))?;
+    state.app.set_holder(area_id, Some(claim.holder.clone()));
+    let area = area_ref(&state, area_id).await?;
+    Ok(Json(
+        json!({"area": area, "holder": claim.holder, "claimed_at": claim.claimed_at}),
+    ))
+}
+
+/// `GET /api/v1/areas/{id}/claims`: the area's claims, oldest first, also after its deletion.
+async fn history(
+    State(state): State<AppState>,
+    _caller: Caller,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let area_id = area_id(path)?;
+    // Also the history of an area deleted since, which has no place to name any more.
+    let claims = state.app.store().area_claims(area_id).await?;
+    let claims: Vec<Value> = claims.iter().map(claim_json).collect();
+    Ok(Json(json!({ "claims": claims })))
+}
+
+/// `GET /api/v1/areas/holders`: every area with its holder or `null`, for the map's colouring.
+async fn holders(State(state): State<AppState>) -> Json<Value> {
+    let data = state.app.map_data();
+    let areas: Vec<Value> = data
+        .places
+        .iter()
+        .filter(|p| p.kind == PlaceKind::Area)
+        .map(|p| {
+            json!({
+                "id": p.id,
+                "code": p.code,
+                "name": p.name,
+                "holder": data.holders.get(&p.id),
+            })
+        })
+        .collect();
+    Json(json!({ "areas": areas }))
+}
+
+/// `GET /api/v1/me/areas`: the areas the caller holds, with their household counts.
+async fn my_areas(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
+    let areas = state.app.store().held_areas(caller.user.id).await?;
+    Ok(Json(json!({ "areas": areas })))
+}

@@ -1,0 +1,85 @@
+//! Claims (认领) of responsibility areas (民情责任田): a cadre answers for an area until the
+//! claim ends by release, by an admin's reassignment or by the area's deletion.
+//!
+//! Timestamps are RFC 3339 in UTC with milliseconds (`2026-11-28T08:00:00.000Z`), the same text
+//! on both backends, so that they sort and compare as the instants they name.
+
+use super::Id;
+use serde::Serialize;
+use std::fmt;
+use std::str::FromStr;
+
+/// Who holds an area, as the map and the lookup show them: a name to call and a number to ring.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Holder {
+    /// The user's id.
+    pub id: Id,
+    /// The login name.
+    pub name: String,
+    /// The name people know them by (张伟), if given.
+    pub display_name: Option<String>,
+    pub phone: Option<String>,
+}
+
+/// How a claim ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ClaimEnd {
+    /// The holder (or an admin for them) let the area go.
+    Release,
+    /// An admin gave the area to another cadre.
+    Reassign,
+    /// The area was deleted.
+    Delete,
+}
+
+impl ClaimEnd {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClaimEnd::Release => "release",
+            ClaimEnd::Reassign => "reassign",
+            ClaimEnd::Delete => "delete",
+        }
+    }
+}
+
+impl fmt::Display for ClaimEnd {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for ClaimEnd {
+    type Err = super::UnknownName;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [ClaimEnd::Release, ClaimEnd::Reassign, ClaimEnd::Delete]
+            .into_iter()
+            .find(|e| e.as_str() == s)
+            .ok_or_else(|| super::UnknownName(s.to_string()))
+    }
+}
+
+/// One claim of an area, current (`released_at` `None`) or ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Claim {
+    pub id: Id,
+    pub area_id: Id,
+    pub holder: Holder,
+    pub claimed_at: String,
+    pub released_at: Option<String>,
+    pub ended_by: Option<ClaimEnd>,
+    /// Who ended it (the holder, an admin, the planner who deleted the area).
+    pub ended_by_user: Option<Id>,
+}
+
+/// An area a user holds now, with the number of households in it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HeldArea {
+    pub id: Id,
+    pub code: String,
+    pub name: String,
+    pub claimed_at: String,
+    /// Households whose responsibility areas include this one.
+    pub households: i64,
+}
