@@ -151,17 +151,6 @@ async fn insert_audit(conn: &mut PgConnection, record: &NewAudit) -> Result<Id> 
 
 const PLACE_COLUMNS: &str = "id, kind, code, name, parent_id, ST_AsBinary(geom) AS geom, version";
 
-/// A `timestamptz` as the stored-form text of [`crate::timestamp`].
-macro_rules! stamp {
-    ($column:literal) => {
-        concat!(
-            "to_char(",
-            $column,
-            " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
-        )
-    };
-}
-
 async fn place_in(tx: &mut Transaction<'_, Postgres>, id: Id) -> Result<Option<Place>> {
     // FOR UPDATE: a concurrent edit of the same place waits here and then sees the new version.
     let row = sqlx::query(AssertSqlSafe(format!(
@@ -706,7 +695,7 @@ impl Store for PostgresStore {
     async fn places_updated_at(&self) -> Result<Vec<(Id, String)>> {
         Ok(sqlx::query_as(concat!(
             "SELECT place_id, ",
-            stamp!("valid_from"),
+            rfc3339_ms!("valid_from"),
             " FROM place_versions WHERE valid_to IS NULL ORDER BY place_id"
         ))
         .fetch_all(&self.pool)
@@ -717,9 +706,9 @@ impl Store for PostgresStore {
         let rows: Vec<VersionRow> = sqlx::query_as(concat!(
             "SELECT v.place_id, v.version, v.kind, v.code, v.name, v.parent_id, \
              ST_AsBinary(v.geom), ",
-            stamp!("v.valid_from"),
+            rfc3339_ms!("v.valid_from"),
             ", ",
-            stamp!("v.valid_to"),
+            rfc3339_ms!("v.valid_to"),
             ", v.action, v.user_id, u.name FROM place_versions v \
              LEFT JOIN users u ON u.id = v.user_id WHERE v.place_id = $1 ORDER BY v.version"
         ))
