@@ -10,7 +10,7 @@ import { addUser, apiToken, demoLayer, launchBrowser, mapIdle, openMap, saveScre
 const VIEWPORT = { width: 1280, height: 800 };
 const TIMEOUT = 120_000;
 const PLANNER = { name: 'guihua', role: 'planner', password: 'planner-pass-1' };
-const CADRE = { name: 'zhangwei', role: 'cadre', password: 'cadre-pass-1' };
+const CADRE = { name: 'zhangwei', role: 'cadre', password: 'cadre-pass-1', displayName: '张伟', phone: '13800000001' };
 
 function assertClean(log) {
   assert.deepEqual(log.errors, [], 'console errors');
@@ -101,6 +101,225 @@ describe('accounts on the web map', { timeout: 10 * TIMEOUT }, () => {
       assert.equal(await page.isHidden('#editor'), true);
       assert.equal(await page.evaluate(() => sessionStorage.getItem('wangge.session')), null);
       assert.equal((await getJson(server, '/api/v1/me', token)).status, 401, 'the token still works after sign-out');
+      assertClean(log);
+    } finally {
+      await context.close();
+    }
+  });
+
+  /** Moves the camera and waits for the map to settle. */
+  async function view(page, center, zoom) {
+    await page.evaluate(([c, z]) => window.map.jumpTo({ center: c, zoom: z }), [center, zoom]);
+    await mapIdle(page);
+  }
+
+  test('a planner draws a grid that snaps to its neighbour, saves it, and the server serves it back', { timeout: TIMEOUT }, async () => {
+    const { context, page, log } = await newPage();
+    try {
+      // West of 香港花园社区第一网格 there is no grid: the new one shares that grid's western
+      // edge A-B and reaches 0.0008° (about 70 m) further west.
+      const west = (await demoLayer('grids')).features.find((f) => f.properties.code === '370202010003001');
+      const ring = west.geometry.coordinates[0];
+      const [a, b] = [ring[11], ring[12]];
+      const d = 0.0008;
+      await openMap(page, server.base);
+      await signIn(page, PLANNER);
+      await view(page, [a[0] - d / 2, (a[1] + b[1]) / 2], 17);
+      await page.click('#edit-new');
+      await page.waitForFunction(() => document.querySelector('#edit-status').textContent.includes('依次点击'));
+      // Click 5 pixels off A and off B: snapping puts the vertices exactly on the neighbour's.
+      const pa = await screenPoint(page, a);
+      const pb = await screenPoint(page, b);
+      const clicks = [
+        { x: pa.x + 4, y: pa.y - 3 },
+        { x: pb.x - 3, y: pb.y + 4 },
+        await screenPoint(page, [b[0] - d, b[1]]),
+        await screenPoint(page, [a[0] - d, a[1]]),
+      ];
+      for (const p of clicks) {
+        await page.mouse.move(p.x - 10, p.y - 10);
+        await page.mouse.move(p.x, p.y, { steps: 4 });
+        await page.mouse.click(p.x, p.y);
+        await page.waitForTimeout(150);
+      }
+      // Close the ring on its first point.
+      await page.mouse.move(pa.x, pa.y, { steps: 4 });
+      await page.mouse.click(pa.x, pa.y);
+      await page.waitForFunction(() => document.querySelector('#edit-status').textContent.includes('已闭合'));
+      await page.fill('#edit-code', '370202010099001');
+      await page.fill('#edit-name', '测试新网格');
+      await saveScreenshot(page, 'planner-drawing.png');
+      const created = page.waitForResponse((r) => r.url().endsWith('/api/v1/grids') && r.request().method() === 'POST');
+      await page.click('#edit-save');
+      const answer = await created;
+      assert.equal(answer.status(), 201, await answer.text());
+      await page.waitForFunction(() => document.querySelector('#message').textContent.includes('已保存'));
+      const feature = await answer.json();
+      const id = feature.properties.id ?? feature.id;
+
+      // The server serves it back: by id, and to a lookup at its middle.
+      const got = await getJson(server, `/api/v1/grids/${id}`);
+      assert.equal(got.status, 200);
+      assert.equal(got.body.properties.code, '370202010099001');
+      const positions = got.body.geometry.coordinates[0];
+      for (const corner of [a, b]) {
+        assert.ok(positions.some(([x, y]) => Math.abs(x - corner[0]) < 1e-9 && Math.abs(y - corner[1]) < 1e-9), `${corner} not snapped: ${JSON.stringify(positions)}`);
+      }
+      const middle = interiorPoint(got.body.geometry);
+      const lookup = await getJson(server, `/api/v1/lookup?lon=${middle[0]}&lat=${middle[1]}`);
+      assert.equal(lookup.body.grid?.code, '370202010099001');
+      assert.ok(contains(got.body.geometry, middle));
+      // ...and the map draws it from the new tiles.
+      await page.waitForFunction(
+        () => window.map.queryRenderedFeatures({ layers: ['grids-fill'] }).some((f) => f.properties.name === '测试新网格'),
+        null,
+        { timeout: 30_000 },
+      );
+      await mapIdle(page);
+      await saveScreenshot(page, 'planner-drawn.png');
+      assertClean(log);
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('an edit that overlaps a neighbour is shown in red and listed, and nothing is saved', { timeout: TIMEOUT }, async () => {
+    const { context, page, log } = await newPage();
+    const writes = [];
+    page.on('request', (r) => {
+      if (r.method() === 'PATCH' || (r.method() === 'POST' && /\/api\/v1\/grids(\/\d+)?$/.test(new URL(r.url()).pathname))) writes.push(r.url());
+    });
+    try {
+      // Two demo grids sharing a vertex V: V of the first is dragged a third of the way into the
+      // second.
+      const grids = (await demoLayer('grids')).features;
+      const key = ([x, y]) => `${x},${y}`;
+      let pair = null;
+      for (const g of grids) {
+        for (const n of grids) {
+          if (g === n || pair) continue;
+          const theirs = new Set(n.geometry.coordinates[0].map(key));
+          const v = g.geometry.coordinates[0].slice(1).find((p) => theirs.has(key(p)));
+          if (v) pair = { g, n, v };
+        }
+      }
+      const { g, n, v } = pair;
+      const inside = interiorPoint(n.geometry);
+      const to = [v[0] + (inside[0] - v[0]) / 3, v[1] + (inside[1] - v[1]) / 3];
+      const ids = {};
+      for (const f of [g, n]) {
+        const lookup = await getJson(server, `/api/v1/lookup?lon=${interiorPoint(f.geometry)[0]}&lat=${interiorPoint(f.geometry)[1]}`);
+        ids[f.properties.code] = lookup.body.grid.id;
+      }
+      const before = await Promise.all([g, n].map((f) => getJson(server, `/api/v1/grids/${ids[f.properties.code]}`)));
+
+      await openMap(page, server.base);
+      await signIn(page, PLANNER);
+      await view(page, v, 17);
+      // Choose the grid with a click, then edit its boundary.
+      await page.click('#edit-pick');
+      const gPoint = interiorPoint(g.geometry);
+      const gScreen = await screenPoint(page, gPoint);
+      const inView = gScreen.x > 340 && gScreen.x < VIEWPORT.width && gScreen.y > 0 && gScreen.y < VIEWPORT.height;
+      if (!inView) await view(page, [(gPoint[0] + v[0]) / 2, (gPoint[1] + v[1]) / 2], 16.5);
+      const pick = await screenPoint(page, gPoint);
+      await page.mouse.click(pick.x, pick.y);
+      await page.waitForFunction((code) => document.querySelector('#edit-selection').textContent.includes(code), g.properties.code);
+      assert.equal(await page.inputValue('#edit-name'), g.properties.name);
+      await page.click('#edit-geometry');
+      await page.waitForFunction(() => document.querySelector('#edit-status').textContent.includes('拖动顶点'));
+      const from = await screenPoint(page, v);
+      const target = await screenPoint(page, to);
+      await page.mouse.move(from.x, from.y, { steps: 3 });
+      await page.mouse.down();
+      await page.mouse.move(target.x, target.y, { steps: 12 });
+      await page.mouse.up();
+      await page.waitForTimeout(200);
+
+      const validated = page.waitForResponse((r) => r.url().includes('/api/v1/grids/validate'));
+      await page.click('#edit-save');
+      const check = await (await validated).json();
+      assert.equal(check.valid, false);
+      await page.waitForSelector('#edit-problems li[data-code="overlap"]');
+      const listed = await page.textContent('#edit-problems');
+      assert.match(listed, /与相邻要素重叠/);
+      assert.ok(listed.includes(n.properties.name), listed);
+      assert.match(await page.textContent('#edit-status'), /未保存/);
+      await mapIdle(page);
+      const red = await page.evaluate(() => window.map.queryRenderedFeatures({ layers: ['edit-problems-fill'] }).length);
+      assert.ok(red > 0, 'the overlap is not drawn');
+      await saveScreenshot(page, 'planner-overlap.png');
+
+      // Nothing was written: no write request, both versions as before.
+      assert.deepEqual(writes, []);
+      const after = await Promise.all([g, n].map((f) => getJson(server, `/api/v1/grids/${ids[f.properties.code]}`)));
+      assert.deepEqual(after.map((r) => r.etag), before.map((r) => r.etag));
+      assert.deepEqual(after[0].body.geometry, before[0].body.geometry);
+      assertClean(log);
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('a cadre sees the unclaimed areas, claims one with clicks, finds it in 我的责任田, and the lookup answers the holder', { timeout: TIMEOUT }, async () => {
+    const { context, page, log } = await newPage();
+    try {
+      const area = (await demoLayer('areas')).features[2];
+      const point = interiorPoint(area.geometry);
+      await openMap(page, server.base);
+      assert.equal(await page.evaluate(() => window.map.getLayoutProperty('areas-unclaimed', 'visibility')), 'none');
+      await signIn(page, CADRE);
+      assert.equal(await page.textContent('#account-name'), '张伟');
+      assert.equal(await page.textContent('#account-role'), '街道干部');
+      await page.waitForFunction(() => document.querySelector('#my-areas-list').textContent.includes('还没有认领'));
+      assert.equal(await page.isHidden('#editor'), true);
+
+      // The unclaimed areas are filled (the `claimed` property of the tiles).
+      await view(page, point, 16);
+      const unclaimed = () => page.evaluate(() => window.map.queryRenderedFeatures({ layers: ['areas-unclaimed'] }).map((f) => f.properties.name));
+      assert.equal(await page.evaluate(() => window.map.getLayoutProperty('areas-unclaimed', 'visibility')), 'visible');
+      assert.ok((await unclaimed()).includes(area.properties.name), `${await unclaimed()}`);
+      assert.match(await page.textContent('#unclaimed-count'), /未认领 \d+ 块/);
+
+      // Click the area, then 认领 under it in the answer.
+      const at = await screenPoint(page, point);
+      await page.mouse.click(at.x, at.y);
+      const item = `#info-body li[data-area]:has-text("${area.properties.name}")`;
+      await page.waitForSelector(`${item} button.claim`);
+      assert.match(await page.textContent(item), /未认领/);
+      const claimed = page.waitForResponse((r) => r.url().endsWith('/claim'));
+      await page.click(`${item} button.claim`);
+      assert.equal((await claimed).status(), 201);
+
+      // 我的责任田 lists it with its households; the answer names the holder; the fill is gone.
+      await page.waitForFunction((name) => document.querySelector('#my-areas-list').textContent.includes(name), area.properties.name);
+      assert.match(await page.textContent('#my-areas-list'), /\d+ 户/);
+      await page.waitForFunction((name) => [...document.querySelectorAll('#info-body li[data-area]')].some((li) => li.textContent.includes(name) && li.textContent.includes('责任人：张伟')), area.properties.name);
+      await page.waitForFunction(
+        (name) => !window.map.queryRenderedFeatures({ layers: ['areas-unclaimed'] }).some((f) => f.properties.name === name),
+        area.properties.name,
+        { timeout: 30_000 },
+      );
+      await mapIdle(page);
+      await saveScreenshot(page, 'cadre-claimed.png');
+
+      // The server answers the holder to anyone's lookup, and lists the area as the cadre's.
+      const lookup = await getJson(server, `/api/v1/lookup?lon=${point[0]}&lat=${point[1]}`);
+      const answered = lookup.body.areas.find((a) => a.code === area.properties.code);
+      assert.equal(answered.holder?.name, CADRE.name);
+      assert.equal(answered.holder?.display_name, '张伟');
+      assert.equal(answered.holder?.phone, CADRE.phone);
+      const token = await apiToken(server, CADRE.name, CADRE.password);
+      const mine = await getJson(server, '/api/v1/me/areas', token);
+      assert.deepEqual(mine.body.areas.map((a) => a.code), [area.properties.code]);
+
+      // Released from 我的责任田, it is unclaimed again.
+      const released = page.waitForResponse((r) => r.url().endsWith('/release'));
+      await page.click('#my-areas-list button.release');
+      assert.equal((await released).status(), 200);
+      await page.waitForFunction(() => document.querySelector('#my-areas-list').textContent.includes('还没有认领'));
+      const again = await getJson(server, `/api/v1/lookup?lon=${point[0]}&lat=${point[1]}`);
+      assert.equal(again.body.areas.find((a) => a.code === area.properties.code).holder, null);
       assertClean(log);
     } finally {
       await context.close();
