@@ -17,6 +17,8 @@ const PRECISION = 10;
 const SNAP_PIXELS = 12;
 
 const LAYER_NAMES = { grids: '网格', communities: '社区', areas: '民情责任田' };
+/** The layer a feature's parent is in: its boundary is snapped to as well as the neighbours'. */
+const PARENT_LAYER = { grids: 'communities', communities: 'streets' };
 const PROBLEM_NAMES = {
   invalid_geometry: '几何无效',
   overlap: '与相邻要素重叠',
@@ -78,6 +80,7 @@ export function initEditor(context) {
   $('edit-split').addEventListener('click', startSplit);
   $('edit-merge').addEventListener('click', () => merge().catch(failed('合并失败')));
   $('edit-history').addEventListener('click', () => history().catch(failed('读取历史失败')));
+  $('edit-delete').addEventListener('click', () => remove().catch(failed('删除失败')));
   $('edit-validate').addEventListener('click', () => validate().catch(failed('检查失败')));
   $('edit-form').addEventListener('submit', (e) => {
     e.preventDefault();
@@ -174,12 +177,18 @@ function terraDraw() {
   return draw;
 }
 
-/** The neighbours to snap to: every feature of the layer but `except`, from the OGC API. */
+/**
+ * What to snap to: every feature of the layer but `except` (the neighbours), and the parents'
+ * boundaries (a grid's edge on its community's boundary), from the OGC API.
+ */
 async function loadSnapRings(except = null) {
-  const { body } = await api(`/ogc/collections/${ed.layer}/items?limit=10000`);
-  ed.snapRings = body.features
-    .filter((f) => f.geometry && String(f.id ?? f.properties?.id) !== String(except))
-    .flatMap((f) => rings(toMap(f.geometry)));
+  const layers = [ed.layer, PARENT_LAYER[ed.layer]].filter(Boolean);
+  const answers = await Promise.all(layers.map((l) => api(`/ogc/collections/${l}/items?limit=10000`)));
+  ed.snapRings = answers.flatMap(({ body }, i) =>
+    body.features
+      .filter((f) => f.geometry && !(i === 0 && String(f.id ?? f.properties?.id) === String(except)))
+      .flatMap((f) => rings(toMap(f.geometry))),
+  );
 }
 
 function stopDrawing() {
@@ -249,15 +258,18 @@ async function startNew() {
 
 async function startEdit() {
   const [chosen] = ed.selection;
-  if (chosen.feature.geometry?.type !== 'Polygon') {
-    showMessage('多部分（MultiPolygon）要素只能修改属性。', 'warn');
+  // The API answers MultiPolygons; one with a single part is edited as the Polygon it is.
+  const g = chosen.feature.geometry;
+  const polygon = g?.type === 'Polygon' ? g : g?.type === 'MultiPolygon' && g.coordinates.length === 1 ? { type: 'Polygon', coordinates: g.coordinates[0] } : null;
+  if (!polygon) {
+    showMessage('多个部分组成的要素只能修改属性，不能在地图上修改边界。', 'warn');
     return;
   }
   await loadSnapRings(chosen.id);
   const d = terraDraw();
   d.clear();
   d.setMode('select');
-  const [result] = d.addFeatures([{ type: 'Feature', geometry: round(toMap(chosen.feature.geometry)), properties: { mode: 'polygon' } }]);
+  const [result] = d.addFeatures([{ type: 'Feature', geometry: round(toMap(polygon)), properties: { mode: 'polygon' } }]);
   if (!result?.valid) throw new Error(`无法编辑该边界（${result?.reason ?? '几何无效'}）`);
   d.selectFeature(result.id);
   ed.target = { id: chosen.id, version: chosen.version, drawId: result.id };
@@ -348,7 +360,26 @@ async function afterWrite(ids) {
   render();
 }
 
-// ---- split, merge, history ----
+// ---- delete, split, merge, history ----
+
+async function remove() {
+  const [chosen] = ed.selection;
+  const what = `${LAYER_NAMES[ed.layer]}“${chosen.feature.properties.name}”`;
+  if (!window.confirm(`删除${what}？其中的住户和楼栋将重新归属。`)) return;
+  try {
+    await api(`/api/v1/${ed.layer}/${chosen.id}`, { method: 'DELETE', ifMatch: chosen.version });
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 412) return staleVersion(chosen);
+    if (e instanceof ApiError && e.status === 409) return showMessage(`不能删除${what}：${e.message}`, 'warn');
+    throw e;
+  }
+  ctx.refreshData([ed.layer]);
+  reset();
+  ed.mode = 'pick';
+  status('');
+  render();
+  showMessage(`已删除${what}`);
+}
 
 function startSplit() {
   stopDrawing();
@@ -486,6 +517,7 @@ function render() {
   $('edit-geometry').disabled = !one;
   $('edit-split').disabled = !one;
   $('edit-history').disabled = !one;
+  $('edit-delete').disabled = !one;
   $('edit-merge').disabled = ed.selection.length < 2;
   $('edit-form').hidden = !(editing || (one && ed.mode === 'pick'));
   $('split-form').hidden = ed.mode !== 'split';
