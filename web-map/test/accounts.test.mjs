@@ -147,7 +147,6 @@ describe('accounts on the web map', { timeout: 10 * TIMEOUT }, () => {
         await page.mouse.move(p.x + dx - 8, p.y + dy - 8);
         await page.mouse.move(p.x + dx, p.y + dy, { steps: 4 });
         await page.mouse.click(p.x + dx, p.y + dy);
-        await page.waitForTimeout(100);
       }
       // Close the ring on its first point.
       const first = await screenPoint(page, vertices[0]);
@@ -244,7 +243,6 @@ describe('accounts on the web map', { timeout: 10 * TIMEOUT }, () => {
       await page.mouse.down();
       await page.mouse.move(target.x, target.y, { steps: 12 });
       await page.mouse.up();
-      await page.waitForTimeout(200);
 
       const validated = page.waitForResponse((r) => r.url().includes('/api/v1/grids/validate'));
       await page.click('#edit-save');
@@ -363,7 +361,6 @@ describe('accounts on the web map', { timeout: 10 * TIMEOUT }, () => {
         await page.mouse.move(p.x - 6, p.y - 6);
         await page.mouse.move(p.x, p.y, { steps: 4 });
         await page.mouse.click(p.x, p.y);
-        await page.waitForTimeout(150);
       }
       await page.waitForFunction(() => document.querySelector('#edit-status').textContent.includes('分割线已画好'));
       await page.fill('#split-code', newCode);
