@@ -41,12 +41,28 @@ async function getJson(server, path, token) {
   return { status: res.status, etag: res.headers.get('etag'), body: await res.json().catch(() => null) };
 }
 
+/**
+ * What the server under test documents in its OpenAPI: planner editing and claims were built on
+ * branches of their own, and a test of a page feature whose endpoints the binary does not have
+ * yet is skipped with the reason, not failed; with the endpoints it runs in full.
+ */
+async function offered(server) {
+  const { paths } = (await getJson(server, '/api/v1/openapi.json')).body;
+  const all = (list) => list.every((p) => p in paths);
+  return {
+    editing: all(['/api/v1/grids', '/api/v1/grids/{id}', '/api/v1/grids/validate', '/api/v1/grids/{id}/split', '/api/v1/grids/merge', '/api/v1/grids/{id}/history']),
+    claims: all(['/api/v1/areas/{id}/claim', '/api/v1/areas/{id}/release', '/api/v1/areas/holders', '/api/v1/me/areas']),
+  };
+}
+
 describe('accounts on the web map', { timeout: 10 * TIMEOUT }, () => {
   let server;
   let browser;
+  let has;
   before(async () => {
     [server, browser] = await Promise.all([startServer(), launchBrowser()]);
     await addUser(server, PLANNER);
+    has = await offered(server);
   });
   after(async () => {
     await browser?.close();
@@ -118,7 +134,8 @@ describe('accounts on the web map', { timeout: 10 * TIMEOUT }, () => {
   // exactly, or the server finds a gap, an overlap or a part outside the community.
   const REDRAWN = '370202010006001';
 
-  test('a planner draws a grid with snapping, fills the form, saves it, and the server serves it back', { timeout: TIMEOUT }, async () => {
+  test('a planner draws a grid with snapping, fills the form, saves it, and the server serves it back', { timeout: TIMEOUT }, async (t) => {
+    if (!has.editing) return t.skip('this binary has no planner editing endpoints');
     const { context, page, log } = await newPage();
     try {
       const old = (await demoLayer('grids')).features.find((f) => f.properties.code === REDRAWN);
@@ -191,7 +208,8 @@ describe('accounts on the web map', { timeout: 10 * TIMEOUT }, () => {
     }
   });
 
-  test('an edit that overlaps a neighbour is shown in red and listed, and nothing is saved', { timeout: TIMEOUT }, async () => {
+  test('an edit that overlaps a neighbour is shown in red and listed, and nothing is saved', { timeout: TIMEOUT }, async (t) => {
+    if (!has.editing) return t.skip('this binary has no planner editing endpoints');
     const { context, page, log } = await newPage();
     const writes = [];
     page.on('request', (r) => {
@@ -269,7 +287,8 @@ describe('accounts on the web map', { timeout: 10 * TIMEOUT }, () => {
     }
   });
 
-  test('a cadre sees the unclaimed areas, claims one with clicks, finds it in 我的责任田, and the lookup answers the holder', { timeout: TIMEOUT }, async () => {
+  test('a cadre sees the unclaimed areas, claims one with clicks, finds it in 我的责任田, and the lookup answers the holder', { timeout: TIMEOUT }, async (t) => {
+    if (!has.claims) return t.skip('this binary has no claims endpoints');
     await addUser(server, CADRE);
     const { context, page, log } = await newPage();
     try {
@@ -335,7 +354,8 @@ describe('accounts on the web map', { timeout: 10 * TIMEOUT }, () => {
     }
   });
 
-  test('a planner splits a grid by a line, merges the parts back, reads the history, and is told when someone saved first', { timeout: TIMEOUT }, async () => {
+  test('a planner splits a grid by a line, merges the parts back, reads the history, and is told when someone saved first', { timeout: TIMEOUT }, async (t) => {
+    if (!has.editing) return t.skip('this binary has no planner editing endpoints');
     const other = { name: 'guihua2', role: 'planner', password: 'planner-pass-2' };
     await addUser(server, other);
     const { context, page, log } = await newPage();
