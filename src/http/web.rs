@@ -1,5 +1,6 @@
 //! The web map (`web-map/`), served from disk: the page at `/`, its modules under `/src/`,
-//! MapLibre GL JS from `node_modules` under `/vendor/maplibre-gl/`, SDF glyph ranges for the
+//! its npm libraries from `node_modules` under `/vendor/` (MapLibre GL JS, and Terra Draw with
+//! its MapLibre adapter for the planners' drawing tools), SDF glyph ranges for the
 //! labels under `/glyphs/`; the page's settings (an optional external basemap) at
 //! `GET /api/v1/web-config`, and one label point per place at `GET /api/v1/labels`.
 //!
@@ -34,8 +35,22 @@ pub const DEFAULT_WEB_ROOT: &str = "web-map";
 /// The command that installs the page's JavaScript dependencies.
 const INSTALL_HINT: &str = "npm ci --prefix web-map";
 
-/// Where MapLibre GL JS's distribution lies inside the web root.
-const MAPLIBRE_DIST: &str = "node_modules/maplibre-gl/dist";
+/// The page's npm libraries: each is served at `/vendor/<package>/` from its `dist` folder
+/// (`node_modules/<package>/dist` in the web root), with the file the page imports first. The
+/// page finds Terra Draw, which the adapter imports by its bare name, through an import map.
+const VENDOR: [(&str, &str); 3] = [
+    ("maplibre-gl", "maplibre-gl.mjs"),
+    ("terra-draw", "terra-draw.modern.js"),
+    (
+        "terra-draw-maplibre-gl-adapter",
+        "terra-draw-maplibre-gl-adapter.modern.js",
+    ),
+];
+
+/// Where a package's distribution lies inside the web root.
+fn dist(package: &str) -> PathBuf {
+    PathBuf::from("node_modules").join(package).join("dist")
+}
 
 /// What the web map needs from the server's configuration.
 #[derive(Clone, Debug)]
@@ -65,14 +80,12 @@ impl WebConfig {
                 "the web map is not at {} (no index.html there); pass --web-root DIR or set WANGGE_WEB_ROOT",
                 self.root.display()
             ))
-        } else if !self
-            .root
-            .join(MAPLIBRE_DIST)
-            .join("maplibre-gl.mjs")
-            .is_file()
+        } else if let Some((package, _)) = VENDOR
+            .iter()
+            .find(|(package, file)| !self.root.join(dist(package)).join(file).is_file())
         {
             Some(format!(
-                "the web map's dependencies are not installed in {}; run `{INSTALL_HINT}`",
+                "the web map's dependencies are not installed in {} ({package} is missing); run `{INSTALL_HINT}`",
                 self.root.join("node_modules").display()
             ))
         } else {
@@ -166,10 +179,7 @@ pub fn routes(config: WebConfig) -> Router<AppState> {
     let page_files = ServeDir::new(root.join("src"))
         .append_index_html_on_directories(false)
         .not_found_service(page_file_not_found.into_service());
-    let vendor_files = ServeDir::new(root.join(MAPLIBRE_DIST))
-        .append_index_html_on_directories(false)
-        .not_found_service(vendor_file_not_found.into_service());
-    Router::new()
+    let mut router = Router::new()
         .route("/", get(index))
         .route("/api/v1/web-config", get(web_config))
         .route("/glyphs/{fontstack}/{range}", get(glyphs))
@@ -180,16 +190,21 @@ pub fn routes(config: WebConfig) -> Router<AppState> {
             Router::new()
                 .fallback_service(page_files)
                 .layer(middleware::map_response(|r| static_headers(r, "no-cache"))),
-        )
-        .nest_service(
-            "/vendor/maplibre-gl",
+        );
+    for (package, _) in VENDOR {
+        let files = ServeDir::new(root.join(dist(package)))
+            .append_index_html_on_directories(false)
+            .not_found_service(vendor_file_not_found.into_service());
+        router = router.nest_service(
+            &format!("/vendor/{package}"),
             Router::new()
-                .fallback_service(vendor_files)
+                .fallback_service(files)
                 .layer(middleware::map_response(|r| {
                     static_headers(r, "public, max-age=3600")
                 })),
-        )
-        .layer(CompressionLayer::new())
+        );
+    }
+    router.layer(CompressionLayer::new())
 }
 
 /// Headers of a file served from disk: JavaScript as `text/javascript` (HTML's own type for
@@ -220,7 +235,7 @@ async fn page_file_not_found(uri: Uri) -> ApiError {
 
 async fn vendor_file_not_found(uri: Uri) -> ApiError {
     ApiError::NotFound(format!(
-        "no MapLibre GL JS file {}: are the web map's dependencies installed? Run `{INSTALL_HINT}`",
+        "no such library file {}: are the web map's dependencies installed? Run `{INSTALL_HINT}`",
         uri.path()
     ))
 }

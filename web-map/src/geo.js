@@ -112,3 +112,55 @@ export function wgs84ToGcj02([lon, lat]) {
   const parallelRadius = (KRASOVSKY_A / sqrt(w)) * cos(phi);
   return [lon + (east * 180) / (parallelRadius * PI), lat + (north * 180) / (meridianRadius * PI)];
 }
+
+/** A GeoJSON geometry with every position passed through `f` (e.g. wgs84ToGcj02). */
+export function mapPositions(geometry, f) {
+  if (!geometry) return geometry;
+  if (geometry.type === 'GeometryCollection') return { ...geometry, geometries: geometry.geometries.map((g) => mapPositions(g, f)) };
+  const walk = (c) => (typeof c[0] === 'number' ? f(c) : c.map(walk));
+  return { ...geometry, coordinates: walk(geometry.coordinates) };
+}
+
+/** Every ring (outer and holes) of a Polygon or MultiPolygon, as arrays of [lon, lat]. */
+export function rings(geometry) {
+  if (!geometry) return [];
+  return polygons(geometry).flat();
+}
+
+/**
+ * Snapping to neighbours while drawing: the point of `rings` nearest to the pointer, within
+ * `tolerance` pixels: a vertex if there is one that near, else the nearest point on an edge.
+ * Distances are measured on the screen (`project` gives {x, y} for [lon, lat]); the point on an
+ * edge is interpolated in lon/lat, so it lies on the straight edge the server's geometry has.
+ *
+ * @param pointer - {x, y}, the pointer on the screen
+ * @param rings - arrays of [lon, lat] positions (closed rings or lines)
+ * @returns [lon, lat], or undefined when nothing is that near
+ */
+export function snapPosition(pointer, rings, project, tolerance) {
+  let vertex = null;
+  let edge = null;
+  for (const ring of rings) {
+    let prev = null;
+    for (const position of ring) {
+      const p = project(position);
+      const d = Math.hypot(p.x - pointer.x, p.y - pointer.y);
+      if (d <= tolerance && (!vertex || d < vertex.d)) vertex = { d, position };
+      if (prev) {
+        const [a, pa] = prev;
+        const dx = p.x - pa.x;
+        const dy = p.y - pa.y;
+        const len2 = dx * dx + dy * dy;
+        if (len2 > 0) {
+          const t = Math.max(0, Math.min(1, ((pointer.x - pa.x) * dx + (pointer.y - pa.y) * dy) / len2));
+          const de = Math.hypot(pa.x + t * dx - pointer.x, pa.y + t * dy - pointer.y);
+          if (de <= tolerance && (!edge || de < edge.d)) {
+            edge = { d: de, position: [a[0] + t * (position[0] - a[0]), a[1] + t * (position[1] - a[1])] };
+          }
+        }
+      }
+      prev = [position, p];
+    }
+  }
+  return (vertex ?? edge)?.position;
+}

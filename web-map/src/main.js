@@ -9,11 +9,14 @@
 import * as maplibregl from '/vendor/maplibre-gl/maplibre-gl.mjs';
 import { buildStyle, gridFillColour, LAYER_GROUPS, DENSITY_STOPS } from './style.js';
 import { bbox, interiorPoint, wgs84ToGcj02 } from './geo.js';
+import { $, el, showMessage } from './ui.js';
+import { initAccount } from './account.js';
+import { areaDetails, initClaims, showsUnclaimed } from './claims.js';
+import { editorTakesClick, initEditor } from './editor.js';
 
 const origin = window.location.origin;
 /** The MapLibre map, made by start(). */
 let map;
-const $ = (id) => document.getElementById(id);
 
 const state = {
   /** The CRS the map is drawn in: wgs84, or gcj02 under a GCJ-02 basemap. */
@@ -22,20 +25,10 @@ const state = {
   groups: Object.fromEntries(LAYER_GROUPS.map((g) => [g.key, g.on])),
   marker: null,
   lookupSeq: 0,
+  /** The arguments of the last lookup, to ask again after a claim changed its answer. */
+  lastLookup: null,
   grids: null,
 };
-
-/** Builds an element; children are nodes or text (never parsed as HTML). */
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (k === 'class') node.className = v;
-    else if (k.startsWith('on')) node.addEventListener(k.slice(2), v);
-    else node.setAttribute(k, v);
-  }
-  for (const c of children.flat(Infinity)) if (c !== null && c !== undefined) node.append(c);
-  return node;
-}
 
 async function getJson(url) {
   const res = await fetch(url);
@@ -46,17 +39,6 @@ async function getJson(url) {
     throw error;
   }
   return body;
-}
-
-let messageTimer = null;
-/** A line in the side panel: info (fades out), warn or error (stays). */
-function showMessage(text, kind = 'info') {
-  const box = $('message');
-  box.textContent = text;
-  box.className = kind;
-  box.hidden = false;
-  clearTimeout(messageTimer);
-  if (kind === 'info') messageTimer = setTimeout(() => (box.hidden = true), 4000);
 }
 
 /** A coordinate of the map's own CRS as the query parameters of /api/v1/lookup. */
@@ -75,6 +57,7 @@ function lookupParams([lon, lat], crs) {
  */
 async function lookup(coord, crs, { mapPoint = null, what = '该位置' } = {}) {
   const seq = ++state.lookupSeq;
+  state.lastLookup = [coord, crs, { what }];
   if (mapPoint) {
     state.marker ??= new maplibregl.Marker({ color: '#1565c0' });
     state.marker.setLngLat(mapPoint).addTo(map);
@@ -105,7 +88,7 @@ function renderInfo(answer, what) {
     [
       '民情责任田',
       answer.areas?.length
-        ? el('ul', {}, answer.areas.map((a) => el('li', {}, el('strong', {}, a.name), el('code', {}, a.code))))
+        ? el('ul', {}, answer.areas.map((a) => el('li', { 'data-area': a.id }, el('strong', {}, a.name), el('code', {}, a.code), areaDetails(a))))
         : el('span', { class: 'none' }, '无'),
     ],
     ['坐标', el('span', { class: 'coord' }, `${answer.point.lon.toFixed(6)}, ${answer.point.lat.toFixed(6)}（WGS84）`)],
@@ -125,11 +108,14 @@ function highlight(code) {
 // ---- the layer panel (图层) and the 2D/3D switch ----
 
 function applyLayers() {
+  // Called at sign-in too, possibly before the style has loaded ('load' calls it again).
+  if (!map?.getLayer('grids-fill')) return;
   const visible = (id) => {
     const group = LAYER_GROUPS.find((g) => g.layers.includes(id));
     if (!state.groups[group.key]) return false;
     if (id === 'buildings-2d') return !state.mode3d;
     if (id === 'buildings-3d') return state.mode3d;
+    if (id === 'areas-unclaimed') return showsUnclaimed();
     return true;
   };
   for (const group of LAYER_GROUPS) {
@@ -188,6 +174,25 @@ function setMode(three) {
   applyLayers();
   if (three) map.easeTo({ pitch: 60, bearing: map.getBearing() || -25, zoom: Math.max(map.getZoom(), 15.5), duration: 900 });
   else map.easeTo({ pitch: 0, bearing: 0, duration: 700 });
+}
+
+/**
+ * Draws the places again after a write: the tiles of these layers (the server answers the new
+ * data under the same URLs, revalidated by ETag), the label points, and the search list.
+ */
+function refreshData(layers) {
+  for (const id of layers) {
+    const source = map.getSource(id);
+    if (source?.tiles) source.setTiles(source.tiles);
+  }
+  const labels = map.getSource('labels');
+  labels?.setData(`${origin}/api/v1/labels${state.crs === 'wgs84' ? '' : `?crs=${state.crs}`}`);
+  state.grids = null;
+}
+
+/** Asks the last lookup again (its answer changed), without moving the marker. */
+function relookup() {
+  return state.lastLookup ? lookup(...state.lastLookup) : Promise.resolve();
 }
 
 // ---- locate me (定位) ----
@@ -339,7 +344,10 @@ async function start() {
   buildLayerPanel(Boolean(config.basemap));
   buildLegend();
   map.on('load', applyLayers);
-  map.on('click', (e) => lookup([e.lngLat.lng, e.lngLat.lat], state.crs, { mapPoint: [e.lngLat.lng, e.lngLat.lat] }));
+  initAccount();
+  initClaims({ refreshData, relookup, applyLayers });
+  initEditor({ map, crs: state.crs, refreshData, highlight });
+  map.on('click', (e) => editorTakesClick(e) || lookup([e.lngLat.lng, e.lngLat.lat], state.crs, { mapPoint: [e.lngLat.lng, e.lngLat.lat] }));
   map.on('mouseenter', 'grids-fill', () => (map.getCanvas().style.cursor = 'pointer'));
   map.on('mouseleave', 'grids-fill', () => (map.getCanvas().style.cursor = ''));
   map.on('error', (e) => {

@@ -156,6 +156,16 @@ export function buildStyle({ origin, crs = 'wgs84', basemap = null, lat = 36, de
       },
     },
     {
+      // Unclaimed responsibility areas, filled for cadres (shown by the page after sign-in).
+      id: 'areas-unclaimed',
+      type: 'fill',
+      source: 'areas',
+      'source-layer': 'areas',
+      filter: ['==', ['get', 'claimed'], false],
+      layout: { visibility: 'none' },
+      paint: { 'fill-color': COLOURS.area, 'fill-opacity': 0.3 },
+    },
+    {
       id: 'areas-line',
       type: 'line',
       source: 'areas',
@@ -372,7 +382,7 @@ export const LAYER_GROUPS = [
   { key: 'grids', label: '网格', layers: ['grids-fill', 'grids-line', 'grids-label', 'grids-highlight'], on: true },
   { key: 'density', label: '住户密度（低缩放级别）', layers: [], on: true },
   { key: 'communities', label: '社区', layers: ['communities-line', 'communities-label'], on: true },
-  { key: 'areas', label: '民情责任田', layers: ['areas-line', 'areas-label'], on: true },
+  { key: 'areas', label: '民情责任田', layers: ['areas-unclaimed', 'areas-line', 'areas-label'], on: true },
   { key: 'buildings', label: '楼栋', layers: ['buildings-2d', 'buildings-3d', 'buildings-label'], on: true },
   { key: 'households', label: '住户', layers: ['households-dots', 'households-counts'], on: false },
   { key: 'boundaries', label: '街道与区界', layers: ['streets-line', 'streets-label', 'districts-line', 'districts-label'], on: true },

@@ -25,9 +25,10 @@ export async function startServer({ args = [], root = webRoot } = {}) {
   const env = { ...process.env, RUST_LOG: 'wangge=warn' };
   for (const k of Object.keys(env)) if (k.startsWith('WANGGE_') && k !== 'WANGGE_BIN') delete env[k];
   delete env.DATABASE_URL;
+  const database = `sqlite://${dir}/w.db`;
   const child = spawn(
     binary,
-    ['serve', '--demo', '--bind', '127.0.0.1:0', '--database', `sqlite://${dir}/w.db`, '--web-root', root, ...args],
+    ['serve', '--demo', '--bind', '127.0.0.1:0', '--database', database, '--web-root', root, ...args],
     { env, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let stderr = '';
@@ -47,6 +48,7 @@ export async function startServer({ args = [], root = webRoot } = {}) {
   });
   return {
     base,
+    database,
     url: (p) => `${base}${p}`,
     async stop() {
       if (child.exitCode === null) {
@@ -58,15 +60,39 @@ export async function startServer({ args = [], root = webRoot } = {}) {
   };
 }
 
-/** Runs the binary to completion: {code, stdout, stderr}. */
-export async function runWangge(args) {
+/** Runs the binary to completion: {code, stdout, stderr}; `stdin` is written to its input. */
+export async function runWangge(args, { stdin = '' } = {}) {
   const child = spawn(binary, args, { env: { ...process.env, RUST_LOG: 'wangge=warn' } });
+  child.stdin.end(stdin);
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d) => (stdout += d));
   child.stderr.on('data', (d) => (stderr += d));
   const [code] = await once(child, 'exit');
   return { code, stdout, stderr };
+}
+
+/**
+ * Creates an account in a running server's database with `wangge user add` (the password on
+ * standard input), as an operator would.
+ */
+export async function addUser(server, { name, role, password, displayName, phone }) {
+  const args = ['user', 'add', '--name', name, '--role', role, '--database', server.database];
+  if (displayName) args.push('--display-name', displayName);
+  if (phone) args.push('--phone', phone);
+  const { code, stderr } = await runWangge(args, { stdin: `${password}\n` });
+  if (code !== 0) throw new Error(`wangge user add ${name} failed (${code}): ${stderr}`);
+}
+
+/** Signs in over the API (not the page): the bearer token, for checks a test makes itself. */
+export async function apiToken(server, name, password) {
+  const res = await fetch(server.url('/api/v1/auth/login'), {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ name, password }),
+  });
+  if (!res.ok) throw new Error(`login ${name}: HTTP ${res.status}`);
+  return (await res.json()).token;
 }
 
 /**
@@ -85,7 +111,35 @@ export function launchBrowser() {
  * request to a host other than 127.0.0.1 (aborted, so that nothing leaves the machine).
  */
 export async function watch(context, page) {
-  const log = { errors: [], failed: [], foreign: [], requests: [] };
+  const log = {
+    errors: [],
+    failed: [],
+    foreign: [],
+    requests: [],
+    /** 4xx answers the test provokes on purpose, declared with log.expect(); see below. */
+    expected: [],
+    expectations: [],
+    /**
+     * Declares that the next answer of `status` to a request whose path matches `path` is part
+     * of the test (a wrong password, a claim someone else made first): it goes to log.expected
+     * instead of log.failed, and so does the console line Chromium prints for it. Each
+     * declaration covers one answer; an unexpected 4xx or 5xx still fails the test, and the test
+     * asserts that what it provoked did happen (log.expected), so the allowance cannot hide a
+     * real failure nor pass unnoticed.
+     */
+    expect(path, status) {
+      this.expectations.push({ path, status });
+    },
+  };
+  const takeExpected = (url, status) => {
+    const i = log.expectations.findIndex((e) => new URL(url).pathname.match(e.path) && e.status === status);
+    if (i < 0) return false;
+    log.expectations.splice(i, 1);
+    log.expected.push(`${new URL(url).pathname}: HTTP ${status}`);
+    return true;
+  };
+  /** Chromium's console line for an error answer, keyed by URL: dropped when that answer was expected. */
+  const expectedUrls = new Set();
   await context.route('**/*', (route) => {
     const url = new URL(route.request().url());
     if (url.hostname !== '127.0.0.1') {
@@ -95,7 +149,15 @@ export async function watch(context, page) {
     return route.continue();
   });
   page.on('console', (m) => {
-    if (m.type() === 'error') log.errors.push(`console: ${m.text()}`);
+    if (m.type() !== 'error') return;
+    const loadFailure = /^Failed to load resource: the server responded with a status of (\d+)/.exec(m.text());
+    if (loadFailure) {
+      // The console line may come before or after the response event: either way it must match.
+      const [url, status] = [m.location()?.url ?? '', Number(loadFailure[1])];
+      const pending = url && log.expectations.some((e) => new URL(url).pathname.match(e.path) && e.status === status);
+      if (expectedUrls.has(`${url} ${status}`) || pending) return;
+    }
+    log.errors.push(`console: ${m.text()}`);
   });
   page.on('pageerror', (e) => log.errors.push(`exception: ${e.message}`));
   page.on('request', (r) => log.requests.push(r.url()));
@@ -104,7 +166,9 @@ export async function watch(context, page) {
     if (r.failure()?.errorText !== 'net::ERR_ABORTED') log.failed.push(`${r.url()}: ${r.failure()?.errorText}`);
   });
   page.on('response', (r) => {
-    if (r.status() >= 400) log.failed.push(`${r.url()}: HTTP ${r.status()}`);
+    if (r.status() < 400) return;
+    if (takeExpected(r.url(), r.status())) expectedUrls.add(`${r.url()} ${r.status()}`);
+    else log.failed.push(`${r.url()}: HTTP ${r.status()}`);
   });
   return log;
 }

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import test from 'node:test';
 import { validateStyleMin } from '@maplibre/maplibre-gl-style-spec';
-import { bbox, contains, interiorPoint, wgs84ToGcj02 } from '../src/geo.js';
+import { bbox, contains, interiorPoint, mapPositions, rings, snapPosition, wgs84ToGcj02 } from '../src/geo.js';
 import { buildStyle, LAYER_GROUPS } from '../src/style.js';
 import { demoLayer } from './helpers.mjs';
 
@@ -19,6 +19,24 @@ test('interiorPoint lies inside every demo grid, community and area, and only in
       }
     }
   }
+});
+
+test('snapPosition: a neighbour vertex within the tolerance first, else the nearest point on an edge', () => {
+  // 100 pixels a degree, y downwards like the screen.
+  const project = ([x, y]) => ({ x: x * 100, y: -y * 100 });
+  const square = [[0, 0], [1, 0], [1, 1], [0, 1], [0, 0]];
+  // Near the corner (1, 1): the corner, even though the edge is nearer still.
+  assert.deepEqual(snapPosition({ x: 104, y: -99 }, [square], project, 12), [1, 1]);
+  // Near the middle of the bottom edge: the point on the edge under the pointer, in lon/lat.
+  const onEdge = snapPosition({ x: 40, y: 5 }, [square], project, 12);
+  assert.ok(Math.abs(onEdge[0] - 0.4) < 1e-12 && onEdge[1] === 0, `${onEdge}`);
+  // Too far from everything: no snapping.
+  assert.equal(snapPosition({ x: 50, y: -50 }, [square], project, 12), undefined);
+  assert.equal(snapPosition({ x: 50, y: -50 }, [], project, 12), undefined);
+  // The rings of a MultiPolygon with a hole, each position mapped.
+  const multi = { type: 'MultiPolygon', coordinates: [[square, square.map(([x, y]) => [x / 2, y / 2])], [square]] };
+  assert.equal(rings(multi).length, 3);
+  assert.deepEqual(mapPositions({ type: 'Polygon', coordinates: [square] }, ([x, y]) => [x + 1, y]).coordinates[0][1], [2, 0]);
 });
 
 test('interiorPoint avoids holes and picks the larger part of a MultiPolygon', () => {

@@ -1,0 +1,86 @@
+// The signed-in session and calls to wangge's API. The bearer token lives in sessionStorage: it
+// survives a reload of the tab but not the tab itself, and other tabs do not share it, so a
+// shared office computer does not stay signed in after the browser is closed.
+
+const KEY = 'wangge.session';
+
+/** Chinese names of the roles (src/auth.rs `Role`). */
+export const ROLE_NAMES = { admin: '管理员', planner: '规划员', cadre: '街道干部', secretary: '支部书记' };
+
+/** The session {token, expires_at, user: {id, name, role, display_name?}} or null. */
+export function currentSession() {
+  try {
+    const s = JSON.parse(sessionStorage.getItem(KEY));
+    if (s?.token && s.user && !(Date.parse(s.expires_at) <= Date.now())) return s;
+  } catch {
+    // unreadable: treated as signed out
+  }
+  return null;
+}
+
+function storeSession(session) {
+  if (session) sessionStorage.setItem(KEY, JSON.stringify(session));
+  else sessionStorage.removeItem(KEY);
+}
+
+/** An error answer of the API: HTTP status, the error's code, message and problems. */
+export class ApiError extends Error {
+  constructor(status, body) {
+    super(body?.error?.message ?? `HTTP ${status}`);
+    this.status = status;
+    this.code = body?.error?.code ?? null;
+    this.problems = body?.error?.problems ?? [];
+  }
+}
+
+/**
+ * Calls the API with the session's token: resolves to {body, etag, status}, rejects with an
+ * ApiError on a 4xx or 5xx. A 401 means the token expired or was revoked: the session ends.
+ */
+export async function api(path, { method = 'GET', body, ifMatch } = {}) {
+  const headers = {};
+  const session = currentSession();
+  if (session) headers.authorization = `Bearer ${session.token}`;
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  if (ifMatch !== undefined) headers['if-match'] = `"${ifMatch}"`;
+  const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await res.text();
+  let json = null;
+  try {
+    json = text ? JSON.parse(text) : null;
+  } catch {
+    json = null;
+  }
+  if (!res.ok) {
+    if (res.status === 401 && session && !path.endsWith('/auth/login')) {
+      storeSession(null);
+      window.dispatchEvent(new CustomEvent('wangge:session'));
+    }
+    throw new ApiError(res.status, json);
+  }
+  const etag = res.headers.get('etag');
+  return { body: json, etag: etag ? etag.replace(/^W\//, '').replace(/"/g, '') : null, status: res.status };
+}
+
+/** Signs in; the session is kept and announced (event `wangge:session` on window). */
+export async function signIn(name, password) {
+  const { body } = await api('/api/v1/auth/login', { method: 'POST', body: { name, password } });
+  storeSession(body);
+  window.dispatchEvent(new CustomEvent('wangge:session'));
+  return body;
+}
+
+/** Signs out: the server revokes the token; the session ends here whatever it answers. */
+export async function signOut() {
+  try {
+    if (currentSession()) await api('/api/v1/auth/logout', { method: 'POST' });
+  } finally {
+    storeSession(null);
+    window.dispatchEvent(new CustomEvent('wangge:session'));
+  }
+}
+
+/** Whether the signed-in user has one of these roles. */
+export function hasRole(...roles) {
+  return roles.includes(currentSession()?.user.role);
+}

@@ -1,0 +1,34 @@
+// Small DOM helpers shared by the page's modules.
+
+export const $ = (id) => document.getElementById(id);
+
+/** Builds an element; children are nodes or text (never parsed as HTML). */
+export function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === 'class') node.className = v;
+    else if (k.startsWith('on')) node.addEventListener(k.slice(2), v);
+    else if (v !== false && v !== null && v !== undefined) node.setAttribute(k, v === true ? '' : v);
+  }
+  for (const c of children.flat(Infinity)) if (c !== null && c !== undefined && c !== false) node.append(c);
+  return node;
+}
+
+let messageTimer = null;
+/** A line in the side panel: info (fades out), warn or error (stays). */
+export function showMessage(text, kind = 'info') {
+  const box = $('message');
+  box.textContent = text;
+  box.className = kind;
+  box.hidden = false;
+  clearTimeout(messageTimer);
+  if (kind === 'info') messageTimer = setTimeout(() => (box.hidden = true), 4000);
+}
+
+/** A date-time of the API (RFC 3339) in China Standard Time, as 2026-11-28 20:15. */
+export function formatTime(rfc3339) {
+  if (!rfc3339) return '';
+  const d = new Date(rfc3339);
+  if (Number.isNaN(d.getTime())) return rfc3339;
+  return d.toLocaleString('zh-CN', { timeZone: 'Asia/Shanghai', hour12: false, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit' });
+}
