@@ -15,7 +15,7 @@ use crate::model::{
     Building, Household, Id, Layer, NewBuilding, NewHousehold, NewPlace, Place, PlaceKind,
 };
 use crate::spatial::crs::{Crs, CrsError};
-use crate::spatial::validate::{check_point, check_polygonal};
+use crate::spatial::validate::{InvalidGeometry, check_point, check_polygonal};
 use geo::orient::{Direction, Orient};
 use geo::{Geometry, MultiPolygon};
 use geojson::{Feature, FeatureCollection, GeoJson, GeometryValue, JsonObject, JsonValue};
@@ -287,7 +287,7 @@ fn wgs84_geometry(feature: &Feature, crs: Crs) -> Result<Geometry<f64>, String> 
 
 /// Reads a feature's (multi)polygon in `crs` as checked WGS84: closed rings of at least four
 /// positions (on the raw GeoJSON), finite coordinates in range, OGC validity and a sane size.
-pub fn polygonal(feature: &Feature, crs: Crs) -> Result<MultiPolygon<f64>, String> {
+pub fn polygonal(feature: &Feature, crs: Crs) -> Result<MultiPolygon<f64>, InvalidGeometry> {
     let multipolygon = match wgs84_geometry(feature, crs)? {
         Geometry::Polygon(p) => MultiPolygon(vec![p]),
         Geometry::MultiPolygon(m) => m,
@@ -295,7 +295,8 @@ pub fn polygonal(feature: &Feature, crs: Crs) -> Result<MultiPolygon<f64>, Strin
             return Err(format!(
                 "the geometry must be a Polygon or MultiPolygon, found {}",
                 geometry_type(&other)
-            ));
+            )
+            .into());
         }
     };
     check_polygonal(&multipolygon)?;

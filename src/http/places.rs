@@ -124,6 +124,15 @@ fn geometry_json(geometry: &MultiPolygon<f64>) -> Value {
     .expect("geometry serialises")
 }
 
+/// Where a problem is, as GeoJSON; polygons with their rings oriented as RFC 7946 asks.
+fn where_json(at: &Geometry<f64>) -> Value {
+    match at {
+        Geometry::MultiPolygon(parts) => geometry_json(parts),
+        other => serde_json::to_value(geojson::Geometry::new(geojson::GeometryValue::from(other)))
+            .expect("geometry serialises"),
+    }
+}
+
 /// A place as a GeoJSON Feature of this API.
 fn feature(place: &Place, codes: &HashMap<Id, String>, updated_at: Option<&str>) -> Value {
     json!({
@@ -146,7 +155,7 @@ fn problem_json(problem: &Problem) -> Value {
     let mut value = json!({
         "code": problem.code,
         "message": problem.message,
-        "where": problem.at.as_ref().map(geometry_json),
+        "where": problem.at.as_ref().map(where_json),
     });
     if let Some(with) = &problem.with {
         value["with"] = json!(with);
@@ -293,10 +302,15 @@ fn read_feature(body: Value, crs: Crs) -> Result<(Option<MultiPolygon<f64>>, Pro
     })?;
     let geometry = match &feature.geometry {
         None => None,
-        Some(_) => Some(
-            geodata::polygonal(&feature, crs)
-                .map_err(|m| invalid_because(ProblemCode::InvalidGeometry, m))?,
-        ),
+        Some(_) => Some(geodata::polygonal(&feature, crs).map_err(|e| {
+            invalid(&[Problem {
+                code: ProblemCode::InvalidGeometry,
+                message: e.message,
+                at: e.at.map(Geometry::MultiPoint),
+                with: None,
+                area_m2: None,
+            }])
+        })?),
     };
     let empty = serde_json::Map::new();
     let props = feature.properties.as_ref().unwrap_or(&empty);

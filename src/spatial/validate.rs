@@ -18,10 +18,12 @@
 
 use crate::model::{Id, Place};
 use geo::orient::{Direction, Orient};
+use geo::sweep::{Cross, Intersections};
 use geo::{
-    BooleanOps, BoundingRect, CoordsIter, GeodesicArea, Intersects, MultiPolygon, Point, Polygon,
-    Validation,
+    BooleanOps, BoundingRect, Coord, CoordsIter, GeodesicArea, Geometry, Intersects, Line,
+    LineIntersection, MultiPoint, MultiPolygon, Point, Polygon, RemoveRepeatedPoints, Validation,
 };
+use std::fmt;
 
 /// No place or building managed here spans more than this many degrees; anything larger is a
 /// unit or axis-order mistake (metres read as degrees, lat/lon swapped), not a grid.
@@ -46,16 +48,47 @@ pub fn check_point(p: &Point<f64>) -> Result<(), String> {
     check_lon_lat(p.x(), p.y())
 }
 
+/// Why a geometry cannot be stored, and where on it, when that can be pointed at.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InvalidGeometry {
+    pub message: String,
+    /// Where the rings of an invalid polygon cross or touch (see [`crossings`]).
+    pub at: Option<MultiPoint<f64>>,
+}
+
+impl fmt::Display for InvalidGeometry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl From<String> for InvalidGeometry {
+    fn from(message: String) -> Self {
+        InvalidGeometry { message, at: None }
+    }
+}
+
+impl From<InvalidGeometry> for String {
+    fn from(e: InvalidGeometry) -> Self {
+        e.message
+    }
+}
+
 /// Checks a WGS84 (multi)polygon: coordinates, OGC validity and size.
-pub fn check_polygonal(geometry: &MultiPolygon<f64>) -> Result<(), String> {
+pub fn check_polygonal(geometry: &MultiPolygon<f64>) -> Result<(), InvalidGeometry> {
     if geometry.0.is_empty() {
-        return Err("the geometry is empty".into());
+        return Err(String::from("the geometry is empty").into());
     }
     for c in geometry.coords_iter() {
         check_lon_lat(c.x, c.y)?;
     }
     if let Some(problem) = geometry.validation_errors().into_iter().next() {
-        return Err(format!("invalid polygon: {problem}"));
+        let at = crossings(geometry);
+        let message = match at.as_ref().and_then(|points| points.0.first()) {
+            Some(p) => format!("invalid polygon: {problem} (at {:.7} {:.7})", p.x(), p.y()),
+            None => format!("invalid polygon: {problem}"),
+        };
+        return Err(InvalidGeometry { message, at });
     }
     let bbox = geometry.bounding_rect().expect("non-empty");
     if bbox.width() > MAX_EXTENT_DEGREES || bbox.height() > MAX_EXTENT_DEGREES {
@@ -64,9 +97,88 @@ pub fn check_polygonal(geometry: &MultiPolygon<f64>) -> Result<(), String> {
              are the coordinates in another CRS or in lat/lon order?",
             bbox.width(),
             bbox.height()
-        ));
+        )
+        .into());
     }
     Ok(())
+}
+
+/// A segment of one ring, numbered so that the vertex it shares with the next segment is not
+/// taken for a crossing.
+struct RingSegment {
+    line: Line<f64>,
+    ring: usize,
+    index: usize,
+    ring_len: usize,
+}
+
+impl RingSegment {
+    fn follows(&self, other: &RingSegment) -> bool {
+        self.ring == other.ring
+            && (self.index == (other.index + 1) % self.ring_len
+                || other.index == (self.index + 1) % self.ring_len)
+    }
+}
+
+impl Cross for RingSegment {
+    type Scalar = f64;
+
+    fn line(&self) -> Line<f64> {
+        self.line
+    }
+}
+
+/// The most crossing points one answer lists; a scribble can have thousands.
+const MAX_CROSSINGS: usize = 100;
+
+/// Where the rings of `geometry` cross or touch themselves or each other: the points that make a
+/// bowtie, a hole poking out of its shell or two parts overlapping invalid, so that they can be
+/// shown on a map. `None` if no rings meet (a hole wholly outside its shell, for example).
+///
+/// ```
+/// use geo::wkt;
+/// use wangge::spatial::validate::crossings;
+/// let bowtie = wkt!(MULTIPOLYGON(((0. 0., 2. 2., 2. 0., 0. 2., 0. 0.))));
+/// let at = crossings(&bowtie).unwrap();
+/// assert_eq!(at.0.len(), 1);
+/// assert_eq!((at.0[0].x(), at.0[0].y()), (1.0, 1.0));
+/// ```
+pub fn crossings(geometry: &MultiPolygon<f64>) -> Option<MultiPoint<f64>> {
+    // Repeated positions would make zero-length segments whose neighbours seem to touch.
+    let geometry = geometry.remove_repeated_points();
+    let rings = geometry
+        .0
+        .iter()
+        .flat_map(|p| std::iter::once(p.exterior()).chain(p.interiors()));
+    let segments: Vec<RingSegment> = rings
+        .enumerate()
+        .flat_map(|(ring, line_string)| {
+            let ring_len = line_string.0.len().saturating_sub(1);
+            line_string
+                .lines()
+                .enumerate()
+                .map(move |(index, line)| RingSegment {
+                    line,
+                    ring,
+                    index,
+                    ring_len,
+                })
+        })
+        .collect();
+    let mut points: Vec<Coord<f64>> = Intersections::from_iter(&segments)
+        .filter_map(|(a, b, meet)| match meet {
+            LineIntersection::SinglePoint {
+                is_proper: false, ..
+            } if a.follows(b) => None,
+            LineIntersection::SinglePoint { intersection, .. } => Some(intersection),
+            // A ring running back over itself: mark where the overlap starts.
+            LineIntersection::Collinear { intersection } => Some(intersection.start),
+        })
+        .collect();
+    points.sort_by(|p, q| p.x.total_cmp(&q.x).then(p.y.total_cmp(&q.y)));
+    points.dedup();
+    points.truncate(MAX_CROSSINGS);
+    (!points.is_empty()).then(|| points.into_iter().map(Point::from).collect())
 }
 
 /// The smallest overlap or outside part that counts, in square metres (geodesic area): a hundred
@@ -112,8 +224,9 @@ impl Other {
 pub struct Problem {
     pub code: ProblemCode,
     pub message: String,
-    /// The offending part (the overlap, the part outside), if the problem has a place.
-    pub at: Option<MultiPolygon<f64>>,
+    /// Where it is: the overlap or the part outside as polygons, the crossings of an invalid
+    /// polygon as points; `None` if the problem has no place.
+    pub at: Option<Geometry<f64>>,
     /// The other place involved (the sibling overlapped, the parent, the child).
     pub with: Option<Other>,
     /// The geodesic area of `at`, in square metres.
@@ -238,11 +351,11 @@ pub fn gaps(
 /// Every problem of `place` among `world`, the places as they would be after the edit (`place`
 /// itself is skipped in `world` by id).
 pub fn check_place(place: &Place, world: &[Place]) -> Vec<Problem> {
-    if let Err(message) = check_polygonal(&place.geometry) {
+    if let Err(invalid) = check_polygonal(&place.geometry) {
         return vec![Problem {
             code: ProblemCode::InvalidGeometry,
-            message,
-            at: None,
+            message: invalid.message,
+            at: invalid.at.map(Geometry::MultiPoint),
             with: None,
             area_m2: None,
         }];
@@ -271,7 +384,7 @@ pub fn check_place(place: &Place, world: &[Place]) -> Vec<Problem> {
                             "{:.2} m² of {} lie outside its parent {} {}",
                             m2, place.code, parent.kind, parent.code
                         ),
-                        at: Some(part),
+                        at: Some(Geometry::MultiPolygon(part)),
                         with: Some(Other::of(parent)),
                         area_m2: Some(m2),
                     });
@@ -287,7 +400,7 @@ pub fn check_place(place: &Place, world: &[Place]) -> Vec<Problem> {
                     "{} overlaps {} {} by {:.2} m²",
                     place.code, sibling.kind, sibling.code, m2
                 ),
-                at: Some(part),
+                at: Some(Geometry::MultiPolygon(part)),
                 with: Some(Other::of(sibling)),
                 area_m2: Some(m2),
             });
@@ -301,7 +414,7 @@ pub fn check_place(place: &Place, world: &[Place]) -> Vec<Problem> {
                     "{:.2} m² of its {} {} would lie outside {}",
                     m2, child.kind, child.code, place.code
                 ),
-                at: Some(part),
+                at: Some(Geometry::MultiPolygon(part)),
                 with: Some(Other::of(child)),
                 area_m2: Some(m2),
             });
@@ -371,7 +484,10 @@ mod tests {
         let area = p.area_m2.unwrap();
         // 0.0005° × 0.001° at 36°N: about 45 m × 111 m.
         assert!((area - 5_000.0).abs() < 100.0, "{area}");
-        assert!((area_m2(p.at.as_ref().unwrap()) - area).abs() < 1e-6);
+        let Some(Geometry::MultiPolygon(shared)) = &p.at else {
+            panic!("an overlap is a polygon: {:?}", p.at);
+        };
+        assert!((area_m2(shared) - area).abs() < 1e-6);
     }
 
     #[test]
@@ -448,6 +564,32 @@ mod tests {
     }
 
     #[test]
+    fn crossings_point_at_holes_through_their_shell_and_parts_overlapping() {
+        let hole_out = wkt!(MULTIPOLYGON(((0. 0., 4. 0., 4. 4., 0. 4., 0. 0.),
+            (3. 1., 5. 1., 5. 3., 3. 3., 3. 1.))));
+        let err = check_polygonal(&hole_out).unwrap_err();
+        let at = err.at.expect("pointed at");
+        assert_eq!(at, MultiPoint::from(vec![(4.0, 1.0), (4.0, 3.0)]));
+
+        let parts = wkt!(MULTIPOLYGON(((0. 0., 2. 0., 2. 2., 0. 2., 0. 0.)),
+            ((1. 1., 3. 1., 3. 3., 1. 3., 1. 1.))));
+        let at = check_polygonal(&parts).unwrap_err().at.expect("pointed at");
+        assert_eq!(at, MultiPoint::from(vec![(1.0, 2.0), (2.0, 1.0)]));
+    }
+
+    #[test]
+    fn crossings_ignore_the_vertices_a_ring_passes_through_once() {
+        // A concave ring with a repeated position: its segments meet only at their shared
+        // vertices, including the closing one.
+        let arrow = wkt!(MULTIPOLYGON(((0. 0., 2. 1., 2. 1., 4. 0., 2. 4., 0. 0.))));
+        assert_eq!(crossings(&arrow), None);
+        // A hole touching its shell at one vertex is valid (OGC) and is not reported either.
+        let touching = wkt!(MULTIPOLYGON(((0. 0., 4. 0., 4. 4., 0. 4., 0. 0.),
+            (0. 0., 2. 1., 1. 2., 0. 0.))));
+        assert_eq!(check_polygonal(&touching), Ok(()));
+    }
+
+    #[test]
     fn accepts_a_plain_polygon() {
         let p = polygon![(x: 120.0, y: 36.0), (x: 120.01, y: 36.0), (x: 120.01, y: 36.01)];
         assert_eq!(check_polygonal(&MultiPolygon(vec![p])), Ok(()));
@@ -458,15 +600,19 @@ mod tests {
         let bowtie =
             wkt!(POLYGON((120.0 36.0, 120.01 36.01, 120.01 36.0, 120.0 36.01, 120.0 36.0)));
         let err = check_polygonal(&MultiPolygon(vec![bowtie])).unwrap_err();
-        assert!(err.contains("invalid polygon"), "{err}");
+        assert!(err.message.contains("invalid polygon"), "{err}");
+        assert!(err.message.contains("(at 120.0050000 36.0050000)"), "{err}");
+        let at = err.at.expect("the crossing is pointed at");
+        assert_eq!(at.0.len(), 1);
+        assert!((at.0[0].x() - 120.005).abs() < 1e-9 && (at.0[0].y() - 36.005).abs() < 1e-9);
 
         let north_of_pole = polygon![(x: 120.0, y: 89.0), (x: 121.0, y: 91.0), (x: 121.0, y: 89.0)];
         let err = check_polygonal(&MultiPolygon(vec![north_of_pole])).unwrap_err();
-        assert!(err.contains("latitude 91"), "{err}");
+        assert!(err.message.contains("latitude 91"), "{err}");
 
         let metres = polygon![(x: 0.0, y: 0.0), (x: 100.0, y: 0.0), (x: 100.0, y: 50.0)];
         let err = check_polygonal(&MultiPolygon(vec![metres])).unwrap_err();
-        assert!(err.contains("spans"), "{err}");
+        assert!(err.message.contains("spans"), "{err}");
 
         let nan = polygon![(x: f64::NAN, y: 0.0), (x: 1.0, y: 0.0), (x: 1.0, y: 1.0)];
         assert!(check_polygonal(&MultiPolygon(vec![nan])).is_err());
