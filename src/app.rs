@@ -8,6 +8,7 @@ use crate::spatial::index::SpatialIndex;
 use crate::store::{Result, Store, WriteSummary};
 use geo::{Coord, InteriorPoint};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 
 mod edit;
@@ -26,6 +27,9 @@ pub struct App {
     edits: tokio::sync::Mutex<()>,
     /// The last index built for a lookup `at=` an instant.
     past: tokio::sync::Mutex<PastIndex>,
+    /// Counts [`App::set_holder`] calls, so that a reload from the store can tell that a claim
+    /// landed while it was reading.
+    holder_changes: AtomicU64,
 }
 
 /// Everything the maps draw (tiles, OGC collections) and the lookup names, held in memory and
@@ -75,6 +79,7 @@ impl App {
             map: RwLock::new(Arc::default()),
             edits: tokio::sync::Mutex::new(()),
             past: tokio::sync::Mutex::new(None),
+            holder_changes: AtomicU64::new(0),
         };
         app.refresh_map_data().await?;
         Ok(app)
@@ -88,7 +93,7 @@ impl App {
     async fn refresh_map_data(&self) -> Result<()> {
         let places = self.store.places(None).await?;
         let buildings = self.store.buildings().await?;
-        let households = self
+        let households: Vec<HouseholdPoint> = self
             .store
             .households()
             .await?
@@ -99,16 +104,59 @@ impl App {
                 grid_id: h.grid_id,
             })
             .collect();
-        let holders = holders_of(self.store.current_claims().await?);
-        let mut current = self.map.write().unwrap_or_else(|e| e.into_inner());
-        *current = Arc::new(MapData {
-            version: current.version + 1,
-            places: Arc::new(places),
-            buildings: Arc::new(buildings),
-            households: Arc::new(households),
-            holders: Arc::new(holders),
+        let (places, buildings, households) =
+            (Arc::new(places), Arc::new(buildings), Arc::new(households));
+        loop {
+            let seen = self.holder_changes.load(Ordering::SeqCst);
+            let holders = holders_of(self.store.current_claims().await?);
+            let mut current = self.map.write().unwrap_or_else(|e| e.into_inner());
+            if self.holder_changes.load(Ordering::SeqCst) != seen {
+                // A claim was committed and applied while the holders were read, which may or may
+                // not include it: read them again rather than lose it.
+                continue;
+            }
+            *current = Arc::new(MapData {
+                version: current.version + 1,
+                places: places.clone(),
+                buildings: buildings.clone(),
+                households: households.clone(),
+                holders: Arc::new(holders),
+            });
+            return Ok(());
+        }
+    }
+
+    /// Reads everything from the store again and swaps in a new index and map data, for writes
+    /// this process did not make.
+    pub async fn reload(&self) -> Result<()> {
+        let _serial = self.edits.lock().await;
+        self.reload_index().await?;
+        self.refresh_map_data().await
+    }
+
+    /// Keeps this process in step with writes that others commit to the store (other instances
+    /// over one PostGIS, `wangge import`), where the store can tell of them: a task reloads after
+    /// each. Returns whether the store can; the task ends when the `App` is dropped.
+    pub async fn follow_store(self: &Arc<Self>) -> Result<bool> {
+        let Some(mut changes) = self.store.watch_changes().await? else {
+            return Ok(false);
+        };
+        let app = Arc::downgrade(self);
+        tokio::spawn(async move {
+            while changes.recv().await.is_some() {
+                let Some(app) = app.upgrade() else { break };
+                let started = std::time::Instant::now();
+                match app.reload().await {
+                    Ok(()) => tracing::info!(
+                        version = app.map_data().version,
+                        took_ms = started.elapsed().as_millis() as u64,
+                        "reloaded after a change by another writer"
+                    ),
+                    Err(e) => tracing::error!(error = %e, "reloading after a change failed"),
+                }
+            }
         });
-        Ok(())
+        Ok(true)
     }
 
     /// Records a change of an area's holder (`None`: released) that the store has committed: a
@@ -116,6 +164,7 @@ impl App {
     /// `claimed` flag. Nothing is read from the store.
     pub fn set_holder(&self, area_id: Id, holder: Option<Holder>) {
         let mut current = self.map.write().unwrap_or_else(|e| e.into_inner());
+        self.holder_changes.fetch_add(1, Ordering::SeqCst);
         let mut holders = (*current.holders).clone();
         match holder {
             Some(h) => holders.insert(area_id, h),

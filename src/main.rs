@@ -246,6 +246,9 @@ async fn serve(bind: &str, database: &str, demo: bool, config: HttpConfig) -> an
             tracing::info!("the store already holds data; demo not loaded");
         }
     }
+    if app.follow_store().await? {
+        tracing::info!("following changes other writers make to the database");
+    }
     let listener = tokio::net::TcpListener::bind(bind)
         .await
         .with_context(|| format!("binding {bind}"))?;

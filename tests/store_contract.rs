@@ -1208,3 +1208,71 @@ async fn postgis_check_refuses_a_bowtie_written_past_validation() {
     assert!(matches!(err, StoreError::Invalid(_)), "{err:?}");
     assert_eq!(store.counts().await.unwrap().places, 0);
 }
+
+/// A PostGIS store hears the writes other stores commit to its schema, and not its own, not
+/// those to another schema of the same database, and not those rolled back.
+#[tokio::test]
+async fn postgis_tells_of_writes_by_other_writers() {
+    use std::time::Duration;
+    let (Some(url), Some(elsewhere)) = (
+        common::fresh_postgres_url().await,
+        common::postgres_store().await,
+    ) else {
+        return;
+    };
+    let watcher = wangge::store::open(&url).await.unwrap();
+    let other = wangge::store::open(&url).await.unwrap();
+    let mut changes = watcher
+        .watch_changes()
+        .await
+        .unwrap()
+        .expect("PostGIS can tell");
+    let quiet = async |changes: &mut tokio::sync::mpsc::Receiver<()>| {
+        tokio::time::timeout(Duration::from_millis(500), changes.recv())
+            .await
+            .is_err()
+    };
+    let heard = async |changes: &mut tokio::sync::mpsc::Receiver<()>| {
+        tokio::time::timeout(Duration::from_secs(10), changes.recv())
+            .await
+            .is_ok_and(|m| m.is_some())
+    };
+
+    watcher.upsert_places(&hierarchy()).await.unwrap();
+    assert!(quiet(&mut changes).await, "its own write");
+    elsewhere.upsert_places(&hierarchy()).await.unwrap();
+    assert!(quiet(&mut changes).await, "a write to another schema");
+    let err = other
+        .upsert_places(&[place(
+            PlaceKind::Grid,
+            "x",
+            Some("nowhere"),
+            square(120.0, 36.0, 0.001),
+        )])
+        .await;
+    assert!(err.is_err());
+    assert!(quiet(&mut changes).await, "a write rolled back");
+
+    let area = watcher
+        .places(Some(PlaceKind::Area))
+        .await
+        .unwrap()
+        .remove(0)
+        .id;
+    let cadre = other.create_user("zhang", Role::Cadre, "h").await.unwrap();
+    other.claim_area(area, cadre.id).await.unwrap();
+    assert!(heard(&mut changes).await, "another writer's claim");
+    other
+        .upsert_households(&[household("H1", None)])
+        .await
+        .unwrap();
+    assert!(heard(&mut changes).await, "another writer's household");
+    assert!(quiet(&mut changes).await, "one write, one message");
+}
+
+#[tokio::test]
+async fn sqlite_has_no_other_writers_to_tell_of() {
+    let db = common::temp_sqlite();
+    let store = common::sqlite_store(&db).await;
+    assert!(store.watch_changes().await.unwrap().is_none());
+}

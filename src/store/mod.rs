@@ -208,6 +208,14 @@ pub trait Store: Send + Sync + 'static {
 
     /// The areas `user_id` holds now, oldest claim first, with their household counts.
     async fn held_areas(&self, user_id: Id) -> Result<Vec<HeldArea>>;
+
+    /// Starts watching for writes that other processes commit to this store (another instance
+    /// over the same database, `wangge import`). Each message on the receiver means "something
+    /// changed since the last message: read it again"; messages that arrive while one is pending
+    /// fold into it. `None` for a backend only one process writes at a time (SQLite).
+    async fn watch_changes(&self) -> Result<Option<tokio::sync::mpsc::Receiver<()>>> {
+        Ok(None)
+    }
 }
 
 /// Opens the store a URL names, creating and migrating it as needed.

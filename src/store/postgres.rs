@@ -20,22 +20,40 @@ use crate::model::{
     HouseholdDetails, Id, NewBuilding, NewHousehold, NewPlace, Place, PlaceKind,
 };
 use async_trait::async_trait;
-use sqlx::postgres::{PgConnection, PgPool, PgPoolOptions, PgRow};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgListener, PgPool, PgPoolOptions, PgRow};
 use sqlx::{AssertSqlSafe, Postgres, Row, Transaction};
 use std::collections::HashMap;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use tokio::sync::mpsc;
 
 /// A store in a PostgreSQL database with PostGIS.
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
     pool: PgPool,
+    /// The `application_name` of this store's connections, unique to it: the change notices
+    /// (migration 0005) carry it, so that a store can tell its own writes from others'.
+    writer: String,
 }
+
+/// The channel migration 0005's triggers notify.
+const CHANGES_CHANNEL: &str = "wangge_changes";
 
 impl PostgresStore {
     /// Connects to `postgres://…` and runs the migrations. The `postgis` extension must exist in
     /// the database already (creating it needs a superuser).
     pub async fn open(url: &str) -> Result<Self> {
-        let pool = PgPoolOptions::new().max_connections(8).connect(url).await?;
+        static OPENED: AtomicU64 = AtomicU64::new(0);
+        let writer = format!(
+            "wangge/{}/{}",
+            std::process::id(),
+            OPENED.fetch_add(1, Ordering::Relaxed)
+        );
+        let options = PgConnectOptions::from_str(url)?.application_name(&writer);
+        let pool = PgPoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await?;
         let postgis: Option<String> =
             sqlx::query_scalar("SELECT extversion FROM pg_extension WHERE extname = 'postgis'")
                 .fetch_optional(&pool)
@@ -46,7 +64,7 @@ impl PostgresStore {
             ));
         }
         sqlx::migrate!("migrations/postgres").run(&pool).await?;
-        Ok(PostgresStore { pool })
+        Ok(PostgresStore { pool, writer })
     }
 
     /// The connection pool, for benchmarks and tests that compare against PostGIS queries.
@@ -999,5 +1017,51 @@ impl Store for PostgresStore {
                 households,
             })
             .collect())
+    }
+
+    async fn watch_changes(&self) -> Result<Option<mpsc::Receiver<()>>> {
+        let mut listener = PgListener::connect_with(&self.pool).await?;
+        listener.listen(CHANGES_CHANNEL).await?;
+        // Capacity one: a pending message already says "read again", later notices fold into it.
+        let (changed, receiver) = mpsc::channel(1);
+        let own = self.writer.clone();
+        let schema: String = sqlx::query_scalar("SELECT current_schema()")
+            .fetch_one(&self.pool)
+            .await?;
+        // Notices about this store's tables from other writers; anything unreadable counts.
+        let from_others =
+            move |payload: &str| match serde_json::from_str::<serde_json::Value>(payload) {
+                Ok(notice) => {
+                    notice["schema"] == schema.as_str() && notice["writer"] != own.as_str()
+                }
+                Err(_) => true,
+            };
+        tokio::spawn(async move {
+            loop {
+                let notice = tokio::select! {
+                    _ = changed.closed() => break,
+                    notice = listener.try_recv() => notice,
+                };
+                match notice {
+                    Ok(Some(notice)) if !from_others(notice.payload()) => continue,
+                    Ok(Some(_)) => {}
+                    Ok(None) => {
+                        tracing::warn!(
+                            "lost the connection that listens for changes; reconnecting, and \
+                             reading everything again in case a change was missed"
+                        );
+                    }
+                    Err(sqlx::Error::PoolClosed) => break,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "listening for changes failed; retrying in 1 s");
+                        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    }
+                }
+                if let Err(mpsc::error::TrySendError::Closed(())) = changed.try_send(()) {
+                    break;
+                }
+            }
+        });
+        Ok(Some(receiver))
     }
 }
