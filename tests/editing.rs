@@ -389,6 +389,8 @@ async fn round_trip(database: &str) {
     assert_eq!(api.grid_at(H1, None).await.as_deref(), Some(G1));
     assert_eq!(api.tile_households(G2).await, Some(1));
     let before_edits = wangge::timestamp::now();
+    // Versions keep milliseconds: let the first edit land in a later one than `before_edits`.
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
 
     // Shrink G1: H1 and the building fall out of every grid.
     let shrunk = api
