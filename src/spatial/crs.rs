@@ -454,7 +454,7 @@ fn check_finite(axis: &'static str, v: f64) -> Result<(), CrsError> {
     }
 }
 
-fn check_lon_lat(lon: f64, lat: f64) -> Result<(), CrsError> {
+pub(crate) fn check_lon_lat(lon: f64, lat: f64) -> Result<(), CrsError> {
     check_range(
         "longitude",
         lon,

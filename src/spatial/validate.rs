@@ -29,18 +29,9 @@ use std::fmt;
 /// unit or axis-order mistake (metres read as degrees, lat/lon swapped), not a grid.
 pub const MAX_EXTENT_DEGREES: f64 = 5.0;
 
-/// Checks that a WGS84 longitude/latitude pair is finite and in range.
+/// Checks that a WGS84 longitude/latitude pair is finite and in range, with the lookup's words.
 pub fn check_lon_lat(lon: f64, lat: f64) -> Result<(), String> {
-    if !lon.is_finite() || !lat.is_finite() {
-        return Err(format!("coordinate ({lon}, {lat}) is not a finite number"));
-    }
-    if !(-180.0..=180.0).contains(&lon) {
-        return Err(format!("longitude {lon} is outside -180..180"));
-    }
-    if !(-90.0..=90.0).contains(&lat) {
-        return Err(format!("latitude {lat} is outside -90..90"));
-    }
-    Ok(())
+    crate::spatial::crs::check_lon_lat(lon, lat).map_err(|e| e.to_string())
 }
 
 /// Checks a WGS84 point.
