@@ -141,6 +141,9 @@ impl App {
         let Some(mut changes) = self.store.watch_changes().await? else {
             return Ok(false);
         };
+        // A write committed after `open` read the store and before the watch began was not
+        // heard: read once more now that every later one will be.
+        self.reload().await?;
         let app = Arc::downgrade(self);
         tokio::spawn(async move {
             while changes.recv().await.is_some() {
