@@ -40,7 +40,8 @@ fn ring(contour: Vec<[f64; 2]>) -> LineString<f64> {
 ///
 /// The line must cross the polygon from outside to outside (or from boundary to boundary) so
 /// that it separates it; a line that does not cut, or cuts into three or more pieces, is an
-/// error.
+/// error. So is a shape of several polygons: which side its other parts would join is not for
+/// a line to say.
 ///
 /// ```
 /// use geo::{wkt, GeodesicArea};
@@ -51,6 +52,10 @@ fn ring(contour: Vec<[f64; 2]>) -> LineString<f64> {
 /// assert!(larger.geodesic_area_unsigned() > 2.5 * smaller.geodesic_area_unsigned());
 /// // A line that misses the polygon does not split it.
 /// assert!(split_by_line(&square, &wkt!(LINESTRING(121.0 36.0, 121.0 37.0))).is_err());
+/// // Two polygons are two pieces already; a line that misses both does not split them either.
+/// let two = wkt!(MULTIPOLYGON(((120.0 36.0, 120.001 36.0, 120.001 36.001, 120.0 36.0)),
+///     ((120.01 36.0, 120.011 36.0, 120.011 36.001, 120.01 36.0))));
+/// assert!(split_by_line(&two, &wkt!(LINESTRING(121.0 36.0, 121.0 37.0))).is_err());
 /// ```
 pub fn split_by_line(
     shape: &MultiPolygon<f64>,
@@ -59,16 +64,19 @@ pub fn split_by_line(
     if line.0.len() < 2 {
         return Err("the line needs at least two positions".into());
     }
-    let shapes: Vec<Vec<Vec<[f64; 2]>>> = shape
-        .0
-        .iter()
-        .map(|p| {
-            std::iter::once(p.exterior())
-                .chain(p.interiors())
-                .map(contour)
-                .collect()
-        })
-        .collect();
+    let [polygon] = shape.0.as_slice() else {
+        return Err(format!(
+            "the place is {} polygons; a split cuts one polygon in two (edit or merge its parts \
+             first)",
+            shape.0.len()
+        ));
+    };
+    let shapes: Vec<Vec<Vec<[f64; 2]>>> = vec![
+        std::iter::once(polygon.exterior())
+            .chain(polygon.interiors())
+            .map(contour)
+            .collect(),
+    ];
     let path: Vec<[f64; 2]> = line.coords_iter().map(|c| [c.x, c.y]).collect();
     let sliced = shapes.slice_by(&path, FillRule::EvenOdd);
     let polygons = sliced.into_iter().filter_map(|mut contours| {
