@@ -5,6 +5,8 @@
 //! expire after a lifetime the operator sets (`wangge serve --token-ttl`, by default
 //! [`TOKEN_LIFETIME_SECS`]) and can be revoked (logout).
 
+pub mod throttle;
+
 use crate::model::{Holder, Id};
 use argon2::Argon2;
 use argon2::password_hash::phc::PasswordHash;

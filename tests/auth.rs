@@ -176,6 +176,44 @@ async fn login_me_logout_and_the_trace() {
 }
 
 #[tokio::test]
+async fn password_guessing_is_held_up_per_name() {
+    let db = common::temp_sqlite();
+    created(add_user(&db.url, "admin", "admin", "s3cret pass"));
+    created(add_user(&db.url, "planner", "planner", "plan-pw"));
+    let server = Server::start(&db.url, &[]);
+    for guess in 1..=5 {
+        let (status, body) = login(&server, "admin", &format!("guess {guess}")).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "guess {guess}: {body}");
+    }
+    // The sixth attempt waits, even with the right password: it is not checked at all.
+    let response = reqwest::Client::new()
+        .post(server.url("/api/v1/auth/login"))
+        .json(&json!({"name": "admin", "password": "s3cret pass"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    let wait: u64 = response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&wait), "Retry-After: {wait}");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(error_code(&body), "too_many_attempts", "{body}");
+    // A made-up name is held up the same way, so the answer does not tell which names exist.
+    for guess in 1..=5 {
+        login(&server, "nobody", &format!("guess {guess}")).await;
+    }
+    assert_eq!(
+        login(&server, "nobody", "guess").await.0,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // Other names are not held up.
+    token_of(&server, "planner", "plan-pw").await;
+}
+
+#[tokio::test]
 async fn bad_login_bodies_are_json_errors() {
     let db = common::temp_sqlite();
     let server = Server::start(&db.url, &[]);

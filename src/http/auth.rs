@@ -19,6 +19,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::OnceLock;
+use std::time::Instant;
 
 /// The one answer to a failed login, whether the name or the password was wrong.
 const BAD_LOGIN: &str = "wrong name or password";
@@ -124,6 +125,14 @@ async fn login(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<Login>,
 ) -> Result<Json<Value>, ApiError> {
+    let throttle = &state.login_throttle;
+    if let Err(wait) = throttle.check(&body.name, Instant::now()) {
+        return Err(ApiError::TooManyAttempts {
+            name: body.name,
+            // Rounded up: a client that waits this long is let through.
+            retry_after_secs: wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
+        });
+    }
     let store = state.app.store();
     let stored = store.user_by_name(&body.name).await?;
     let matches = password_matches(
@@ -133,8 +142,12 @@ async fn login(
     .await?;
     let user = match stored {
         Some(stored) if matches => stored.user,
-        _ => return Err(ApiError::Unauthorized(BAD_LOGIN.into())),
+        _ => {
+            throttle.failed(&body.name, Instant::now());
+            return Err(ApiError::Unauthorized(BAD_LOGIN.into()));
+        }
     };
+    throttle.succeeded(&body.name);
     let (token, token_hash) = auth::new_token().map_err(ApiError::Internal)?;
     let expires_at = auth::now_unix() + state.token_ttl_secs;
     store.create_token(&token_hash, user.id, expires_at).await?;

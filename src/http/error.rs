@@ -52,6 +52,9 @@ pub enum ApiError {
     /// 422: well-formed but semantically wrong (out-of-range coordinates, invalid geometry).
     #[error("{message}")]
     Unprocessable { code: &'static str, message: String },
+    /// 429: too many failed logins for this name; try again after `retry_after_secs`.
+    #[error("too many failed logins for {name:?}; try again in {retry_after_secs} s")]
+    TooManyAttempts { name: String, retry_after_secs: u64 },
     /// 500: our fault; the details go to the log, not to the client.
     #[error("internal error: {0}")]
     Internal(String),
@@ -102,6 +105,9 @@ impl ApiError {
             ApiError::ConflictWith { code, .. } => (StatusCode::CONFLICT, code),
             ApiError::TooLarge { code, .. } => (StatusCode::PAYLOAD_TOO_LARGE, code),
             ApiError::Unprocessable { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, code),
+            ApiError::TooManyAttempts { .. } => {
+                (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts")
+            }
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
         }
@@ -118,11 +124,22 @@ impl IntoResponse for ApiError {
             }
             other => other.to_string(),
         };
+        let retry_after = match &self {
+            ApiError::TooManyAttempts {
+                retry_after_secs, ..
+            } => Some(*retry_after_secs),
+            _ => None,
+        };
         let mut error = json!({"code": code, "message": message});
         if let ApiError::InvalidFeature { problems, .. } = self {
             error["problems"] = serde_json::Value::Array(problems);
         }
         let mut response = (status, Json(json!({ "error": error }))).into_response();
+        if let Some(secs) = retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,

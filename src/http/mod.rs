@@ -30,6 +30,8 @@ pub struct AppState {
     pub app: Arc<App>,
     /// How long a bearer token from a login stays valid, in seconds.
     pub token_ttl_secs: i64,
+    /// Failed logins by name, to slow down password guessing.
+    pub login_throttle: Arc<crate::auth::throttle::LoginThrottle>,
 }
 
 /// Settings of the HTTP layer.
@@ -82,6 +84,7 @@ pub fn router_with(app: Arc<App>, config: HttpConfig) -> Router {
         .with_state(AppState {
             app,
             token_ttl_secs: config.token_ttl_secs,
+            login_throttle: Arc::default(),
         })
 }
 

@@ -23,7 +23,8 @@ export function initAccount() {
       await signIn($('signin-name').value.trim(), $('signin-password').value);
       $('signin-password').value = '';
     } catch (err) {
-      error.textContent = err instanceof ApiError && err.status === 401 ? '名称或密码错误。' : `登录失败：${err.message}`;
+      const refused = { 401: '名称或密码错误。', 429: '连续登录失败次数过多，请一分钟后再试。' };
+      error.textContent = (err instanceof ApiError && refused[err.status]) || `登录失败：${err.message}`;
       error.hidden = false;
     } finally {
       $('signin-submit').disabled = false;
