@@ -561,3 +561,49 @@ async fn tokens_live_as_long_as_configured() {
         assert!(stderr.contains("--token-ttl"), "{stderr}");
     }
 }
+
+/// Deleting a held area through an edit ends its claim in the store (a trigger) and drops its
+/// holder from the map data in memory, where `set_holder` put it.
+#[tokio::test]
+async fn a_deleted_area_leaves_no_holder_in_memory() {
+    use wangge::auth::Role;
+    use wangge::model::PlaceKind;
+    use wangge::model::edit::{EditAction, PlaceChange};
+    let db = common::temp_sqlite();
+    let store = common::sqlite_store(&db).await;
+    let app = wangge::app::App::open(store.clone()).await.unwrap();
+    for (layer, text) in wangge::demo::LAYERS.iter().take(5) {
+        let data = wangge::geodata::parse_layer(text, *layer, None, || {}).unwrap();
+        app.import(data).await.unwrap();
+    }
+    let areas: Vec<_> = app
+        .map_data()
+        .places
+        .iter()
+        .filter(|p| p.kind == PlaceKind::Area)
+        .cloned()
+        .collect();
+    let (gone, kept) = (&areas[0], &areas[1]);
+    let cadre = store.create_user("zhang", Role::Cadre, "h").await.unwrap();
+    for area in [gone, kept] {
+        let claim = store.claim_area(area.id, cadre.id).await.unwrap();
+        app.set_holder(area.id, Some(claim.holder));
+    }
+    let planner = store.create_user("li", Role::Planner, "h").await.unwrap();
+    app.edit(
+        EditAction::Delete,
+        Some(planner.id),
+        vec![PlaceChange::Delete {
+            id: gone.id,
+            expected_version: gone.version,
+        }],
+    )
+    .await
+    .unwrap();
+    let holders = app.map_data().holders.clone();
+    assert!(!holders.contains_key(&gone.id), "{holders:?}");
+    assert_eq!(holders[&kept.id].id, cadre.id);
+    // What memory says is what a fresh read of the store says.
+    app.reload().await.unwrap();
+    assert_eq!(app.map_data().holders, holders);
+}

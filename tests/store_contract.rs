@@ -405,6 +405,20 @@ async fn tokens_expire_and_can_be_revoked(store: Arc<dyn Store>) {
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+
+    // "live" is revoked and "old" expired: both go; a token still valid stays valid.
+    store
+        .create_token("fresh", user.id, now + 60)
+        .await
+        .unwrap();
+    assert_eq!(store.forget_dead_tokens(now).await.unwrap(), 2);
+    assert_eq!(store.forget_dead_tokens(now).await.unwrap(), 0);
+    assert_eq!(store.token_user("fresh", now).await.unwrap(), Some(user));
+    assert_eq!(
+        store.forget_dead_tokens(now + 60).await.unwrap(),
+        1,
+        "expired"
+    );
 }
 
 async fn audit_records_are_appended_and_listed(store: Arc<dyn Store>) {

@@ -274,12 +274,24 @@ impl App {
         *self.index.write().unwrap_or_else(|e| e.into_inner()) = fresh;
         let mut current = self.map.write().unwrap_or_else(|e| e.into_inner());
         // Holders come from the snapshot being replaced: a claim may have landed during the edit.
+        // A deleted area's claim was ended in the same transaction (a trigger), so it goes too.
+        let holders = if committed
+            .deleted
+            .iter()
+            .any(|id| current.holders.contains_key(id))
+        {
+            let mut holders = (*current.holders).clone();
+            holders.retain(|id, _| !committed.deleted.contains(id));
+            Arc::new(holders)
+        } else {
+            current.holders.clone()
+        };
         *current = Arc::new(MapData {
             version: current.version + 1,
             places: Arc::new(places),
             buildings: Arc::new(buildings),
             households: Arc::new(households),
-            holders: current.holders.clone(),
+            holders,
         });
     }
 

@@ -168,6 +168,10 @@ pub trait Store: Send + Sync + 'static {
     /// Revokes a token at `now`; false if there was no such live token.
     async fn revoke_token(&self, token_hash: &str, now: i64) -> Result<bool>;
 
+    /// Deletes the tokens that can no longer be used at `now` (expired or revoked) and returns
+    /// how many. Logins and logouts stay in the trace; the tokens table only answers "who is this".
+    async fn forget_dead_tokens(&self, now: i64) -> Result<u64>;
+
     /// Appends one record to the trace and returns its id.
     async fn append_audit(&self, record: &NewAudit) -> Result<Id>;
 

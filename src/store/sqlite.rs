@@ -833,6 +833,15 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    async fn forget_dead_tokens(&self, now: i64) -> Result<u64> {
+        let done =
+            sqlx::query("DELETE FROM tokens WHERE expires_at <= ? OR revoked_at IS NOT NULL")
+                .bind(now)
+                .execute(&self.pool)
+                .await?;
+        Ok(done.rows_affected())
+    }
+
     async fn token_user(&self, token_hash: &str, now: i64) -> Result<Option<User>> {
         let row: Option<UserRow> = sqlx::query_as(AssertSqlSafe(format!(
             "SELECT {USER_COLUMNS} FROM tokens t JOIN users u ON u.id = t.user_id \
