@@ -149,11 +149,12 @@ async fn login(
     };
     throttle.succeeded(&body.name);
     let (token, token_hash) = auth::new_token().map_err(ApiError::Internal)?;
-    let expires_at = auth::now_unix() + state.token_ttl_secs;
+    let now = auth::now_unix();
+    let expires_at = now + state.token_ttl_secs;
     store.create_token(&token_hash, user.id, expires_at).await?;
     // Each login clears out the tokens nobody can use any more, so the table stays as small as
     // the number of live sessions without a background job.
-    store.forget_dead_tokens(auth::now_unix()).await?;
+    store.forget_dead_tokens(now).await?;
     store
         .append_audit(&user_event(&user, "login", None))
         .await?;
