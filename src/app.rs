@@ -11,8 +11,20 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 
+pub mod cpu;
 mod edit;
+use cpu::{Busy, CpuPool};
 pub use edit::{EditError, EditOutcome, Past};
+
+/// Why a use case that does geometry work failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    /// Too much geometry work is running or waiting; nothing was done.
+    #[error(transparent)]
+    Busy(#[from] Busy),
+}
 
 /// The past view last built and the (instant, map version) it was built for.
 type PastIndex = Option<((String, u64), Arc<Past>)>;
@@ -30,6 +42,8 @@ pub struct App {
     /// Counts [`App::set_holder`] calls, so that a reload from the store can tell that a claim
     /// landed while it was reading.
     holder_changes: AtomicU64,
+    /// Where validation, reshaping and index builds run: off the async workers, bounded.
+    cpu: CpuPool,
 }
 
 /// Everything the maps draw (tiles, OGC collections) and the lookup names, held in memory and
@@ -80,6 +94,7 @@ impl App {
             edits: tokio::sync::Mutex::new(()),
             past: tokio::sync::Mutex::new(None),
             holder_changes: AtomicU64::new(0),
+            cpu: CpuPool::for_this_machine(),
         };
         app.refresh_map_data().await?;
         Ok(app)
@@ -180,6 +195,15 @@ impl App {
             households: current.households.clone(),
             holders: Arc::new(holders),
         });
+    }
+
+    /// Runs CPU-heavy `job` (validating, reshaping, converting a large geometry) off the async
+    /// workers and within the machine's cores; [`Busy`] when too much such work is in line.
+    pub async fn compute<T: Send + 'static>(
+        &self,
+        job: impl FnOnce() -> T + Send + 'static,
+    ) -> std::result::Result<T, Busy> {
+        self.cpu.run(job).await
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {

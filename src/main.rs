@@ -14,6 +14,7 @@ use wangge::app::App;
 use wangge::auth::{self, NewAudit, NewUser, Role};
 use wangge::geodata::{self, ImportError};
 use wangge::http::HttpConfig;
+use wangge::http::limits::GeometryLimits;
 use wangge::http::web::{self, Basemap, BasemapCrs, WebConfig};
 use wangge::model::Layer;
 use wangge::spatial::crs::Crs;
@@ -82,6 +83,20 @@ fn parse_basemap_crs(s: &str) -> Result<BasemapCrs, String> {
     s.parse()
 }
 
+/// How much geometry one request may carry.
+#[derive(Args)]
+struct LimitArgs {
+    /// The most vertices one feature (or split line) may have; more is 422 too_many_vertices.
+    #[arg(long, env = "WANGGE_MAX_FEATURE_VERTICES", default_value_t = GeometryLimits::default().feature_vertices,
+          value_parser = clap::value_parser!(usize))]
+    max_feature_vertices: usize,
+    /// The most vertices the geometries of one request may have together; more is 413
+    /// too_many_vertices.
+    #[arg(long, env = "WANGGE_MAX_REQUEST_VERTICES", default_value_t = GeometryLimits::default().request_vertices,
+          value_parser = clap::value_parser!(usize))]
+    max_request_vertices: usize,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run the HTTP service.
@@ -100,6 +115,8 @@ enum Command {
         #[arg(long, env = "WANGGE_TOKEN_TTL", default_value_t = auth::TOKEN_LIFETIME_SECS,
               value_parser = clap::value_parser!(i64).range(1..=MAX_TOKEN_TTL_SECS))]
         token_ttl: i64,
+        #[command(flatten)]
+        limits: LimitArgs,
     },
     /// Import a GeoJSON FeatureCollection into one layer; all features or none.
     Import {
@@ -191,10 +208,15 @@ async fn main() -> anyhow::Result<()> {
             demo,
             web,
             token_ttl,
+            limits,
         } => {
             let config = HttpConfig {
                 web: web.config()?,
                 token_ttl_secs: token_ttl,
+                limits: GeometryLimits {
+                    feature_vertices: limits.max_feature_vertices,
+                    request_vertices: limits.max_request_vertices,
+                },
             };
             serve(&bind, &db.database, demo, config).await
         }

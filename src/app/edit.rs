@@ -5,7 +5,8 @@
 //! the previous one left. The store still checks every expected version, so that a stale edit is
 //! refused even when another process wrote first.
 
-use super::{App, HouseholdPoint, MapData, Reassigned};
+use super::cpu::Busy;
+use super::{App, AppError, HouseholdPoint, MapData, Reassigned};
 use crate::model::edit::{CommittedEdit, EditAction, PlaceChange, PlaceEdit};
 use crate::model::{BuildingAssignment, Holder, HouseholdAssignment, Id, Place, PlaceKind};
 use crate::spatial::index::SpatialIndex;
@@ -23,6 +24,9 @@ pub enum EditError {
     Invalid(Vec<Problem>),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Too much geometry work is in line; nothing was stored.
+    #[error(transparent)]
+    Busy(#[from] Busy),
 }
 
 /// The places and the holders of areas at a past instant, for lookups `at=` it.
@@ -104,23 +108,113 @@ fn changed_ids(changes: &[PlaceChange]) -> Vec<Id> {
         .collect()
 }
 
+/// What an edit will store besides its places: the households and buildings it moves.
+struct Plan {
+    households: Vec<HouseholdAssignment>,
+    buildings: Vec<BuildingAssignment>,
+}
+
+/// Validates `changes` against `map` and works out who they move; pure CPU work, run off the
+/// async workers.
+fn plan(map: &MapData, current: &SpatialIndex, changes: &[PlaceChange]) -> Result<Plan, EditError> {
+    let world = apply(&map.places, changes)?;
+    let ids = changed_ids(changes);
+    let deleted: Vec<Id> = changes
+        .iter()
+        .filter_map(|c| match c {
+            PlaceChange::Delete { id, .. } => Some(*id),
+            _ => None,
+        })
+        .collect();
+    for id in &deleted {
+        if let Some(child) = world.iter().find(|p| p.parent_id == Some(*id)) {
+            return Err(StoreError::Conflict(format!(
+                "place {id} still has child places ({} {}): delete or move them first",
+                child.kind, child.code
+            ))
+            .into());
+        }
+    }
+    let changed: Vec<Place> = world
+        .iter()
+        .filter(|p| ids.contains(&p.id))
+        .cloned()
+        .collect();
+    let problems: Vec<Problem> = changed
+        .iter()
+        .flat_map(|p| check_place(p, &world))
+        .collect();
+    if !problems.is_empty() {
+        return Err(EditError::Invalid(problems));
+    }
+
+    // Only households and buildings where a changed grid or area was or will be can move.
+    let regions: Vec<Rect<f64>> = map
+        .places
+        .iter()
+        .chain(&changed)
+        .filter(|p| ids.contains(&p.id))
+        .filter(|p| matches!(p.kind, PlaceKind::Grid | PlaceKind::Area))
+        .filter_map(|p| p.geometry.bounding_rect())
+        .collect();
+    let touched = |c: Coord<f64>| regions.iter().any(|r| r.intersects(&c));
+    let candidate = reindexed(current, &changed, &deleted);
+    let households: Vec<HouseholdAssignment> = map
+        .households
+        .iter()
+        .filter(|h| touched(h.location))
+        .filter_map(|h| {
+            let grid_id = candidate.owner(PlaceKind::Grid, h.location);
+            let area_ids = candidate.areas_at(h.location);
+            (grid_id != h.grid_id || area_ids != current.areas_at(h.location)).then_some(
+                HouseholdAssignment {
+                    household_id: h.id,
+                    grid_id,
+                    area_ids,
+                },
+            )
+        })
+        .collect();
+    let buildings: Vec<BuildingAssignment> = map
+        .buildings
+        .iter()
+        .filter_map(|b| Some((b, b.footprint.interior_point()?.0)))
+        .filter(|(_, at)| touched(*at))
+        .filter_map(|(b, at)| {
+            let grid_id = candidate.owner(PlaceKind::Grid, at);
+            (grid_id != b.grid_id).then_some(BuildingAssignment {
+                building_id: b.id,
+                grid_id,
+            })
+        })
+        .collect();
+    Ok(Plan {
+        households,
+        buildings,
+    })
+}
+
 impl App {
     /// Checks `place` as it would be stored (an update when its id is a stored one, else an
-    /// insert) without storing anything.
-    pub fn validate(&self, place: &Place) -> Vec<Problem> {
+    /// insert) without storing anything. Runs off the async workers.
+    pub async fn validate(&self, place: Place) -> Result<Vec<Problem>, Busy> {
         let map = self.map_data();
-        let mut world: Vec<Place> = map
-            .places
-            .iter()
-            .filter(|p| p.id != place.id)
-            .cloned()
-            .collect();
-        world.push(place.clone());
-        check_place(place, &world)
+        self.compute(move || {
+            let mut world: Vec<Place> = map
+                .places
+                .iter()
+                .filter(|p| p.id != place.id)
+                .cloned()
+                .collect();
+            world.push(place.clone());
+            check_place(&place, &world)
+        })
+        .await
     }
 
     /// Validates, stores and publishes one edit. Updates and deletes name the version they
     /// expect; a stale one fails with [`StoreError::VersionMismatch`] and nothing changes.
+    /// Validation and the search for moved households run off the async workers.
     pub async fn edit(
         &self,
         action: EditAction,
@@ -129,80 +223,19 @@ impl App {
     ) -> Result<EditOutcome, EditError> {
         let _serial = self.edits.lock().await;
         let map = self.map_data();
-        let world = apply(&map.places, &changes)?;
-        let ids = changed_ids(&changes);
-        let deleted: Vec<Id> = changes
-            .iter()
-            .filter_map(|c| match c {
-                PlaceChange::Delete { id, .. } => Some(*id),
-                _ => None,
+        let current = self.index().clone();
+        let (changes, planned) = {
+            let map = map.clone();
+            self.compute(move || {
+                let planned = plan(&map, &current, &changes);
+                (changes, planned)
             })
-            .collect();
-        for id in &deleted {
-            if let Some(child) = world.iter().find(|p| p.parent_id == Some(*id)) {
-                return Err(StoreError::Conflict(format!(
-                    "place {id} still has child places ({} {}): delete or move them first",
-                    child.kind, child.code
-                ))
-                .into());
-            }
-        }
-        let changed: Vec<Place> = world
-            .iter()
-            .filter(|p| ids.contains(&p.id))
-            .cloned()
-            .collect();
-        let problems: Vec<Problem> = changed
-            .iter()
-            .flat_map(|p| check_place(p, &world))
-            .collect();
-        if !problems.is_empty() {
-            return Err(EditError::Invalid(problems));
-        }
-
-        // Only households and buildings where a changed grid or area was or will be can move.
-        let regions: Vec<Rect<f64>> = map
-            .places
-            .iter()
-            .chain(&changed)
-            .filter(|p| ids.contains(&p.id))
-            .filter(|p| matches!(p.kind, PlaceKind::Grid | PlaceKind::Area))
-            .filter_map(|p| p.geometry.bounding_rect())
-            .collect();
-        let touched = |c: Coord<f64>| regions.iter().any(|r| r.intersects(&c));
-        let (households, buildings) = {
-            let current = self.index();
-            let candidate = reindexed(&current, &changed, &deleted);
-            let households: Vec<HouseholdAssignment> =
-                map.households
-                    .iter()
-                    .filter(|h| touched(h.location))
-                    .filter_map(|h| {
-                        let grid_id = candidate.owner(PlaceKind::Grid, h.location);
-                        let area_ids = candidate.areas_at(h.location);
-                        (grid_id != h.grid_id || area_ids != current.areas_at(h.location))
-                            .then_some(HouseholdAssignment {
-                                household_id: h.id,
-                                grid_id,
-                                area_ids,
-                            })
-                    })
-                    .collect();
-            let buildings: Vec<BuildingAssignment> = map
-                .buildings
-                .iter()
-                .filter_map(|b| Some((b, b.footprint.interior_point()?.0)))
-                .filter(|(_, at)| touched(*at))
-                .filter_map(|(b, at)| {
-                    let grid_id = candidate.owner(PlaceKind::Grid, at);
-                    (grid_id != b.grid_id).then_some(BuildingAssignment {
-                        building_id: b.id,
-                        grid_id,
-                    })
-                })
-                .collect();
-            (households, buildings)
+            .await?
         };
+        let Plan {
+            households,
+            buildings,
+        } = planned?;
         let reassigned = Reassigned {
             households: households.len(),
             buildings: buildings.len(),
@@ -298,7 +331,7 @@ impl App {
     /// The places (indexed) and the area holders as they were at `at` (the stored form of
     /// [`crate::timestamp`]). The last one built is kept, keyed by the instant and the map
     /// version.
-    pub async fn past(&self, at: &str) -> crate::store::Result<Arc<Past>> {
+    pub async fn past(&self, at: &str) -> Result<Arc<Past>, AppError> {
         let key = (at.to_string(), self.map_data().version);
         let mut past = self.past.lock().await;
         if let Some((cached, view)) = past.as_ref()
@@ -308,10 +341,8 @@ impl App {
         }
         let places = self.store.places_at(at).await?;
         let holders = super::holders_of(self.store.holders_at(at).await?);
-        let view = Arc::new(Past {
-            index: SpatialIndex::build(&places),
-            holders,
-        });
+        let index = self.compute(move || SpatialIndex::build(&places)).await?;
+        let view = Arc::new(Past { index, holders });
         *past = Some((key, view.clone()));
         Ok(view)
     }

@@ -1,6 +1,8 @@
 //! The one error type of the HTTP layer. Every failure leaves as
 //! `{"error":{"code":"…","message":"…"}}` with a status that says whose fault it was.
 
+use crate::app::AppError;
+use crate::app::cpu::Busy;
 use crate::geodata::ImportError;
 use crate::spatial::crs::CrsError;
 use crate::store::StoreError;
@@ -61,6 +63,10 @@ pub enum ApiError {
     /// 503: a dependency (the database) is down.
     #[error("{0}")]
     Unavailable(String),
+    /// 503 `busy`: every core is already doing geometry work and the line is full; try again
+    /// after a second.
+    #[error("the server is busy with other geometry work; try again in a moment")]
+    Busy,
 }
 
 impl ApiError {
@@ -110,6 +116,7 @@ impl ApiError {
             }
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            ApiError::Busy => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
         }
     }
 }
@@ -128,6 +135,7 @@ impl IntoResponse for ApiError {
             ApiError::TooManyAttempts {
                 retry_after_secs, ..
             } => Some(*retry_after_secs),
+            ApiError::Busy => Some(1),
             _ => None,
         };
         let mut error = json!({"code": code, "message": message});
@@ -171,6 +179,21 @@ impl From<StoreError> for ApiError {
                 ApiError::Unavailable(format!("the database is unavailable: {e}"))
             }
             other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<Busy> for ApiError {
+    fn from(_: Busy) -> Self {
+        ApiError::Busy
+    }
+}
+
+impl From<AppError> for ApiError {
+    fn from(e: AppError) -> Self {
+        match e {
+            AppError::Store(e) => e.into(),
+            AppError::Busy(busy) => busy.into(),
         }
     }
 }

@@ -4,6 +4,7 @@ pub mod auth;
 pub mod claims;
 pub mod error;
 pub mod json;
+pub mod limits;
 pub mod lookup;
 pub mod ogc;
 pub mod places;
@@ -32,6 +33,8 @@ pub struct AppState {
     pub token_ttl_secs: i64,
     /// Failed logins by name, to slow down password guessing.
     pub login_throttle: Arc<crate::auth::throttle::LoginThrottle>,
+    /// How many vertices one feature and one request may carry.
+    pub limits: limits::GeometryLimits,
 }
 
 /// Settings of the HTTP layer.
@@ -41,6 +44,8 @@ pub struct HttpConfig {
     pub web: web::WebConfig,
     /// Lifetime of a bearer token in seconds (`--token-ttl`, `WANGGE_TOKEN_TTL`).
     pub token_ttl_secs: i64,
+    /// Vertex caps (`--max-feature-vertices`, `--max-request-vertices`).
+    pub limits: limits::GeometryLimits,
 }
 
 impl Default for HttpConfig {
@@ -48,6 +53,7 @@ impl Default for HttpConfig {
         HttpConfig {
             web: web::WebConfig::default(),
             token_ttl_secs: crate::auth::TOKEN_LIFETIME_SECS,
+            limits: limits::GeometryLimits::default(),
         }
     }
 }
@@ -85,6 +91,7 @@ pub fn router_with(app: Arc<App>, config: HttpConfig) -> Router {
             app,
             token_ttl_secs: config.token_ttl_secs,
             login_throttle: Arc::default(),
+            limits: config.limits,
         })
 }
 

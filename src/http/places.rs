@@ -12,6 +12,7 @@ use super::AppState;
 use super::auth::Caller;
 use super::error::ApiError;
 use super::json::ApiJson;
+use super::limits;
 use crate::app::{EditError, EditOutcome, MapData, Reassigned};
 use crate::auth::Role;
 use crate::geodata;
@@ -27,7 +28,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use geo::orient::{Direction, Orient};
-use geo::{Geometry, InteriorPoint, Intersects, MultiPolygon};
+use geo::{CoordsIter, Geometry, InteriorPoint, Intersects, MultiPolygon};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -37,6 +38,10 @@ const EDITORS: [Role; 2] = [Role::Planner, Role::Admin];
 
 /// The temporary id of the piece a split creates, until the store gives it one.
 const NEW_PIECE: Id = -1;
+
+/// The most places one merge unites: far more than neighbours ever merged at once, few enough
+/// that the ids are checked quickly.
+const MAX_MERGE: usize = 100;
 
 /// The kinds of place editable over REST.
 pub const EDITABLE: [PlaceKind; 3] = [PlaceKind::Grid, PlaceKind::Community, PlaceKind::Area];
@@ -192,6 +197,7 @@ impl From<EditError> for ApiError {
         match e {
             EditError::Invalid(problems) => invalid(&problems),
             EditError::Store(e) => e.into(),
+            EditError::Busy(busy) => busy.into(),
         }
     }
 }
@@ -289,8 +295,13 @@ fn text(props: &serde_json::Map<String, Value>, key: &str) -> Result<Option<Stri
     }
 }
 
-/// A body that must be a GeoJSON Feature; its geometry is read in `crs` (`None` if null).
-fn read_feature(body: Value, crs: Crs) -> Result<(Option<MultiPolygon<f64>>, Props), ApiError> {
+/// A body that must be a GeoJSON Feature; its geometry is read in `crs` (`None` if null),
+/// within the vertex limits, and converted and checked off the async workers.
+async fn read_feature(
+    state: &AppState,
+    body: Value,
+    crs: Crs,
+) -> Result<(Option<MultiPolygon<f64>>, Props), ApiError> {
     if body.get("type").and_then(Value::as_str) != Some("Feature") {
         return Err(ApiError::unprocessable(
             "invalid_feature",
@@ -300,31 +311,38 @@ fn read_feature(body: Value, crs: Crs) -> Result<(Option<MultiPolygon<f64>>, Pro
     let feature: geojson::Feature = serde_json::from_value(body).map_err(|e| {
         ApiError::unprocessable("invalid_feature", format!("not a GeoJSON Feature: {e}"))
     })?;
-    let geometry = match &feature.geometry {
-        None => None,
-        Some(_) => Some(geodata::polygonal(&feature, crs).map_err(|e| {
-            invalid(&[Problem {
-                code: ProblemCode::InvalidGeometry,
-                message: e.message,
-                at: e.at.map(Geometry::MultiPoint),
-                with: None,
-                area_m2: None,
-            }])
-        })?),
-    };
+    if let Some(geometry) = &feature.geometry {
+        state.limits.check(&[limits::vertices(&geometry.value)])?;
+    }
     let empty = serde_json::Map::new();
     let props = feature.properties.as_ref().unwrap_or(&empty);
-    Ok((
-        geometry,
-        Props {
-            code: text(props, "code")?,
-            name: text(props, "name")?,
-            parent_code: match props.get("parent_code") {
-                None => None,
-                Some(_) => Some(text(props, "parent_code")?),
-            },
+    let props = Props {
+        code: text(props, "code")?,
+        name: text(props, "name")?,
+        parent_code: match props.get("parent_code") {
+            None => None,
+            Some(_) => Some(text(props, "parent_code")?),
         },
-    ))
+    };
+    let geometry = match feature.geometry {
+        None => None,
+        Some(_) => Some(
+            state
+                .app
+                .compute(move || geodata::polygonal(&feature, crs))
+                .await?
+                .map_err(|e| {
+                    invalid(&[Problem {
+                        code: ProblemCode::InvalidGeometry,
+                        message: e.message,
+                        at: e.at.map(Geometry::MultiPoint),
+                        with: None,
+                        area_m2: None,
+                    }])
+                })?,
+        ),
+    };
+    Ok((geometry, props))
 }
 
 /// The parent id for `code`; for an area without one, the street holding its interior point.
@@ -387,7 +405,7 @@ async fn create(
 ) -> Result<Response, ApiError> {
     caller.require(&EDITORS)?;
     let crs = crs_of(&params(query)?)?;
-    let (geometry, props) = read_feature(body, crs)?;
+    let (geometry, props) = read_feature(&state, body, crs).await?;
     let geometry = geometry.ok_or_else(|| {
         invalid_because(ProblemCode::InvalidGeometry, "a new place needs a geometry")
     })?;
@@ -447,7 +465,7 @@ async fn update(
     let map = state.app.map_data();
     let stored = current(&map, kind, id)?.clone();
     let expected = if_match(&headers)?;
-    let (geometry, props) = read_feature(body, crs)?;
+    let (geometry, props) = read_feature(&state, body, crs).await?;
     let geometry = geometry.unwrap_or_else(|| stored.geometry.clone());
     let parent = match props.parent_code {
         None => stored.parent_id,
@@ -533,9 +551,18 @@ async fn split(
     let map = state.app.map_data();
     let stored = current(&map, kind, id)?.clone();
     let expected = if_match(&headers)?;
+    let line_vertices = limits::vertices(&body.line.value);
+    state.limits.check(&[line_vertices])?;
+    state
+        .limits
+        .check_request(stored.geometry.coords_count() + line_vertices)?;
     let line = geodata::line(&body.line, crs)
         .map_err(|m| ApiError::unprocessable("invalid_line", format!("line: {m}")))?;
-    let (larger, smaller) = split_by_line(&stored.geometry, &line)
+    let shape = stored.geometry.clone();
+    let (larger, smaller) = state
+        .app
+        .compute(move || split_by_line(&shape, &line))
+        .await?
         .map_err(|m| ApiError::unprocessable("invalid_split", m))?;
     let (code, name) = (body.code.trim(), body.name.trim());
     if code.is_empty() || name.is_empty() {
@@ -626,6 +653,12 @@ async fn merge(
             "give at least two ids and one version per id",
         ));
     }
+    if body.ids.len() > MAX_MERGE {
+        return Err(ApiError::TooLarge {
+            code: "too_many_places",
+            message: format!("one merge unites at most {MAX_MERGE} places"),
+        });
+    }
     let mut distinct = body.ids.clone();
     distinct.sort_unstable();
     distinct.dedup();
@@ -647,8 +680,15 @@ async fn merge(
             "only places of the same parent can be merged",
         ));
     }
-    let shapes: Vec<&MultiPolygon<f64>> = places.iter().map(|p| &p.geometry).collect();
-    let united = merge_shapes(&shapes).map_err(|m| ApiError::unprocessable("invalid_merge", m))?;
+    state
+        .limits
+        .check_request(places.iter().map(|p| p.geometry.coords_count()).sum())?;
+    let shapes: Vec<MultiPolygon<f64>> = places.iter().map(|p| p.geometry.clone()).collect();
+    let united = state
+        .app
+        .compute(move || merge_shapes(&shapes.iter().collect::<Vec<_>>()))
+        .await?
+        .map_err(|m| ApiError::unprocessable("invalid_merge", m))?;
     let mut changes = vec![PlaceChange::Update {
         id: places[0].id,
         expected_version: body.versions[0],
@@ -713,7 +753,7 @@ async fn validate(
             ));
         }
     };
-    let problems = match read_feature(body, crs) {
+    let problems = match read_feature(&state, body, crs).await {
         Err(ApiError::InvalidFeature { problems, .. }) => {
             return Ok(Json(json!({"valid": false, "problems": problems})));
         }
@@ -760,7 +800,7 @@ async fn validate(
                 geometry,
                 version: stored.as_ref().map_or(1, |s| s.version),
             };
-            state.app.validate(&place)
+            state.app.validate(place).await?
         }
     };
     Ok(Json(json!({
@@ -777,13 +817,17 @@ async fn coverage(
     let id = parse_id(&id)?;
     let map = state.app.map_data();
     let community = current(&map, PlaceKind::Community, id)?;
-    let grids: Vec<&MultiPolygon<f64>> = map
+    let grids: Vec<MultiPolygon<f64>> = map
         .places
         .iter()
         .filter(|p| p.kind == PlaceKind::Grid && p.parent_id == Some(id))
-        .map(|p| &p.geometry)
+        .map(|p| p.geometry.clone())
         .collect();
-    let found = gaps(&community.geometry, &grids);
+    let shape = community.geometry.clone();
+    let found = state
+        .app
+        .compute(move || gaps(&shape, &grids.iter().collect::<Vec<_>>()))
+        .await?;
     let total = area_m2(&community.geometry);
     let uncovered: f64 = found.iter().map(|(_, a)| a).sum();
     let features: Vec<Value> = found

@@ -5,6 +5,7 @@
 //! - [`index`]: the in-memory index answering "which grid am I in".
 //! - [`assign`]: households and buildings to grids and areas, in bulk.
 //! - [`validate`]: the rules a polygon passes before it is stored (validity and topology).
+//! - [`validity`]: OGC validity of polygons by one sweep over their segments.
 //! - [`reshape`]: splitting a polygon along a line, merging neighbours.
 //! - [`tiles`]: the XYZ tile grid and the making of Mapbox Vector Tile layers.
 
@@ -15,3 +16,4 @@ pub mod owner;
 pub mod reshape;
 pub mod tiles;
 pub mod validate;
+pub mod validity;

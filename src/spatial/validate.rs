@@ -17,11 +17,11 @@
 //! zero-area slivers in the boolean operations; the tolerance absorbs them.
 
 use crate::model::{Id, Place};
+use crate::spatial::validity::{Invalidity, Validity};
 use geo::orient::{Direction, Orient};
-use geo::sweep::{Cross, Intersections};
 use geo::{
-    BooleanOps, BoundingRect, Coord, CoordsIter, GeodesicArea, Geometry, Intersects, Line,
-    LineIntersection, MultiPoint, MultiPolygon, Point, Polygon, RemoveRepeatedPoints, Validation,
+    BooleanOps, BoundingRect, CoordsIter, GeodesicArea, Geometry, Intersects, MultiPoint,
+    MultiPolygon, Point, Polygon,
 };
 use std::fmt;
 
@@ -43,7 +43,7 @@ pub fn check_point(p: &Point<f64>) -> Result<(), String> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct InvalidGeometry {
     pub message: String,
-    /// Where the rings of an invalid polygon cross or touch (see [`crossings`]).
+    /// Where the rings of an invalid polygon cross or touch (see [`Invalidity::at`]).
     pub at: Option<MultiPoint<f64>>,
 }
 
@@ -65,21 +65,13 @@ impl From<InvalidGeometry> for String {
     }
 }
 
-/// Checks a WGS84 (multi)polygon: coordinates, OGC validity and size.
+/// Checks a WGS84 (multi)polygon: coordinates, size and OGC validity, the cheap checks first.
 pub fn check_polygonal(geometry: &MultiPolygon<f64>) -> Result<(), InvalidGeometry> {
     if geometry.0.is_empty() {
         return Err(String::from("the geometry is empty").into());
     }
     for c in geometry.coords_iter() {
         check_lon_lat(c.x, c.y)?;
-    }
-    if let Some(problem) = geometry.validation_errors().into_iter().next() {
-        let at = crossings(geometry);
-        let message = match at.as_ref().and_then(|points| points.0.first()) {
-            Some(p) => format!("invalid polygon: {problem} (at {:.7} {:.7})", p.x(), p.y()),
-            None => format!("invalid polygon: {problem}"),
-        };
-        return Err(InvalidGeometry { message, at });
     }
     let bbox = geometry.bounding_rect().expect("non-empty");
     if bbox.width() > MAX_EXTENT_DEGREES || bbox.height() > MAX_EXTENT_DEGREES {
@@ -91,85 +83,14 @@ pub fn check_polygonal(geometry: &MultiPolygon<f64>) -> Result<(), InvalidGeomet
         )
         .into());
     }
+    if let Some(Invalidity { problem, at }) = geometry.invalidity() {
+        let message = match at.as_ref().and_then(|points| points.0.first()) {
+            Some(p) => format!("invalid polygon: {problem} (at {:.7} {:.7})", p.x(), p.y()),
+            None => format!("invalid polygon: {problem}"),
+        };
+        return Err(InvalidGeometry { message, at });
+    }
     Ok(())
-}
-
-/// A segment of one ring, numbered so that the vertex it shares with the next segment is not
-/// taken for a crossing.
-struct RingSegment {
-    line: Line<f64>,
-    ring: usize,
-    index: usize,
-    ring_len: usize,
-}
-
-impl RingSegment {
-    fn follows(&self, other: &RingSegment) -> bool {
-        self.ring == other.ring
-            && (self.index == (other.index + 1) % self.ring_len
-                || other.index == (self.index + 1) % self.ring_len)
-    }
-}
-
-impl Cross for RingSegment {
-    type Scalar = f64;
-
-    fn line(&self) -> Line<f64> {
-        self.line
-    }
-}
-
-/// The most crossing points one answer lists; a scribble can have thousands.
-const MAX_CROSSINGS: usize = 100;
-
-/// Where the rings of `geometry` cross or touch themselves or each other: the points that make a
-/// bowtie, a hole poking out of its shell or two parts overlapping invalid, so that they can be
-/// shown on a map. `None` if no rings meet (a hole wholly outside its shell, for example).
-///
-/// ```
-/// use geo::wkt;
-/// use wangge::spatial::validate::crossings;
-/// let bowtie = wkt!(MULTIPOLYGON(((0. 0., 2. 2., 2. 0., 0. 2., 0. 0.))));
-/// let at = crossings(&bowtie).unwrap();
-/// assert_eq!(at.0.len(), 1);
-/// assert_eq!((at.0[0].x(), at.0[0].y()), (1.0, 1.0));
-/// ```
-pub fn crossings(geometry: &MultiPolygon<f64>) -> Option<MultiPoint<f64>> {
-    // Repeated positions would make zero-length segments whose neighbours seem to touch.
-    let geometry = geometry.remove_repeated_points();
-    let rings = geometry
-        .0
-        .iter()
-        .flat_map(|p| std::iter::once(p.exterior()).chain(p.interiors()));
-    let segments: Vec<RingSegment> = rings
-        .enumerate()
-        .flat_map(|(ring, line_string)| {
-            let ring_len = line_string.0.len().saturating_sub(1);
-            line_string
-                .lines()
-                .enumerate()
-                .map(move |(index, line)| RingSegment {
-                    line,
-                    ring,
-                    index,
-                    ring_len,
-                })
-        })
-        .collect();
-    let mut points: Vec<Coord<f64>> = Intersections::from_iter(&segments)
-        .filter_map(|(a, b, meet)| match meet {
-            LineIntersection::SinglePoint {
-                is_proper: false, ..
-            } if a.follows(b) => None,
-            LineIntersection::SinglePoint { intersection, .. } => Some(intersection),
-            // A ring running back over itself: mark where the overlap starts.
-            LineIntersection::Collinear { intersection } => Some(intersection.start),
-        })
-        .collect();
-    points.sort_by(|p, q| p.x.total_cmp(&q.x).then(p.y.total_cmp(&q.y)));
-    points.dedup();
-    points.truncate(MAX_CROSSINGS);
-    (!points.is_empty()).then(|| points.into_iter().map(Point::from).collect())
 }
 
 /// The smallest overlap or outside part that counts, in square metres (geodesic area): a hundred
@@ -428,6 +349,7 @@ fn parent_problem(message: String) -> Problem {
 mod tests {
     use super::*;
     use crate::model::PlaceKind;
+    use crate::spatial::validity::crossings;
     use geo::{polygon, wkt};
 
     fn place(id: Id, kind: PlaceKind, parent_id: Option<Id>, x0: f64, size: f64) -> Place {

@@ -1,0 +1,46 @@
+// Test shapes for validation, shared by the `validate` bench, the unit tests of
+// `spatial::validity` and the HTTP tests of bounded work (each includes this file by path).
+
+use geo::{Coord, LineString, MultiPolygon, Polygon};
+
+/// A valid ring of `n` vertices around (120.38, 36.06), about 2 km across, whose radius wobbles:
+/// the shape of a real boundary, where few segments overlap in x.
+pub fn wobbly_ring(n: usize) -> MultiPolygon<f64> {
+    let coords: Vec<Coord<f64>> = (0..n)
+        .map(|i| {
+            let angle = i as f64 / n as f64 * std::f64::consts::TAU;
+            let r = 0.01 * (1.0 + 0.05 * (i as f64 * 0.7).sin());
+            Coord {
+                x: 120.38 + r * angle.cos(),
+                y: 36.06 + r * angle.sin(),
+            }
+        })
+        .collect();
+    MultiPolygon(vec![Polygon::new(LineString::from(coords), vec![])])
+}
+
+/// A valid ring of `n` vertices zigzagging up between x = 120.38 and 120.39: half its segments
+/// span the whole width, so a sweep along x pairs each of them with all the others. The worst
+/// case for validation at a given vertex count.
+pub fn comb(n: usize) -> MultiPolygon<f64> {
+    let teeth = n / 2 - 1;
+    let step = 0.01 / teeth as f64;
+    let mut coords = vec![Coord {
+        x: 120.37,
+        y: 36.05,
+    }];
+    for t in 0..teeth {
+        let y = 36.05 + step * (t as f64 + 0.5);
+        let x = if t % 2 == 0 { 120.39 } else { 120.38 };
+        coords.push(Coord { x, y });
+        coords.push(Coord {
+            x,
+            y: y + step * 0.5,
+        });
+    }
+    coords.push(Coord {
+        x: 120.37,
+        y: 36.06,
+    });
+    MultiPolygon(vec![Polygon::new(LineString::from(coords), vec![])])
+}
