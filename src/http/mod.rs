@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod claims;
+pub mod client;
 pub mod error;
 pub mod json;
 pub mod lookup;
@@ -30,8 +31,12 @@ pub struct AppState {
     pub app: Arc<App>,
     /// How long a bearer token from a login stays valid, in seconds.
     pub token_ttl_secs: i64,
-    /// Failed logins by name, to slow down password guessing.
+    /// Login attempts by (name, address) and by name, to slow down password guessing.
     pub login_throttle: Arc<crate::auth::throttle::LoginThrottle>,
+    /// At most one argon2 password check per core at a time (each takes 19 MiB and a core).
+    pub password_checks: Arc<tokio::sync::Semaphore>,
+    /// Reverse proxies whose `X-Forwarded-*` headers count (`--trust-proxy`).
+    pub trusted_proxies: Arc<client::TrustedProxies>,
 }
 
 /// Settings of the HTTP layer.
@@ -41,6 +46,8 @@ pub struct HttpConfig {
     pub web: web::WebConfig,
     /// Lifetime of a bearer token in seconds (`--token-ttl`, `WANGGE_TOKEN_TTL`).
     pub token_ttl_secs: i64,
+    /// Reverse proxies whose `X-Forwarded-*` headers count (`--trust-proxy`, `WANGGE_TRUST_PROXY`).
+    pub trusted_proxies: client::TrustedProxies,
 }
 
 impl Default for HttpConfig {
@@ -48,6 +55,7 @@ impl Default for HttpConfig {
         HttpConfig {
             web: web::WebConfig::default(),
             token_ttl_secs: crate::auth::TOKEN_LIFETIME_SECS,
+            trusted_proxies: client::TrustedProxies::default(),
         }
     }
 }
@@ -85,6 +93,10 @@ pub fn router_with(app: Arc<App>, config: HttpConfig) -> Router {
             app,
             token_ttl_secs: config.token_ttl_secs,
             login_throttle: Arc::default(),
+            password_checks: Arc::new(tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(1, |n| n.get()),
+            )),
+            trusted_proxies: Arc::new(config.trusted_proxies),
         })
 }
 
