@@ -19,6 +19,26 @@ use std::str::FromStr;
 /// How long a token lives unless configured otherwise: 12 hours.
 pub const TOKEN_LIFETIME_SECS: i64 = 12 * 60 * 60;
 
+/// The longest login name, in characters: room for a pinyin name with a number or an e-mail
+/// style name, and small enough that the throttle's tables stay small whatever names are sent.
+pub const MAX_NAME_CHARS: usize = 64;
+/// The longest password, in bytes. argon2 takes any length, but its work grows with it; no
+/// person types more than this.
+pub const MAX_PASSWORD_BYTES: usize = 1024;
+
+/// `Err(message)` unless `name` is a login name of at most [`MAX_NAME_CHARS`] characters.
+/// Checked before a name is stored, looked up or counted by the login throttle.
+pub fn check_name(name: &str) -> Result<(), String> {
+    let chars = name.chars().count();
+    if chars > MAX_NAME_CHARS {
+        Err(format!(
+            "a login name has at most {MAX_NAME_CHARS} characters; this one has {chars}"
+        ))
+    } else {
+        Ok(())
+    }
+}
+
 /// What a user may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -204,6 +224,13 @@ mod tests {
         assert!(!verify_password("wrong horse", &hash));
         assert!(!verify_password("correct horse", "not a phc string"));
         assert_ne!(hash, hash_password("correct horse").unwrap(), "salted");
+    }
+
+    #[test]
+    fn names_are_limited_in_characters_not_bytes() {
+        assert!(check_name(&"网".repeat(MAX_NAME_CHARS)).is_ok());
+        let err = check_name(&"a".repeat(MAX_NAME_CHARS + 1)).unwrap_err();
+        assert!(err.contains("65"), "{err}");
     }
 
     #[test]

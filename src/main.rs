@@ -1,13 +1,15 @@
 //! The `wangge` command line: serve, import, export, user. Parses flags and hands over to the library.
 //!
 //! Settings come from flags, then environment variables (`WANGGE_BIND`, `DATABASE_URL`,
-//! `WANGGE_WEB_ROOT`, `WANGGE_BASEMAP_*`, `WANGGE_TOKEN_TTL`), then defaults; a flag always wins.
+//! `WANGGE_WEB_ROOT`, `WANGGE_BASEMAP_*`, `WANGGE_TOKEN_TTL`, `WANGGE_TRUST_PROXY`), then
+//! defaults; a flag always wins.
 
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::HashMap;
 use std::io::{BufRead, Write};
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
 use wangge::app::App;
@@ -117,6 +119,17 @@ enum Command {
         token_ttl: i64,
         #[command(flatten)]
         limits: LimitArgs,
+        /// The address of a reverse proxy in front of this server (repeat the flag or separate
+        /// with commas for several). Only requests from it may set the client address with
+        /// X-Forwarded-For and the links' host and scheme with X-Forwarded-Host/-Proto; from
+        /// anyone else these headers are ignored. None by default.
+        #[arg(
+            long = "trust-proxy",
+            env = "WANGGE_TRUST_PROXY",
+            value_name = "ADDRESS",
+            value_delimiter = ','
+        )]
+        trust_proxy: Vec<IpAddr>,
     },
     /// Import a GeoJSON FeatureCollection into one layer; all features or none.
     Import {
@@ -209,6 +222,7 @@ async fn main() -> anyhow::Result<()> {
             web,
             token_ttl,
             limits,
+            trust_proxy,
         } => {
             let config = HttpConfig {
                 web: web.config()?,
@@ -217,6 +231,7 @@ async fn main() -> anyhow::Result<()> {
                     feature_vertices: limits.max_feature_vertices,
                     request_vertices: limits.max_request_vertices,
                 },
+                trusted_proxies: wangge::http::client::TrustedProxies(trust_proxy),
             };
             serve(&bind, &db.database, demo, config).await
         }
@@ -279,9 +294,14 @@ async fn serve(bind: &str, database: &str, demo: bool, config: HttpConfig) -> an
     if let Some(problem) = config.web.problem() {
         tracing::warn!("{problem}; the API works, the page at / explains what to install");
     }
-    axum::serve(listener, wangge::http::router_with(app, config))
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    // With the peer's address, the one client address nobody can forge (see http::client).
+    let router = wangge::http::router_with(app, config);
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await?;
     Ok(())
 }
 
@@ -415,6 +435,7 @@ async fn add_user(
     if name.trim().is_empty() {
         bail!("the name is empty");
     }
+    auth::check_name(name).map_err(anyhow::Error::msg)?;
     let hash = auth::hash_password(password).map_err(anyhow::Error::msg)?;
     let store = store::open(database)
         .await

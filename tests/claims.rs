@@ -278,9 +278,16 @@ async fn claims_over_http(url: &str) {
     let (winner, (_, won)) = winners[0];
     let winner = *winner;
     let loser = (winner + 1) % CADRES;
+    // The 409s name the holder as residents know them, never by login name.
+    for (_, (status, body)) in &results {
+        if *status == StatusCode::CONFLICT {
+            let message = body["error"]["message"].as_str().unwrap();
+            assert!(!message.contains(&format!("cadre{winner}")), "{message}");
+        }
+    }
     assert_eq!(won["area"]["id"], area);
     assert_eq!(won["area"]["code"], code);
-    assert_eq!(won["holder"]["name"], format!("cadre{winner}"));
+    assert_eq!(won["holder"]["display_name"], format!("干部{winner}"));
     assert!(won["claimed_at"].as_str().unwrap().ends_with('Z'));
 
     // The store, read directly, has exactly one holder.
@@ -291,16 +298,26 @@ async fn claims_over_http(url: &str) {
     assert_eq!(current[0].holder.name, format!("cadre{winner}"));
     assert_eq!(store.area_claims(area).await.unwrap().len(), 1);
 
-    // The lookup names the holder and their phone; the map colours the area as claimed.
+    // The lookup names the holder by display name and phone, never by login name (half of a
+    // password guess); the map colours the area as claimed.
     let found = looked_up_area(&server, area, point).await;
-    assert_eq!(found["holder"]["name"], format!("cadre{winner}"));
+    assert_eq!(
+        found["holder"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .collect::<Vec<_>>(),
+        ["display_name", "id", "phone"],
+        "{found}"
+    );
     assert_eq!(found["holder"]["display_name"], format!("干部{winner}"));
     assert_eq!(found["holder"]["phone"], format!("139000000{winner:02}"));
     assert!(claimed_in_tile(&server, area, point).await);
     let (_, holders) = get(&server, "/api/v1/areas/holders", None).await;
     let listed = holders["areas"].as_array().unwrap();
     assert_eq!(listed.iter().filter(|a| !a["holder"].is_null()).count(), 1);
-    assert_eq!(listed[0]["holder"]["name"], format!("cadre{winner}"));
+    assert_eq!(listed[0]["holder"]["display_name"], format!("干部{winner}"));
+    assert!(listed[0]["holder"].get("name").is_none(), "{holders}");
 
     // My areas: the winner's with its households, counted independently; nothing for others.
     let (status, mine) = get(&server, "/api/v1/me/areas", Some(&cadres[winner])).await;
@@ -342,7 +359,7 @@ async fn claims_over_http(url: &str) {
     let (status, body) = post(&server, &claim_path, Some(&cadres[loser]), None).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let found = looked_up_area(&server, area, point).await;
-    assert_eq!(found["holder"]["name"], format!("cadre{loser}"));
+    assert_eq!(found["holder"]["display_name"], format!("干部{loser}"));
 
     // An admin reassigns it, to a cadre only.
     let reassign_path = format!("/api/v1/areas/{area}/reassign");
@@ -377,9 +394,9 @@ async fn claims_over_http(url: &str) {
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body["holder"]["name"], format!("cadre{winner}"));
+    assert_eq!(body["holder"]["display_name"], format!("干部{winner}"));
     let found = looked_up_area(&server, area, point).await;
-    assert_eq!(found["holder"]["name"], format!("cadre{winner}"));
+    assert_eq!(found["holder"]["display_name"], format!("干部{winner}"));
     let (_, theirs) = get(&server, "/api/v1/me/areas", Some(&cadres[loser])).await;
     assert_eq!(theirs, json!({"areas": []}));
 
@@ -394,7 +411,7 @@ async fn claims_over_http(url: &str) {
         .iter()
         .map(|c| {
             (
-                c["holder"]["name"].as_str().unwrap().to_string(),
+                c["holder"]["display_name"].as_str().unwrap().to_string(),
                 c["ended_by"].clone(),
             )
         })
@@ -402,9 +419,9 @@ async fn claims_over_http(url: &str) {
     assert_eq!(
         summary,
         [
-            (format!("cadre{winner}"), json!("release")),
-            (format!("cadre{loser}"), json!("reassign")),
-            (format!("cadre{winner}"), Value::Null),
+            (format!("干部{winner}"), json!("release")),
+            (format!("干部{loser}"), json!("reassign")),
+            (format!("干部{winner}"), Value::Null),
         ]
     );
     assert_eq!(claims[0]["claimed_at"], won["claimed_at"]);

@@ -507,20 +507,22 @@ async fn tilejson_describes_every_layer() {
     let (_, buildings) = json(server.url("/tiles/buildings.json")).await;
     assert!(buildings["vector_layers"][0]["fields"]["height_m"].is_string());
 
-    // The tile URL follows the Host the client used.
+    // The tile URL follows the Host the client used; X-Forwarded-* count only from a proxy
+    // named with --trust-proxy (tests/login_flood.rs), so here they change nothing.
     let r = fetch(
         &client(),
         &server.url("/tiles/grids.json"),
         &[
             ("host", "tiles.example.org:8443"),
             ("x-forwarded-proto", "https"),
+            ("x-forwarded-host", "evil.example"),
         ],
     )
     .await;
     let tj: JsonValue = serde_json::from_slice(&r.body).unwrap();
     assert_eq!(
         tj["tiles"][0],
-        "https://tiles.example.org:8443/tiles/grids/{z}/{x}/{y}.mvt"
+        "http://tiles.example.org:8443/tiles/grids/{z}/{x}/{y}.mvt"
     );
 }
 

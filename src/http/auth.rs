@@ -5,6 +5,7 @@
 //! that need a role call [`Caller::require`].
 
 use super::AppState;
+use super::client::ClientAddr;
 use super::error::ApiError;
 use super::json::ApiJson;
 use crate::auth::{self, NewAudit, Role, User};
@@ -99,11 +100,24 @@ struct Login {
     password: String,
 }
 
-/// Checks a password off the async threads: argon2 is deliberately slow.
-async fn password_matches(password: String, stored: Option<String>) -> Result<bool, ApiError> {
+/// Checks a password off the async threads (argon2 is deliberately slow), one check per core at
+/// a time: each takes a core and 19 MiB, so unbounded checks would let a flood of logins starve
+/// the other requests and run the server out of memory. Others wait their turn for a permit.
+async fn password_matches(
+    state: &AppState,
+    password: String,
+    stored: Option<String>,
+) -> Result<bool, ApiError> {
     // An unknown name still costs one verification, so that timing does not tell names apart.
     static DUMMY: OnceLock<String> = OnceLock::new();
+    let permit = state
+        .password_checks
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(|e| ApiError::Internal(format!("password check queue closed: {e}")))?;
     tokio::task::spawn_blocking(move || {
+        let _permit = permit; // held until the hash is done, even if the client went away
         let (hash, known) = match stored {
             Some(hash) => (hash, true),
             None => (
@@ -121,14 +135,25 @@ async fn password_matches(password: String, stored: Option<String>) -> Result<bo
 
 /// `POST /api/v1/auth/login` with `{"name","password"}`: a bearer token for the configured
 /// lifetime (12 hours unless `--token-ttl` says otherwise).
+///
+/// In this order, so that refused attempts cost nothing: the name's and password's lengths
+/// (422), then the throttle reserves the attempt (429, see [`crate::auth::throttle`]), and only
+/// then the store is asked and the password hashed.
 async fn login(
     State(state): State<AppState>,
+    ClientAddr(client): ClientAddr,
     ApiJson(body): ApiJson<Login>,
 ) -> Result<Json<Value>, ApiError> {
+    auth::check_name(&body.name).map_err(|m| ApiError::unprocessable("name_too_long", m))?;
+    if body.password.len() > auth::MAX_PASSWORD_BYTES {
+        return Err(ApiError::unprocessable(
+            "password_too_long",
+            format!("a password has at most {} bytes", auth::MAX_PASSWORD_BYTES),
+        ));
+    }
     let throttle = &state.login_throttle;
-    if let Err(wait) = throttle.check(&body.name, Instant::now()) {
+    if let Err(wait) = throttle.attempt(&body.name, client, Instant::now()) {
         return Err(ApiError::TooManyAttempts {
-            name: body.name,
             // Rounded up: a client that waits this long is let through.
             retry_after_secs: wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
         });
@@ -136,18 +161,17 @@ async fn login(
     let store = state.app.store();
     let stored = store.user_by_name(&body.name).await?;
     let matches = password_matches(
+        &state,
         body.password,
         stored.as_ref().map(|s| s.password_hash.clone()),
     )
     .await?;
     let user = match stored {
+        // The reserved attempt stays counted as a failure.
         Some(stored) if matches => stored.user,
-        _ => {
-            throttle.failed(&body.name, Instant::now());
-            return Err(ApiError::Unauthorized(BAD_LOGIN.into()));
-        }
+        _ => return Err(ApiError::Unauthorized(BAD_LOGIN.into())),
     };
-    throttle.succeeded(&body.name);
+    throttle.succeeded(&body.name, client);
     let (token, token_hash) = auth::new_token().map_err(ApiError::Internal)?;
     let now = auth::now_unix();
     let expires_at = now + state.token_ttl_secs;

@@ -121,7 +121,7 @@ async fn release(
     if current.holder.id != caller.user.id && caller.user.role != Role::Admin {
         return Err(ApiError::Forbidden(format!(
             "area {area_id} is held by {}; only its holder or an admin may release it",
-            current.holder.name
+            crate::store::holder_label(&current.holder)
         )));
     }
     // The store releases only if the same user still holds it, so a change in between is 409.

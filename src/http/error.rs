@@ -54,9 +54,11 @@ pub enum ApiError {
     /// 422: well-formed but semantically wrong (out-of-range coordinates, invalid geometry).
     #[error("{message}")]
     Unprocessable { code: &'static str, message: String },
-    /// 429: too many failed logins for this name; try again after `retry_after_secs`.
-    #[error("too many failed logins for {name:?}; try again in {retry_after_secs} s")]
-    TooManyAttempts { name: String, retry_after_secs: u64 },
+    /// 429: too many login attempts for this name (from this address, or from everywhere); try
+    /// again after `retry_after_secs`. The message does not repeat the name: it may be long,
+    /// and an answer should not carry what an attacker sent back to whoever reads it.
+    #[error("too many login attempts for this name; try again in {retry_after_secs} s")]
+    TooManyAttempts { retry_after_secs: u64 },
     /// 500: our fault; the details go to the log, not to the client.
     #[error("internal error: {0}")]
     Internal(String),
@@ -132,9 +134,7 @@ impl IntoResponse for ApiError {
             other => other.to_string(),
         };
         let retry_after = match &self {
-            ApiError::TooManyAttempts {
-                retry_after_secs, ..
-            } => Some(*retry_after_secs),
+            ApiError::TooManyAttempts { retry_after_secs } => Some(*retry_after_secs),
             ApiError::Busy => Some(1),
             _ => None,
         };

@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod claims;
+pub mod client;
 pub mod error;
 pub mod json;
 pub mod limits;
@@ -31,10 +32,14 @@ pub struct AppState {
     pub app: Arc<App>,
     /// How long a bearer token from a login stays valid, in seconds.
     pub token_ttl_secs: i64,
-    /// Failed logins by name, to slow down password guessing.
+    /// Login attempts by (name, address) and by name, to slow down password guessing.
     pub login_throttle: Arc<crate::auth::throttle::LoginThrottle>,
     /// How many vertices one feature and one request may carry.
     pub limits: limits::GeometryLimits,
+    /// At most one argon2 password check per core at a time (each takes 19 MiB and a core).
+    pub password_checks: Arc<tokio::sync::Semaphore>,
+    /// Reverse proxies whose `X-Forwarded-*` headers count (`--trust-proxy`).
+    pub trusted_proxies: Arc<client::TrustedProxies>,
 }
 
 /// Settings of the HTTP layer.
@@ -46,6 +51,8 @@ pub struct HttpConfig {
     pub token_ttl_secs: i64,
     /// Vertex caps (`--max-feature-vertices`, `--max-request-vertices`).
     pub limits: limits::GeometryLimits,
+    /// Reverse proxies whose `X-Forwarded-*` headers count (`--trust-proxy`, `WANGGE_TRUST_PROXY`).
+    pub trusted_proxies: client::TrustedProxies,
 }
 
 impl Default for HttpConfig {
@@ -54,6 +61,7 @@ impl Default for HttpConfig {
             web: web::WebConfig::default(),
             token_ttl_secs: crate::auth::TOKEN_LIFETIME_SECS,
             limits: limits::GeometryLimits::default(),
+            trusted_proxies: client::TrustedProxies::default(),
         }
     }
 }
@@ -92,6 +100,10 @@ pub fn router_with(app: Arc<App>, config: HttpConfig) -> Router {
             token_ttl_secs: config.token_ttl_secs,
             login_throttle: Arc::default(),
             limits: config.limits,
+            password_checks: Arc::new(tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(1, |n| n.get()),
+            )),
+            trusted_proxies: Arc::new(config.trusted_proxies),
         })
 }
 

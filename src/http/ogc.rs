@@ -51,6 +51,7 @@ mod features;
 mod params;
 
 use super::AppState;
+use super::client::BaseUrl;
 use super::error::ApiError;
 use crate::app::MapData;
 use axum::Router;
@@ -113,29 +114,6 @@ fn params(query: QueryPairs, allowed: &[&str]) -> Result<Params, ApiError> {
         )
     })?;
     Params::new(pairs, allowed)
-}
-
-/// `scheme://host` of this service as the client reached it, for absolute links; empty (so
-/// links are absolute paths) when the request names no usable host.
-fn base_url(headers: &HeaderMap) -> String {
-    let first = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .map(str::trim)
-            .filter(|v| !v.is_empty())
-    };
-    let host = first("x-forwarded-host").or_else(|| first(header::HOST.as_str()));
-    let host = host.filter(|h| {
-        h.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b".-:[]_".contains(&b))
-    });
-    let scheme = match first("x-forwarded-proto") {
-        Some(p) if p.eq_ignore_ascii_case("https") => "https",
-        _ => "http",
-    };
-    host.map_or_else(String::new, |h| format!("{scheme}://{h}"))
 }
 
 /// Percent-encodes a query value, keeping what reads well and is safe (`,`, `:`, `/`).
@@ -215,9 +193,8 @@ async fn blocking<T: Send + 'static>(
 }
 
 /// `GET /ogc`: the landing page.
-pub async fn landing(headers: HeaderMap, query: QueryPairs) -> Result<Response, ApiError> {
+pub async fn landing(BaseUrl(base): BaseUrl, query: QueryPairs) -> Result<Response, ApiError> {
     params::json_only(&params(query, PLAIN_PARAMS)?)?;
-    let base = base_url(&headers);
     let body = json!({
         "title": "wangge 网格 — OGC API Features",
         "description": "The grid hierarchy (districts, streets, communities, grids), street \
@@ -260,9 +237,8 @@ async fn api(query: QueryPairs) -> Result<Response, ApiError> {
 }
 
 /// `GET /ogc/conformance`.
-async fn conformance(headers: HeaderMap, query: QueryPairs) -> Result<Response, ApiError> {
+async fn conformance(BaseUrl(base): BaseUrl, query: QueryPairs) -> Result<Response, ApiError> {
     params::json_only(&params(query, PLAIN_PARAMS)?)?;
-    let base = base_url(&headers);
     let body = json!({
         "conformsTo": CONFORMANCE,
         "links": [link(href(&base, "/ogc/conformance", &[]), "self", JSON, "This document")],
@@ -303,11 +279,10 @@ fn collection_json(base: &str, c: &Collection, map: &MapData) -> JsonValue {
 /// `GET /ogc/collections`.
 async fn collections(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    BaseUrl(base): BaseUrl,
     query: QueryPairs,
 ) -> Result<Response, ApiError> {
     params::json_only(&params(query, PLAIN_PARAMS)?)?;
-    let base = base_url(&headers);
     let map = state.app.map_data();
     let body = blocking(move || {
         let list: Vec<JsonValue> = COLLECTIONS
@@ -326,13 +301,12 @@ async fn collections(
 /// `GET /ogc/collections/{id}`.
 async fn collection(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    BaseUrl(base): BaseUrl,
     path: Result<Path<String>, PathRejection>,
     query: QueryPairs,
 ) -> Result<Response, ApiError> {
     let c = collection_or_404(path)?;
     params::json_only(&params(query, PLAIN_PARAMS)?)?;
-    let base = base_url(&headers);
     let map = state.app.map_data();
     let body = blocking(move || Ok(collection_json(&base, c, &map))).await?;
     Ok(respond(&body, JSON, None))
@@ -365,6 +339,7 @@ fn timestamp(now: std::time::SystemTime) -> String {
 /// `GET /ogc/collections/{id}/items`.
 async fn items(
     State(state): State<AppState>,
+    BaseUrl(base): BaseUrl,
     headers: HeaderMap,
     path: Result<Path<String>, PathRejection>,
     query: QueryPairs,
@@ -383,7 +358,6 @@ async fn items(
         .into_iter()
         .filter_map(|name| params.get(name).map(|v| (name, v.to_string())))
         .collect();
-    let base = base_url(&headers);
     let map = state.app.map_data();
     let body = blocking(move || {
         let selection = Selection {
@@ -463,6 +437,7 @@ async fn items(
 /// `GET /ogc/collections/{id}/items/{featureId}`.
 async fn feature(
     State(state): State<AppState>,
+    BaseUrl(base): BaseUrl,
     headers: HeaderMap,
     path: Result<Path<(String, String)>, PathRejection>,
     query: QueryPairs,
@@ -488,7 +463,6 @@ async fn feature(
         .get("crs")
         .map(|v| vec![("crs", v.to_string())])
         .unwrap_or_default();
-    let base = base_url(&headers);
     let map = state.app.map_data();
     let body = blocking(move || {
         let all = features::items(&map, c.source);
@@ -568,10 +542,5 @@ mod tests {
             ),
             "http://h/ogc/x?crs=http://www.opengis.net/def/crs/EPSG/0/4549&code=a%20b%26c"
         );
-        let mut headers = HeaderMap::new();
-        headers.insert(header::HOST, HeaderValue::from_static("example.org:8080"));
-        assert_eq!(base_url(&headers), "http://example.org:8080");
-        headers.insert(header::HOST, HeaderValue::from_static("evil\"host"));
-        assert_eq!(base_url(&headers), "");
     }
 }

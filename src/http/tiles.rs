@@ -31,6 +31,7 @@
 //! `.json`. Empty tiles are 204 with no body.
 
 use super::AppState;
+use super::client::BaseUrl;
 use super::error::ApiError;
 use crate::app::MapData;
 use crate::model::{Id, PlaceKind};
@@ -905,38 +906,12 @@ async fn tile(
     response
 }
 
-/// `http(s)://host` of the request, from `Host` (and `X-Forwarded-Proto` behind a proxy).
-fn base_url(headers: &HeaderMap) -> Result<String, ApiError> {
-    let host = headers
-        .get(header::HOST)
-        .ok_or_else(|| ApiError::bad_request("missing_host", "the request has no Host header"))?
-        .to_str()
-        .ok()
-        .filter(|h| {
-            !h.is_empty()
-                && h.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b".-:[]_".contains(&b))
-        })
-        .ok_or_else(|| {
-            ApiError::bad_request("invalid_host", "the Host header is not a host name")
-        })?;
-    let scheme = match headers
-        .get("x-forwarded-proto")
-        .and_then(|v| v.to_str().ok())
-        .map(|v| v.split(',').next().unwrap_or("").trim())
-    {
-        Some("https") => "https",
-        _ => "http",
-    };
-    Ok(format!("{scheme}://{host}"))
-}
-
 /// `GET /tiles/{layer}.json`: TileJSON 3.0.0.
 async fn tilejson(
     Extension(service): Extension<Arc<TileService>>,
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
-    headers: HeaderMap,
+    base: BaseUrl,
 ) -> Response {
     let Path(file) = match path {
         Ok(p) => p,
@@ -955,7 +930,7 @@ async fn tilejson(
     let Some((source, src)) = service.source(layer) else {
         return unknown_layer(&service, layer);
     };
-    let base = match base_url(&headers) {
+    let base = match base.required() {
         Ok(b) => b,
         Err(e) => return e.into_response(),
     };
@@ -1007,9 +982,9 @@ async fn tilejson(
 /// `GET /tiles`: the layers served, with their TileJSON and tile URLs.
 async fn list(
     Extension(service): Extension<Arc<TileService>>,
-    headers: HeaderMap,
+    base: BaseUrl,
 ) -> Result<Json<Value>, ApiError> {
-    let base = base_url(&headers)?;
+    let base = base.required()?;
     let layers: Vec<Value> = service
         .sources
         .iter()

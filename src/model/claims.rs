@@ -10,11 +10,16 @@ use std::fmt;
 use std::str::FromStr;
 
 /// Who holds an area, as the map and the lookup show them: a name to call and a number to ring.
+///
+/// Serialized as `{"id","display_name","phone"}`: residents call a holder by the name people
+/// know them by, and the login name, half of what a password guesser needs, is never part of
+/// an answer (only of the admins' trace, see [`crate::store`]'s claim audit records).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Holder {
     /// The user's id.
     pub id: Id,
-    /// The login name.
+    /// The login name; kept for the trace, never serialized.
+    #[serde(skip_serializing)]
     pub name: String,
     /// The name people know them by (张伟), if given.
     pub display_name: Option<String>,

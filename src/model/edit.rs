@@ -161,11 +161,17 @@ impl CommittedEdit {
     }
 }
 
-/// Who made a version, as history names them.
+/// Who made a version, as history names them: `{"id","display_name"}`. The history is public,
+/// so the login name (half of a password guess) is kept for the store's callers but never
+/// serialized.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct UserRef {
     pub id: Id,
+    /// The login name; never serialized.
+    #[serde(skip_serializing)]
     pub name: String,
+    /// The name people know them by, if given.
+    pub display_name: Option<String>,
 }
 
 /// One version of a place, valid from `valid_from` (inclusive) until `valid_to` (exclusive;

@@ -321,9 +321,19 @@ pub(crate) fn holder_audit(
         action: action.into(),
         entity: "area".into(),
         entity_id: Some(area_id),
-        before: Some(serde_json::json!({ "holder": before })),
-        after: Some(serde_json::json!({ "holder": after })),
+        before: Some(serde_json::json!({ "holder": before.map(audited_holder) })),
+        after: Some(serde_json::json!({ "holder": after.map(audited_holder) })),
     }
+}
+
+/// A holder as the admins' trace keeps it: with the login name, which answers never show.
+fn audited_holder(holder: &Holder) -> serde_json::Value {
+    serde_json::json!({
+        "id": holder.id,
+        "name": holder.name,
+        "display_name": holder.display_name,
+        "phone": holder.phone,
+    })
 }
 
 /// A user as both backends select it: id, name, role, display_name, phone.
@@ -347,11 +357,13 @@ pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
         if db.kind() == sqlx::error::ErrorKind::UniqueViolation)
 }
 
-/// How a holder is named in messages: `张伟 (zhangwei)` or just the login name.
-fn holder_label(holder: &Holder) -> String {
+/// How a holder is named in messages: `张伟 (user 7)`, or `user 7` without a display name. Never
+/// the login name: these messages reach any signed-in cadre, and login names are half of a
+/// password guess.
+pub(crate) fn holder_label(holder: &Holder) -> String {
     match &holder.display_name {
-        Some(shown) => format!("{shown} ({})", holder.name),
-        None => holder.name.clone(),
+        Some(shown) => format!("{shown} (user {})", holder.id),
+        None => format!("user {}", holder.id),
     }
 }
 
@@ -517,7 +529,7 @@ pub(crate) fn has_children(id: Id, e: sqlx::Error) -> StoreError {
 }
 
 /// A version row as both backends select it: place_id, version, kind, code, name, parent_id,
-/// geometry (WKB), valid_from, valid_to, action, user_id, user name.
+/// geometry (WKB), valid_from, valid_to, action, user_id, user name, user display name.
 pub(crate) type VersionRow = (
     Id,
     i64,
@@ -531,11 +543,25 @@ pub(crate) type VersionRow = (
     String,
     Option<Id>,
     Option<String>,
+    Option<String>,
 );
 
 pub(crate) fn version_from_row(row: VersionRow) -> Result<PlaceVersion> {
-    let (id, version, kind, code, name, parent_id, geom, valid_from, valid_to, action, uid, uname) =
-        row;
+    let (
+        id,
+        version,
+        kind,
+        code,
+        name,
+        parent_id,
+        geom,
+        valid_from,
+        valid_to,
+        action,
+        uid,
+        uname,
+        display_name,
+    ) = row;
     let fields = PlaceFields {
         kind: kind
             .parse()
@@ -552,7 +578,11 @@ pub(crate) fn version_from_row(row: VersionRow) -> Result<PlaceVersion> {
         valid_to,
         user: uid
             .zip(uname)
-            .map(|(id, name)| crate::model::edit::UserRef { id, name }),
+            .map(|(id, name)| crate::model::edit::UserRef {
+                id,
+                name,
+                display_name,
+            }),
     })
 }
 

@@ -727,7 +727,7 @@ impl Store for PostgresStore {
             rfc3339_ms!("v.valid_from"),
             ", ",
             rfc3339_ms!("v.valid_to"),
-            ", v.action, v.user_id, u.name FROM place_versions v \
+            ", v.action, v.user_id, u.name, u.display_name FROM place_versions v \
              LEFT JOIN users u ON u.id = v.user_id WHERE v.place_id = $1 ORDER BY v.version"
         ))
         .bind(id)

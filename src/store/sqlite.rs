@@ -758,7 +758,8 @@ impl Store for SqliteStore {
     async fn place_history(&self, id: Id) -> Result<Vec<PlaceVersion>> {
         let rows: Vec<VersionRow> = sqlx::query_as(
             "SELECT v.place_id, v.version, v.kind, v.code, v.name, v.parent_id, v.geom, \
-             v.valid_from, v.valid_to, v.action, v.user_id, u.name FROM place_versions v \
+             v.valid_from, v.valid_to, v.action, v.user_id, u.name, u.display_name \
+             FROM place_versions v \
              LEFT JOIN users u ON u.id = v.user_id WHERE v.place_id = ? ORDER BY v.version",
         )
         .bind(id)

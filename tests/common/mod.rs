@@ -137,6 +137,19 @@ impl Server {
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
+
+    /// The process id of the `wangge` server itself (a child of the supervising shell).
+    pub fn server_pid(&self) -> u32 {
+        let shell = self.child.id();
+        let children = std::fs::read_to_string(format!("/proc/{shell}/task/{shell}/children"))
+            .expect("read the supervisor's children");
+        children
+            .split_whitespace()
+            .next()
+            .expect("the server runs")
+            .parse()
+            .expect("a pid")
+    }
 }
 
 impl Drop for Server {

@@ -26,7 +26,7 @@ export function areaDetails(area) {
     const h = area.holder;
     parts.push(
       h
-        ? el('span', { class: 'holder' }, `责任人：${h.display_name || h.name}${h.phone ? `（${h.phone}）` : ''}`)
+        ? el('span', { class: 'holder' }, `责任人：${h.display_name || '（未留姓名）'}${h.phone ? `（${h.phone}）` : ''}`)
         : el('span', { class: 'unclaimed' }, '未认领'),
     );
   }

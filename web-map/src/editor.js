@@ -443,7 +443,7 @@ async function history() {
             onclick: () => showVersion(v),
           },
           el('strong', {}, `版本 ${v.version}`),
-          ` ${ACTION_NAMES[v.action] ?? v.action} · ${formatTime(v.valid_from)}${v.user ? ` · ${v.user.name}` : ''}${v.valid_to ? '' : ' · 当前'}`,
+          ` ${ACTION_NAMES[v.action] ?? v.action} · ${formatTime(v.valid_from)}${v.user ? ` · ${v.user.display_name ?? `用户 ${v.user.id}`}` : ''}${v.valid_to ? '' : ' · 当前'}`,
         ),
       ),
     ),
