@@ -1,7 +1,8 @@
 //! Memory follows the database, through real HTTP against the real `wangge` binary:
 //!
 //! - a release and a claim of one area racing leave the lookup's holder as the store has it,
-//!   whichever handler finishes first (changes carry the database's commit order);
+//!   whichever handler finishes first (changes carry the database's commit order); over HTTP
+//!   the late handler is rare, so the same is also forced through `App` on a real store;
 //! - a client that hangs up right after sending a claim or an edit does not leave memory behind
 //!   the store (the write and the memory update run in a task the client cannot stop);
 //! - after PostgreSQL restarts, another instance still follows writes, without a restart of its
@@ -538,4 +539,76 @@ async fn another_instance_follows_writes_after_postgres_restarts() {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
+}
+
+/// The same race with the handlers' order forced: the store commits a release and then a
+/// claim, and memory hears of the claim first. The late release changes nothing, before or
+/// after a full reload, and memory ends as the store is.
+async fn a_late_release_does_not_undo_a_later_claim(
+    store: std::sync::Arc<dyn wangge::store::Store>,
+) {
+    use wangge::auth::Role;
+    use wangge::model::PlaceKind;
+    let app = wangge::app::App::open(store.clone()).await.unwrap();
+    for (layer, text) in wangge::demo::LAYERS.iter().take(5) {
+        let data = wangge::geodata::parse_layer(text, *layer, None, || {}).unwrap();
+        app.import(data).await.unwrap();
+    }
+    let area = app
+        .map_data()
+        .places
+        .iter()
+        .find(|p| p.kind == PlaceKind::Area)
+        .unwrap()
+        .id;
+    let jia = store.create_user("jia", Role::Cadre, "h").await.unwrap();
+    let yi = store.create_user("yi", Role::Cadre, "h").await.unwrap();
+    let (held, seq) = store.claim_area(area, jia.id).await.unwrap();
+    assert!(app.set_holder(area, Some(held.holder), seq));
+
+    for round in 0..2 {
+        let (_, released) = store.release_area(area, jia.id, jia.id).await.unwrap();
+        let (claim, claimed) = store.claim_area(area, yi.id).await.unwrap();
+        assert!(claimed > released);
+        assert!(app.set_holder(area, Some(claim.holder), claimed));
+        if round == 1 {
+            // A reload between the two: it includes both changes.
+            app.reload().await.unwrap();
+        }
+        assert!(!app.set_holder(area, None, released), "round {round}");
+        assert_eq!(app.map_data().holders[&area].id, yi.id, "round {round}");
+        // Back to 甲 for the next round.
+        let (_, released) = store.release_area(area, yi.id, yi.id).await.unwrap();
+        assert!(app.set_holder(area, None, released));
+        let (held, seq) = store.claim_area(area, jia.id).await.unwrap();
+        assert!(app.set_holder(area, Some(held.holder), seq));
+    }
+    let stored: std::collections::HashMap<i64, i64> = store
+        .current_claims()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| (c.area_id, c.holder.id))
+        .collect();
+    let memory: std::collections::HashMap<i64, i64> = app
+        .map_data()
+        .holders
+        .iter()
+        .map(|(area, h)| (*area, h.id))
+        .collect();
+    assert_eq!(memory, stored);
+}
+
+#[tokio::test]
+async fn a_late_release_does_not_undo_a_later_claim_on_sqlite() {
+    let db = common::temp_sqlite();
+    a_late_release_does_not_undo_a_later_claim(common::sqlite_store(&db).await).await;
+}
+
+#[tokio::test]
+async fn a_late_release_does_not_undo_a_later_claim_on_postgis() {
+    let Some(store) = common::postgres_store().await else {
+        return;
+    };
+    a_late_release_does_not_undo_a_later_claim(store).await;
 }
