@@ -5,13 +5,13 @@ use crate::geodata::LayerData;
 use crate::model::{Building, BuildingAssignment, Claim, Holder, HouseholdAssignment, Id, Place};
 use crate::spatial::assign::{assign_buildings, assign_households};
 use crate::spatial::index::SpatialIndex;
-use crate::store::{Result, Store, WriteSummary};
+use crate::store::{Result, Seq, Store, WriteSummary};
 use geo::{Coord, InteriorPoint};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock, RwLockReadGuard};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 
 pub mod cpu;
+mod claims;
 mod edit;
 use cpu::{Busy, CpuPool};
 pub use edit::{EditError, EditOutcome, Past};
@@ -39,11 +39,72 @@ pub struct App {
     edits: tokio::sync::Mutex<()>,
     /// The last index built for a lookup `at=` an instant.
     past: tokio::sync::Mutex<PastIndex>,
-    /// Counts [`App::set_holder`] calls, so that a reload from the store can tell that a claim
-    /// landed while it was reading.
-    holder_changes: AtomicU64,
     /// Where validation, reshaping and index builds run: off the async workers, bounded.
     cpu: CpuPool,
+    /// Which changes of holders `map` includes, in the database's order. Locked only while
+    /// `map`'s write lock is held.
+    holder_order: Mutex<HolderOrder>,
+}
+
+/// The changes of area holders that the in-memory holders include, by their [`Seq`]: memory
+/// applies a change only if it is newer than what it has for that area, so that handlers that
+/// finish in another order than their commits (a release and a claim of one area racing) still
+/// leave memory as the database is.
+#[derive(Debug, Default)]
+struct HolderOrder {
+    /// The [`Seq`] of the last full read of the holders: it includes every change up to it.
+    read: Seq,
+    /// The areas whose holder changed after that read, with the [`Seq`] of the change applied.
+    changed: HashMap<Id, Seq>,
+}
+
+impl HolderOrder {
+    /// Applies a change of `area_id`'s holder numbered `seq` to `holders` unless memory already
+    /// has that change or a later one; returns whether it did.
+    fn apply(
+        &mut self,
+        holders: &mut HashMap<Id, Holder>,
+        area_id: Id,
+        holder: Option<Holder>,
+        seq: Seq,
+    ) -> bool {
+        let last = self.changed.get(&area_id).copied().unwrap_or(self.read);
+        if seq <= last {
+            return false;
+        }
+        self.changed.insert(area_id, seq);
+        match holder {
+            Some(h) => holders.insert(area_id, h),
+            None => holders.remove(&area_id),
+        };
+        true
+    }
+
+    /// The holders after a full read `read` numbered `seq`, keeping what memory has for areas
+    /// that changed after it.
+    fn merge(
+        &mut self,
+        memory: &HashMap<Id, Holder>,
+        mut read: HashMap<Id, Holder>,
+        seq: Seq,
+    ) -> HashMap<Id, Holder> {
+        if seq < self.read {
+            // Older than what memory was built from (cannot happen while reads are serialised,
+            // but never go back).
+            return memory.clone();
+        }
+        for (area_id, changed) in &self.changed {
+            if *changed > seq {
+                match memory.get(area_id) {
+                    Some(h) => read.insert(*area_id, h.clone()),
+                    None => read.remove(area_id),
+                };
+            }
+        }
+        self.changed.retain(|_, changed| *changed > seq);
+        self.read = seq;
+        read
+    }
 }
 
 /// Everything the maps draw (tiles, OGC collections) and the lookup names, held in memory and
@@ -93,8 +154,8 @@ impl App {
             map: RwLock::new(Arc::default()),
             edits: tokio::sync::Mutex::new(()),
             past: tokio::sync::Mutex::new(None),
-            holder_changes: AtomicU64::new(0),
             cpu: CpuPool::for_this_machine(),
+            holder_order: Mutex::default(),
         };
         app.refresh_map_data().await?;
         Ok(app)
@@ -121,24 +182,27 @@ impl App {
             .collect();
         let (places, buildings, households) =
             (Arc::new(places), Arc::new(buildings), Arc::new(households));
-        loop {
-            let seen = self.holder_changes.load(Ordering::SeqCst);
-            let holders = holders_of(self.store.current_claims().await?);
-            let mut current = self.map.write().unwrap_or_else(|e| e.into_inner());
-            if self.holder_changes.load(Ordering::SeqCst) != seen {
-                // A claim was committed and applied while the holders were read, which may or may
-                // not include it: read them again rather than lose it.
-                continue;
-            }
-            *current = Arc::new(MapData {
-                version: current.version + 1,
-                places: places.clone(),
-                buildings: buildings.clone(),
-                households: households.clone(),
-                holders: Arc::new(holders),
-            });
-            return Ok(());
-        }
+        let (seq, claims) = self.store.current_claims_ordered().await?;
+        let mut current = self.map.write().unwrap_or_else(|e| e.into_inner());
+        // A claim may have been committed and applied while the holders were read: the order
+        // numbers tell which of the two is newer, area by area.
+        let holders = self
+            .holder_order()
+            .merge(&current.holders, holders_of(claims), seq);
+        *current = Arc::new(MapData {
+            version: current.version + 1,
+            places,
+            buildings,
+            households,
+            holders: Arc::new(holders),
+        });
+        Ok(())
+    }
+
+    /// The order of the holders in memory; lock it only while holding `map`'s write lock.
+    fn holder_order(&self) -> std::sync::MutexGuard<'_, HolderOrder> {
+        // Every change to it is one insert or one swap: still whole after a panic elsewhere.
+        self.holder_order.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Reads everything from the store again and swaps in a new index and map data, for writes
@@ -162,32 +226,54 @@ impl App {
         let app = Arc::downgrade(self);
         tokio::spawn(async move {
             while changes.recv().await.is_some() {
-                let Some(app) = app.upgrade() else { break };
-                let started = std::time::Instant::now();
-                match app.reload().await {
-                    Ok(()) => tracing::info!(
-                        version = app.map_data().version,
-                        took_ms = started.elapsed().as_millis() as u64,
-                        "reloaded after a change by another writer"
-                    ),
-                    Err(e) => tracing::error!(error = %e, "reloading after a change failed"),
+                // A reload that fails (the database is away) is tried again with backoff until
+                // it succeeds: nothing else would read the changes it was to bring.
+                let mut failures = 0;
+                loop {
+                    let Some(app) = app.upgrade() else { return };
+                    let started = std::time::Instant::now();
+                    match app.reload().await {
+                        Ok(()) => {
+                            tracing::info!(
+                                version = app.map_data().version,
+                                took_ms = started.elapsed().as_millis() as u64,
+                                "reloaded after a change by another writer"
+                            );
+                            break;
+                        }
+                        Err(e) => {
+                            failures += 1;
+                            let delay = crate::store::retry_delay(failures);
+                            tracing::warn!(
+                                attempt = failures,
+                                retry_in_ms = delay.as_millis() as u64,
+                                error = %e,
+                                "reloading after a change failed"
+                            );
+                            drop(app);
+                            tokio::time::sleep(delay).await;
+                        }
+                    }
                 }
             }
         });
         Ok(true)
     }
 
-    /// Records a change of an area's holder (`None`: released) that the store has committed: a
-    /// new snapshot with a new version, so that cached `areas` tiles render again with their
-    /// `claimed` flag. Nothing is read from the store.
-    pub fn set_holder(&self, area_id: Id, holder: Option<Holder>) {
+    /// Records a change of an area's holder (`None`: released) that the store has committed
+    /// with the order number `seq`: a new snapshot with a new version, so that cached `areas`
+    /// tiles render again with their `claimed` flag. Nothing is read from the store. A change
+    /// older than the one memory has for the area (its handler finished late) is ignored;
+    /// returns whether it was applied.
+    pub fn set_holder(&self, area_id: Id, holder: Option<Holder>, seq: Seq) -> bool {
         let mut current = self.map.write().unwrap_or_else(|e| e.into_inner());
-        self.holder_changes.fetch_add(1, Ordering::SeqCst);
         let mut holders = (*current.holders).clone();
-        match holder {
-            Some(h) => holders.insert(area_id, h),
-            None => holders.remove(&area_id),
-        };
+        if !self
+            .holder_order()
+            .apply(&mut holders, area_id, holder, seq)
+        {
+            return false;
+        }
         *current = Arc::new(MapData {
             version: current.version + 1,
             places: current.places.clone(),
@@ -195,6 +281,7 @@ impl App {
             households: current.households.clone(),
             holders: Arc::new(holders),
         });
+        true
     }
 
     /// Runs CPU-heavy `job` (validating, reshaping, converting a large geometry) off the async
@@ -300,4 +387,56 @@ impl App {
 /// Holders by area id from the current claims.
 fn holders_of(claims: Vec<Claim>) -> HashMap<Id, Holder> {
     claims.into_iter().map(|c| (c.area_id, c.holder)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn holder(id: Id) -> Holder {
+        Holder {
+            id,
+            name: format!("cadre{id}"),
+            display_name: None,
+            phone: None,
+        }
+    }
+
+    /// Handlers that finish in the opposite order of their commits: the later commit stays.
+    #[test]
+    fn a_late_older_change_does_not_undo_a_newer_one() {
+        let mut order = HolderOrder::default();
+        let mut holders = HashMap::from([(7, holder(1))]);
+        // The claim (committed second, number 2) is applied before the release (number 1).
+        assert!(order.apply(&mut holders, 7, Some(holder(2)), 2));
+        assert!(!order.apply(&mut holders, 7, None, 1));
+        assert_eq!(holders.get(&7), Some(&holder(2)));
+        // Other areas are ordered on their own; a repeated change is not applied twice.
+        assert!(order.apply(&mut holders, 8, Some(holder(3)), 1));
+        assert!(!order.apply(&mut holders, 8, None, 1));
+        assert_eq!(holders.len(), 2);
+    }
+
+    /// A full read keeps what memory applied after the read's snapshot, takes the rest, and
+    /// makes every change it includes old.
+    #[test]
+    fn a_full_read_merges_by_order() {
+        let mut order = HolderOrder::default();
+        let mut memory = HashMap::new();
+        order.apply(&mut memory, 1, Some(holder(1)), 3); // in the read below
+        order.apply(&mut memory, 2, Some(holder(2)), 6); // after it
+        let read = HashMap::from([(1, holder(1)), (3, holder(3))]);
+        let merged = order.merge(&memory, read, 5);
+        assert_eq!(
+            merged,
+            HashMap::from([(1, holder(1)), (2, holder(2)), (3, holder(3))])
+        );
+        assert_eq!(order.read, 5);
+        assert_eq!(order.changed, HashMap::from([(2, 6)]));
+        // A change the read included comes late: ignored.
+        let mut merged = merged;
+        assert!(!order.apply(&mut merged, 3, None, 4));
+        // A read older than what memory was built from changes nothing.
+        assert_eq!(order.merge(&merged, HashMap::new(), 4), merged);
+    }
 }

@@ -588,7 +588,7 @@ async fn a_deleted_area_leaves_no_holder_in_memory() {
     use wangge::model::edit::{EditAction, PlaceChange};
     let db = common::temp_sqlite();
     let store = common::sqlite_store(&db).await;
-    let app = wangge::app::App::open(store.clone()).await.unwrap();
+    let app = std::sync::Arc::new(wangge::app::App::open(store.clone()).await.unwrap());
     for (layer, text) in wangge::demo::LAYERS.iter().take(5) {
         let data = wangge::geodata::parse_layer(text, *layer, None, || {}).unwrap();
         app.import(data).await.unwrap();
@@ -603,8 +603,7 @@ async fn a_deleted_area_leaves_no_holder_in_memory() {
     let (gone, kept) = (&areas[0], &areas[1]);
     let cadre = store.create_user("zhang", Role::Cadre, "h").await.unwrap();
     for area in [gone, kept] {
-        let claim = store.claim_area(area.id, cadre.id).await.unwrap();
-        app.set_holder(area.id, Some(claim.holder));
+        app.claim_area(area.id, cadre.id).await.unwrap();
     }
     let planner = store.create_user("li", Role::Planner, "h").await.unwrap();
     app.edit(

@@ -895,7 +895,7 @@ async fn an_area_has_one_holder_and_a_history(store: Arc<dyn Store>) {
     assert!(matches!(err, StoreError::Conflict(_)), "not held: {err:?}");
 
     // Zhang claims; nobody else can, not even Zhang again.
-    let first = store.claim_area(area, zhang.id).await.unwrap();
+    let (first, first_seq) = store.claim_area(area, zhang.id).await.unwrap();
     assert_eq!(first.holder, holder(&zhang));
     assert_eq!((first.area_id, first.released_at.clone()), (area, None));
     for who in [&li, &zhang] {
@@ -906,11 +906,21 @@ async fn an_area_has_one_holder_and_a_history(store: Arc<dyn Store>) {
         );
     }
     assert_eq!(store.current_claims().await.unwrap(), vec![first.clone()]);
+    // The read in order names the last change it includes; refused writes take no number.
+    assert_eq!(
+        store.current_claims_ordered().await.unwrap(),
+        (first_seq, vec![first.clone()])
+    );
 
     // Li cannot release Zhang's claim; Zhang can.
     let err = store.release_area(area, li.id, li.id).await.unwrap_err();
     assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
-    let released = store.release_area(area, zhang.id, zhang.id).await.unwrap();
+    let (released, released_seq) = store.release_area(area, zhang.id, zhang.id).await.unwrap();
+    assert!(released_seq > first_seq, "{released_seq} after {first_seq}");
+    assert_eq!(
+        store.current_claims_ordered().await.unwrap(),
+        (released_seq, vec![])
+    );
     assert_eq!(released.ended_by, Some(ClaimEnd::Release));
     assert_eq!(released.ended_by_user, Some(zhang.id));
     let released_at = released.released_at.clone().unwrap();
@@ -918,7 +928,8 @@ async fn an_area_has_one_holder_and_a_history(store: Arc<dyn Store>) {
     assert_eq!(store.current_claims().await.unwrap(), vec![]);
 
     // Li claims; an admin hands the area back to Zhang, but never to a planner or its holder.
-    let second = store.claim_area(area, li.id).await.unwrap();
+    let (second, second_seq) = store.claim_area(area, li.id).await.unwrap();
+    assert!(second_seq > released_seq);
     let err = store
         .reassign_area(area, planner.id, admin.id)
         .await
@@ -934,7 +945,8 @@ async fn an_area_has_one_holder_and_a_history(store: Arc<dyn Store>) {
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
-    let third = store.reassign_area(area, zhang.id, admin.id).await.unwrap();
+    let (third, third_seq) = store.reassign_area(area, zhang.id, admin.id).await.unwrap();
+    assert!(third_seq > second_seq);
     assert_eq!(third.holder, holder(&zhang));
 
     let history = store.area_claims(area).await.unwrap();
@@ -1042,7 +1054,7 @@ async fn my_areas_count_their_households(store: Arc<dyn Store>) {
         .unwrap();
     let zhang = user(&store, "zhangwei", Role::Cadre, None).await;
     assert_eq!(store.held_areas(zhang.id).await.unwrap(), vec![]);
-    let claim = store.claim_area(area.id, zhang.id).await.unwrap();
+    let (claim, _) = store.claim_area(area.id, zhang.id).await.unwrap();
     assert_eq!(
         store.held_areas(zhang.id).await.unwrap(),
         vec![HeldArea {
@@ -1083,7 +1095,7 @@ async fn concurrent_claims_have_one_winner(store: Arc<dyn Store>) {
     let mut won = Vec::new();
     for attempt in attempts {
         match attempt.await.unwrap() {
-            Ok(claim) => won.push(claim),
+            Ok((claim, _)) => won.push(claim),
             Err(StoreError::Conflict(_)) => {}
             Err(other) => panic!("a losing claim must be a conflict: {other:?}"),
         }
@@ -1160,7 +1172,7 @@ async fn deleting_an_area_ends_its_claim(
     let li = store.create_user("li", Role::Cadre, "h").await.unwrap();
     store.claim_area(area, li.id).await.unwrap();
     store.release_area(area, li.id, li.id).await.unwrap();
-    let claim = store.claim_area(area, zhang.id).await.unwrap();
+    let (claim, _) = store.claim_area(area, zhang.id).await.unwrap();
     delete_place(area).await;
     assert_eq!(store.current_claims().await.unwrap(), vec![]);
     assert_eq!(store.held_areas(zhang.id).await.unwrap(), vec![]);

@@ -214,8 +214,20 @@ impl App {
 
     /// Validates, stores and publishes one edit. Updates and deletes name the version they
     /// expect; a stale one fails with [`StoreError::VersionMismatch`] and nothing changes.
+    /// Runs in a task of its own ([`App::to_the_end`]): once begun, the edit is stored and
+    /// published even if the caller stops waiting (an HTTP client hung up).
     /// Validation and the search for moved households run off the async workers.
     pub async fn edit(
+        self: &Arc<Self>,
+        action: EditAction,
+        user_id: Option<Id>,
+        changes: Vec<PlaceChange>,
+    ) -> Result<EditOutcome, EditError> {
+        let app = self.clone();
+        Self::to_the_end(async move { app.edit_now(action, user_id, changes).await }).await
+    }
+
+    async fn edit_now(
         &self,
         action: EditAction,
         user_id: Option<Id>,
@@ -307,17 +319,18 @@ impl App {
         *self.index.write().unwrap_or_else(|e| e.into_inner()) = fresh;
         let mut current = self.map.write().unwrap_or_else(|e| e.into_inner());
         // Holders come from the snapshot being replaced: a claim may have landed during the edit.
-        // A deleted area's claim was ended in the same transaction (a trigger), so it goes too.
-        let holders = if committed
-            .deleted
-            .iter()
-            .any(|id| current.holders.contains_key(id))
-        {
-            let mut holders = (*current.holders).clone();
-            holders.retain(|id, _| !committed.deleted.contains(id));
-            Arc::new(holders)
-        } else {
+        // A deleted area's claim was ended in the same transaction (a trigger), so it goes too,
+        // recorded under the edit's order number: a claim that committed before the deletion
+        // but whose handler finishes after this does not bring the holder back.
+        let holders = if committed.deleted.is_empty() {
             current.holders.clone()
+        } else {
+            let mut holders = (*current.holders).clone();
+            let mut order = self.holder_order();
+            for id in &committed.deleted {
+                order.apply(&mut holders, *id, None, committed.seq);
+            }
+            Arc::new(holders)
         };
         *current = Arc::new(MapData {
             version: current.version + 1,

@@ -13,7 +13,8 @@
 //! One holder at a time is the database's guarantee (a partial unique index), not this
 //! module's: concurrent claims race in the store and all but one get 409. After a committed
 //! change the in-memory holders ([`crate::app::MapData::holders`]) are updated, which the
-//! lookup reads and which invalidates the `areas` tiles.
+//! lookup reads and which invalidates the `areas` tiles; the `App` use cases do both in a task
+//! that a client hanging up cannot stop, and in the database's commit order.
 
 use super::AppState;
 use super::auth::Caller;
@@ -90,11 +91,9 @@ async fn claim(
     let area_id = area_id(path)?;
     let claim = state
         .app
-        .store()
         .claim_area(area_id, caller.user.id)
         .await
         .map_err(conflict("already_claimed"))?;
-    state.app.set_holder(area_id, Some(claim.holder.clone()));
     let area = area_ref(&state, area_id).await?;
     Ok((
         StatusCode::CREATED,
@@ -125,11 +124,11 @@ async fn release(
         )));
     }
     // The store releases only if the same user still holds it, so a change in between is 409.
-    let ended = store
+    let ended = state
+        .app
         .release_area(area_id, current.holder.id, caller.user.id)
         .await
         .map_err(conflict("not_claimed"))?;
-    state.app.set_holder(area_id, None);
     let area = area_ref(&state, area_id).await?;
     let mut body = claim_json(&ended);
     body["area"] = area;
@@ -172,11 +171,11 @@ async fn reassign(
             ),
         ));
     }
-    let claim = store
+    let claim = state
+        .app
         .reassign_area(area_id, target.id, caller.user.id)
         .await
         .map_err(conflict("already_claimed"))?;
-    state.app.set_holder(area_id, Some(claim.holder.clone()));
     let area = area_ref(&state, area_id).await?;
     Ok(Json(
         json!({"area": area, "holder": claim.holder, "claimed_at": claim.claimed_at}),

@@ -141,6 +141,9 @@ pub struct CommittedEdit {
     pub ids: Vec<(Id, Id)>,
     /// When the new versions start, RFC 3339 UTC with milliseconds.
     pub at: String,
+    /// Where the edit's commit stands in the database's order of changes of area holders
+    /// ([`crate::store::Seq`]; a deleted area's claim ends with it).
+    pub seq: i64,
 }
 
 impl CommittedEdit {

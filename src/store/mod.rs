@@ -71,6 +71,19 @@ impl From<sqlx::Error> for StoreError {
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
+/// A place in the database's order of the changes of area holders (migration 0006
+/// `change_order`): a later commit has a larger number, on either backend and across every
+/// instance that writes to one database. Memory applies a change of an area's holder only if its
+/// number is larger than the one it last applied for that area, so that a handler that finishes
+/// late never undoes a change committed after its own.
+pub type Seq = i64;
+
+/// Takes the next [`Seq`] in a write transaction; the same SQL on both backends. Run it as the
+/// last statement before the commit: on PostgreSQL the row stays locked until then, which is
+/// what makes the numbers follow the commit order (see the migration).
+pub(crate) const NEXT_SEQ: &str =
+    "UPDATE change_order SET seq = seq + 1 WHERE id = 1 RETURNING seq";
+
 /// How many rows a bulk write inserted and how many it updated (matched by code).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct WriteSummary {
@@ -128,7 +141,8 @@ pub trait Store: Send + Sync + 'static {
     /// Stores one edit in one transaction: its places (each update and delete only if the stored
     /// version is still the expected one, else [`StoreError::VersionMismatch`] and nothing is
     /// written), a version row and an audit record (before and after as GeoJSON) per changed
-    /// place, and the household and building assignments the edit causes.
+    /// place, and the household and building assignments the edit causes. The edit takes a
+    /// [`Seq`] ([`CommittedEdit::seq`]): deleting an area ends its claim.
     async fn commit_edit(&self, edit: &PlaceEdit) -> Result<CommittedEdit>;
 
     /// When each current place got its current version (RFC 3339 UTC with milliseconds).
@@ -182,19 +196,20 @@ pub trait Store: Send + Sync + 'static {
     /// `area`), in one transaction. An unknown id, or the id of a place that is not an area, is
     /// [`StoreError::NotFound`]; an area someone holds already (the caller included) is
     /// [`StoreError::Conflict`]. The database's partial unique index decides between concurrent
-    /// claims, also across several wangge instances on one PostGIS.
-    async fn claim_area(&self, area_id: Id, user_id: Id) -> Result<Claim>;
+    /// claims, also across several wangge instances on one PostGIS. With the claim comes the
+    /// [`Seq`] of its commit, as with every change of a holder below.
+    async fn claim_area(&self, area_id: Id, user_id: Id) -> Result<(Claim, Seq)>;
 
     /// Ends the current claim of an area if `holder_id` holds it (action `release`, done by
     /// `by`). An area nobody holds, or that someone else holds by now, is
     /// [`StoreError::Conflict`]; an unknown area [`StoreError::NotFound`].
-    async fn release_area(&self, area_id: Id, holder_id: Id, by: Id) -> Result<Claim>;
+    async fn release_area(&self, area_id: Id, holder_id: Id, by: Id) -> Result<(Claim, Seq)>;
 
     /// Gives an area to `user_id` (action `reassign`, done by `by`): the current claim, if any,
     /// ends with [`ClaimEnd::Reassign`] at the instant the new one starts. The new holder must
     /// be a cadre ([`StoreError::Invalid`] otherwise); giving the area to its holder is
     /// [`StoreError::Conflict`].
-    async fn reassign_area(&self, area_id: Id, user_id: Id, by: Id) -> Result<Claim>;
+    async fn reassign_area(&self, area_id: Id, user_id: Id, by: Id) -> Result<(Claim, Seq)>;
 
     /// Every claim of an area, oldest first, also of an area deleted since (a database trigger
     /// ends the open claim of a deleted area with [`ClaimEnd::Delete`], `ended_by_user` null);
@@ -203,6 +218,11 @@ pub trait Store: Send + Sync + 'static {
 
     /// The current claim of every held area, by area id.
     async fn current_claims(&self) -> Result<Vec<Claim>>;
+
+    /// [`Store::current_claims`] read in one snapshot together with the [`Seq`] of the last
+    /// change of a holder that snapshot includes: every change numbered up to it is in the
+    /// answer, none after it.
+    async fn current_claims_ordered(&self) -> Result<(Seq, Vec<Claim>)>;
 
     /// The claims that were current at an instant, by area id: claimed at or before it and not
     /// released by then (claims are half-open intervals). What `lookup?at=DATE` asks. `at` is
@@ -220,6 +240,14 @@ pub trait Store: Send + Sync + 'static {
     async fn watch_changes(&self) -> Result<Option<tokio::sync::mpsc::Receiver<()>>> {
         Ok(None)
     }
+}
+
+/// How long to wait before the next try after `failures` failed ones to reach the database
+/// again: 100 ms, doubling up to 5 s, so that a short outage is over quickly and a long one is
+/// not hammered.
+pub fn retry_delay(failures: u32) -> std::time::Duration {
+    let millis = 100u64.saturating_mul(1 << failures.saturating_sub(1).min(6));
+    std::time::Duration::from_millis(millis.min(5_000))
 }
 
 /// Opens the store a URL names, creating and migrating it as needed.

@@ -5,11 +5,11 @@
 //! Geometry crosses the wire as WKB (`ST_GeomFromWKB` / `ST_AsBinary`).
 
 use super::{
-    AuditRow, ClaimRow, Counts, Result, Store, StoreError, UserRow, VersionRow, WriteSummary,
-    already_claimed, audit_from_row, check_parent, claim_columns, claim_from_row, code_taken,
-    has_children, holder_audit, import_fields, instant, is_unique_violation, item_error,
-    multipolygon_from_wkb, not_an_area, not_held, place_audit, point_from_wkb, reassign_target,
-    to_wkb, user_from_row, version_from_row, version_mismatch,
+    AuditRow, ClaimRow, Counts, NEXT_SEQ, Result, Seq, Store, StoreError, UserRow, VersionRow,
+    WriteSummary, already_claimed, audit_from_row, check_parent, claim_columns, claim_from_row,
+    code_taken, has_children, holder_audit, import_fields, instant, is_unique_violation,
+    item_error, multipolygon_from_wkb, not_an_area, not_held, place_audit, point_from_wkb,
+    reassign_target, to_wkb, user_from_row, version_from_row, version_mismatch,
 };
 use crate::auth::{AuditRecord, NewAudit, NewUser, StoredUser, User};
 use crate::model::edit::{
@@ -20,7 +20,7 @@ use crate::model::{
     HouseholdDetails, Id, NewBuilding, NewHousehold, NewPlace, Place, PlaceKind,
 };
 use async_trait::async_trait;
-use sqlx::postgres::{PgConnectOptions, PgConnection, PgListener, PgPool, PgPoolOptions, PgRow};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
 use sqlx::{AssertSqlSafe, Postgres, Row, Transaction};
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -34,10 +34,12 @@ pub struct PostgresStore {
     /// The `application_name` of this store's connections, unique to it: the change notices
     /// (migration 0005) carry it, so that a store can tell its own writes from others'.
     writer: String,
+    /// One connection for listening to change notices, apart from `pool`, and quick to give up
+    /// while the server is away, so that the listener can log and retry at its own pace.
+    listen_pool: PgPool,
 }
 
-/// The channel migration 0005's triggers notify.
-const CHANGES_CHANNEL: &str = "wangge_changes";
+mod listen;
 
 impl PostgresStore {
     /// Connects to `postgres://…` and runs the migrations. The `postgis` extension must exist in
@@ -50,8 +52,16 @@ impl PostgresStore {
             OPENED.fetch_add(1, Ordering::Relaxed)
         );
         let options = PgConnectOptions::from_str(url)?.application_name(&writer);
+        let listen_pool = PgPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(std::time::Duration::from_secs(2))
+            .connect_lazy_with(options.clone());
         let pool = PgPoolOptions::new()
             .max_connections(8)
+            // While the server is away, sqlx retries inside an acquire with a backoff of up to a
+            // fifth of this timeout: 5 s (not the default 30) keeps that under a second, so that
+            // a reload waiting for a restarted server finishes soon after it is back.
+            .acquire_timeout(std::time::Duration::from_secs(5))
             .connect_with(options)
             .await?;
         let postgis: Option<String> =
@@ -64,7 +74,11 @@ impl PostgresStore {
             ));
         }
         sqlx::migrate!("migrations/postgres").run(&pool).await?;
-        Ok(PostgresStore { pool, writer })
+        Ok(PostgresStore {
+            pool,
+            writer,
+            listen_pool,
+        })
     }
 
     /// The connection pool, for benchmarks and tests that compare against PostGIS queries.
@@ -139,6 +153,24 @@ async fn current_claim(conn: &mut PgConnection, area_id: Id, lock: bool) -> Resu
     .fetch_optional(conn)
     .await?;
     row.map(claim_from_row).transpose()
+}
+
+/// The current claim of every held area, by area id.
+async fn current_claims_in(conn: &mut PgConnection) -> Result<Vec<Claim>> {
+    let rows: Vec<ClaimRow> = sqlx::query_as(AssertSqlSafe(format!(
+        "{} WHERE c.released_at IS NULL ORDER BY c.area_id",
+        claims_select()
+    )))
+    .fetch_all(conn)
+    .await?;
+    rows.into_iter().map(claim_from_row).collect()
+}
+
+/// The next number in the order of changes of holders. The UPDATE holds the row's lock until
+/// the transaction ends, so call it last: the next writer waits for this commit and numbers
+/// follow commits (see migration 0006).
+async fn next_seq(tx: &mut Transaction<'_, Postgres>) -> Result<Seq> {
+    Ok(sqlx::query_scalar(NEXT_SEQ).fetch_one(&mut **tx).await?)
 }
 
 async fn claim_by_id(conn: &mut PgConnection, id: Id) -> Result<Claim> {
@@ -706,6 +738,7 @@ impl Store for PostgresStore {
             })
             .collect();
         write_assignments(&mut tx, &households, &buildings).await?;
+        done.seq = next_seq(&mut tx).await?;
         tx.commit().await?;
         Ok(done)
     }
@@ -852,7 +885,7 @@ impl Store for PostgresStore {
         rows.into_iter().map(audit_from_row).collect()
     }
 
-    async fn claim_area(&self, area_id: Id, user_id: Id) -> Result<Claim> {
+    async fn claim_area(&self, area_id: Id, user_id: Id) -> Result<(Claim, Seq)> {
         let mut tx = self.pool.begin().await?;
         check_area(&mut tx, area_id, true).await?;
         // A concurrent claim's insert waits here for ours to commit or roll back, then fails
@@ -884,11 +917,12 @@ impl Store for PostgresStore {
             &holder_audit("claim", user_id, area_id, None, Some(&claim.holder)),
         )
         .await?;
+        let seq = next_seq(&mut tx).await?;
         tx.commit().await?;
-        Ok(claim)
+        Ok((claim, seq))
     }
 
-    async fn release_area(&self, area_id: Id, holder_id: Id, by: Id) -> Result<Claim> {
+    async fn release_area(&self, area_id: Id, holder_id: Id, by: Id) -> Result<(Claim, Seq)> {
         let mut tx = self.pool.begin().await?;
         check_area(&mut tx, area_id, true).await?;
         let claim = match current_claim(&mut tx, area_id, true).await? {
@@ -909,11 +943,12 @@ impl Store for PostgresStore {
             &holder_audit("release", by, area_id, Some(&claim.holder), None),
         )
         .await?;
+        let seq = next_seq(&mut tx).await?;
         tx.commit().await?;
-        Ok(ended)
+        Ok((ended, seq))
     }
 
-    async fn reassign_area(&self, area_id: Id, user_id: Id, by: Id) -> Result<Claim> {
+    async fn reassign_area(&self, area_id: Id, user_id: Id, by: Id) -> Result<(Claim, Seq)> {
         let mut tx = self.pool.begin().await?;
         check_area(&mut tx, area_id, true).await?;
         let role: Option<(String, String)> =
@@ -964,8 +999,9 @@ impl Store for PostgresStore {
             &holder_audit("reassign", by, area_id, before, Some(&claim.holder)),
         )
         .await?;
+        let seq = next_seq(&mut tx).await?;
         tx.commit().await?;
-        Ok(claim)
+        Ok((claim, seq))
     }
 
     async fn area_claims(&self, area_id: Id) -> Result<Vec<Claim>> {
@@ -984,13 +1020,22 @@ impl Store for PostgresStore {
     }
 
     async fn current_claims(&self) -> Result<Vec<Claim>> {
-        let rows: Vec<ClaimRow> = sqlx::query_as(AssertSqlSafe(format!(
-            "{} WHERE c.released_at IS NULL ORDER BY c.area_id",
-            claims_select()
-        )))
-        .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter().map(claim_from_row).collect()
+        current_claims_in(&mut *self.pool.acquire().await?).await
+    }
+
+    async fn current_claims_ordered(&self) -> Result<(Seq, Vec<Claim>)> {
+        // One snapshot for both reads (READ COMMITTED would take one per statement): it holds
+        // exactly the changes numbered up to `seq` (migration 0006).
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            .await?;
+        let seq: Seq = sqlx::query_scalar("SELECT seq FROM change_order WHERE id = 1")
+            .fetch_one(&mut *tx)
+            .await?;
+        let claims = current_claims_in(&mut tx).await?;
+        tx.commit().await?;
+        Ok((seq, claims))
     }
 
     async fn holders_at(&self, at: &str) -> Result<Vec<Claim>> {
@@ -1029,48 +1074,10 @@ impl Store for PostgresStore {
     }
 
     async fn watch_changes(&self) -> Result<Option<mpsc::Receiver<()>>> {
-        let mut listener = PgListener::connect_with(&self.pool).await?;
-        listener.listen(CHANGES_CHANNEL).await?;
-        // Capacity one: a pending message already says "read again", later notices fold into it.
-        let (changed, receiver) = mpsc::channel(1);
-        let own = self.writer.clone();
         let schema: String = sqlx::query_scalar("SELECT current_schema()")
             .fetch_one(&self.pool)
             .await?;
-        // Notices about this store's tables from other writers; anything unreadable counts.
-        let from_others =
-            move |payload: &str| match serde_json::from_str::<serde_json::Value>(payload) {
-                Ok(notice) => {
-                    notice["schema"] == schema.as_str() && notice["writer"] != own.as_str()
-                }
-                Err(_) => true,
-            };
-        tokio::spawn(async move {
-            loop {
-                let notice = tokio::select! {
-                    _ = changed.closed() => break,
-                    notice = listener.try_recv() => notice,
-                };
-                match notice {
-                    Ok(Some(notice)) if !from_others(notice.payload()) => continue,
-                    Ok(Some(_)) => {}
-                    Ok(None) => {
-                        tracing::warn!(
-                            "lost the connection that listens for changes; reconnecting, and \
-                             reading everything again in case a change was missed"
-                        );
-                    }
-                    Err(sqlx::Error::PoolClosed) => break,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "listening for changes failed; retrying in 1 s");
-                        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-                    }
-                }
-                if let Err(mpsc::error::TrySendError::Closed(())) = changed.try_send(()) {
-                    break;
-                }
-            }
-        });
-        Ok(Some(receiver))
+        let changes = listen::watch(self.listen_pool.clone(), schema, self.writer.clone()).await?;
+        Ok(Some(changes))
     }
 }

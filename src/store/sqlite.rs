@@ -5,10 +5,10 @@
 //! anything is written, which is the same check PostGIS repeats with `ST_IsValid`.
 
 use super::{
-    AuditRow, ClaimRow, Counts, Result, Store, StoreError, UserRow, VersionRow, WriteSummary,
-    already_claimed, audit_from_row, check_parent, claim_columns, claim_from_row, code_taken,
-    has_children, holder_audit, import_fields, instant, is_unique_violation, item_error,
-    multipolygon_from_wkb, not_an_area, not_held, place_audit, reassign_target, to_wkb,
+    AuditRow, ClaimRow, Counts, NEXT_SEQ, Result, Seq, Store, StoreError, UserRow, VersionRow,
+    WriteSummary, already_claimed, audit_from_row, check_parent, claim_columns, claim_from_row,
+    code_taken, has_children, holder_audit, import_fields, instant, is_unique_violation,
+    item_error, multipolygon_from_wkb, not_an_area, not_held, place_audit, reassign_target, to_wkb,
     user_from_row, version_from_row, version_mismatch,
 };
 use crate::auth::{AuditRecord, NewAudit, NewUser, StoredUser, User};
@@ -112,6 +112,23 @@ async fn current_claim(conn: &mut SqliteConnection, area_id: Id) -> Result<Optio
     .fetch_optional(conn)
     .await?;
     row.map(claim_from_row).transpose()
+}
+
+/// The current claim of every held area, by area id.
+async fn current_claims_in(conn: &mut SqliteConnection) -> Result<Vec<Claim>> {
+    let rows: Vec<ClaimRow> = sqlx::query_as(AssertSqlSafe(format!(
+        "{} WHERE c.released_at IS NULL ORDER BY c.area_id",
+        claims_select()
+    )))
+    .fetch_all(conn)
+    .await?;
+    rows.into_iter().map(claim_from_row).collect()
+}
+
+/// The next number in the order of changes of holders (migration 0006); one writer at a time
+/// holds SQLite's write lock, so the numbers follow the commits.
+async fn next_seq(tx: &mut Transaction<'_, Sqlite>) -> Result<Seq> {
+    Ok(sqlx::query_scalar(NEXT_SEQ).fetch_one(&mut **tx).await?)
 }
 
 async fn claim_by_id(conn: &mut SqliteConnection, id: Id) -> Result<Claim> {
@@ -742,6 +759,7 @@ impl Store for SqliteStore {
             })
             .collect();
         write_assignments(&mut tx, &households, &buildings).await?;
+        done.seq = next_seq(&mut tx).await?;
         tx.commit().await?;
         Ok(done)
     }
@@ -883,7 +901,7 @@ impl Store for SqliteStore {
         rows.into_iter().map(audit_from_row).collect()
     }
 
-    async fn claim_area(&self, area_id: Id, user_id: Id) -> Result<Claim> {
+    async fn claim_area(&self, area_id: Id, user_id: Id) -> Result<(Claim, Seq)> {
         let mut tx = self.write().await?;
         check_area(&mut tx, area_id).await?;
         let inserted = sqlx::query_scalar::<_, Id>(
@@ -907,11 +925,12 @@ impl Store for SqliteStore {
             &holder_audit("claim", user_id, area_id, None, Some(&claim.holder)),
         )
         .await?;
+        let seq = next_seq(&mut tx).await?;
         tx.commit().await?;
-        Ok(claim)
+        Ok((claim, seq))
     }
 
-    async fn release_area(&self, area_id: Id, holder_id: Id, by: Id) -> Result<Claim> {
+    async fn release_area(&self, area_id: Id, holder_id: Id, by: Id) -> Result<(Claim, Seq)> {
         let mut tx = self.write().await?;
         check_area(&mut tx, area_id).await?;
         let current = current_claim(&mut tx, area_id).await?;
@@ -934,11 +953,12 @@ impl Store for SqliteStore {
             &holder_audit("release", by, area_id, Some(&claim.holder), None),
         )
         .await?;
+        let seq = next_seq(&mut tx).await?;
         tx.commit().await?;
-        Ok(ended)
+        Ok((ended, seq))
     }
 
-    async fn reassign_area(&self, area_id: Id, user_id: Id, by: Id) -> Result<Claim> {
+    async fn reassign_area(&self, area_id: Id, user_id: Id, by: Id) -> Result<(Claim, Seq)> {
         let mut tx = self.write().await?;
         check_area(&mut tx, area_id).await?;
         let role: Option<(String, String)> =
@@ -981,8 +1001,9 @@ impl Store for SqliteStore {
             &holder_audit("reassign", by, area_id, before, Some(&claim.holder)),
         )
         .await?;
+        let seq = next_seq(&mut tx).await?;
         tx.commit().await?;
-        Ok(claim)
+        Ok((claim, seq))
     }
 
     async fn area_claims(&self, area_id: Id) -> Result<Vec<Claim>> {
@@ -1001,13 +1022,18 @@ impl Store for SqliteStore {
     }
 
     async fn current_claims(&self) -> Result<Vec<Claim>> {
-        let rows: Vec<ClaimRow> = sqlx::query_as(AssertSqlSafe(format!(
-            "{} WHERE c.released_at IS NULL ORDER BY c.area_id",
-            claims_select()
-        )))
-        .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter().map(claim_from_row).collect()
+        current_claims_in(&mut *self.pool.acquire().await?).await
+    }
+
+    async fn current_claims_ordered(&self) -> Result<(Seq, Vec<Claim>)> {
+        // In WAL mode a read transaction sees one snapshot from its first read to its end.
+        let mut tx = self.pool.begin().await?;
+        let seq: Seq = sqlx::query_scalar("SELECT seq FROM change_order WHERE id = 1")
+            .fetch_one(&mut *tx)
+            .await?;
+        let claims = current_claims_in(&mut tx).await?;
+        tx.commit().await?;
+        Ok((seq, claims))
     }
 
     async fn holders_at(&self, at: &str) -> Result<Vec<Claim>> {
