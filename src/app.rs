@@ -10,8 +10,8 @@ use geo::{Coord, InteriorPoint};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 
-pub mod cpu;
 mod claims;
+pub mod cpu;
 mod edit;
 use cpu::{Busy, CpuPool};
 pub use edit::{EditError, EditOutcome, Past};

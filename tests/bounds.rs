@@ -7,7 +7,7 @@ mod common;
 mod shapes;
 
 use common::Server;
-use geo::{CoordsIter, MapCoords, MultiPolygon};
+use geo::{CoordsIter, MultiPolygon};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
@@ -35,14 +35,8 @@ fn demo(extra: &[&str]) -> (common::TempSqlite, Server) {
     (db, server)
 }
 
-/// A feature of `geometry`, its coordinates rounded to 7 decimals (1 cm) as a client would send
-/// them, so that 60,000 vertices fit in a body under the 2 MiB limit.
 fn feature(geometry: &MultiPolygon<f64>) -> Value {
-    let rounded = geometry.map_coords(|c| geo::Coord {
-        x: (c.x * 1e7).round() / 1e7,
-        y: (c.y * 1e7).round() / 1e7,
-    });
-    let geometry = geojson::Geometry::new(geojson::GeometryValue::from(&rounded));
+    let geometry = geojson::Geometry::new(geojson::GeometryValue::from(geometry));
     json!({"type": "Feature", "geometry": geometry, "properties": {}})
 }
 

@@ -9,6 +9,7 @@
 mod common;
 
 #[path = "../benches/shapes/mod.rs"]
+#[allow(dead_code)] // the comb is for the bounds tests
 mod shapes;
 
 use common::Server;
@@ -246,7 +247,7 @@ async fn cases(server: &Server) -> Vec<Case> {
             "/api/v1/lookup?lon=abc&lat=36",
             Anonymous,
         )
-        .expect(400, "invalid_parameter"),
+        .expect(400, "invalid_number"),
         case(
             "lookup out of range",
             Method::GET,
@@ -682,7 +683,7 @@ async fn cases(server: &Server) -> Vec<Case> {
             "/tiles/nope/1/0/0.mvt",
             Anonymous,
         )
-        .expect(404, "not_found"),
+        .expect(404, "unknown_layer"),
         case(
             "tile past the world",
             Method::GET,
@@ -696,7 +697,7 @@ async fn cases(server: &Server) -> Vec<Case> {
             "/tiles/grids/a/b/c.mvt",
             Anonymous,
         )
-        .expect(400, "invalid_tile_path"),
+        .expect(400, "invalid_tile"),
         case(
             "unknown collection",
             Method::GET,
@@ -710,7 +711,7 @@ async fn cases(server: &Server) -> Vec<Case> {
             "/ogc/collections/grids/items?limit=0",
             Anonymous,
         )
-        .expect(400, "invalid_parameter"),
+        .expect(400, "invalid_limit"),
         case(
             "items with a three-number bbox",
             Method::GET,

@@ -1,7 +1,17 @@
 // Test shapes for validation, shared by the `validate` bench, the unit tests of
 // `spatial::validity` and the HTTP tests of bounded work (each includes this file by path).
+// Coordinates are rounded to 7 decimals (1 cm), as clients send them, so that 60,000 vertices
+// fit in a request body under the 2 MiB limit.
 
 use geo::{Coord, LineString, MultiPolygon, Polygon};
+
+/// `(x, y)` rounded to 1 cm.
+fn at(x: f64, y: f64) -> Coord<f64> {
+    Coord {
+        x: (x * 1e7).round() / 1e7,
+        y: (y * 1e7).round() / 1e7,
+    }
+}
 
 /// A valid ring of `n` vertices around (120.38, 36.06), about 2 km across, whose radius wobbles:
 /// the shape of a real boundary, where few segments overlap in x.
@@ -10,10 +20,7 @@ pub fn wobbly_ring(n: usize) -> MultiPolygon<f64> {
         .map(|i| {
             let angle = i as f64 / n as f64 * std::f64::consts::TAU;
             let r = 0.01 * (1.0 + 0.05 * (i as f64 * 0.7).sin());
-            Coord {
-                x: 120.38 + r * angle.cos(),
-                y: 36.06 + r * angle.sin(),
-            }
+            at(120.38 + r * angle.cos(), 36.06 + r * angle.sin())
         })
         .collect();
     MultiPolygon(vec![Polygon::new(LineString::from(coords), vec![])])
@@ -25,22 +32,13 @@ pub fn wobbly_ring(n: usize) -> MultiPolygon<f64> {
 pub fn comb(n: usize) -> MultiPolygon<f64> {
     let teeth = n / 2 - 1;
     let step = 0.01 / teeth as f64;
-    let mut coords = vec![Coord {
-        x: 120.37,
-        y: 36.05,
-    }];
+    let mut coords = vec![at(120.37, 36.05)];
     for t in 0..teeth {
         let y = 36.05 + step * (t as f64 + 0.5);
         let x = if t % 2 == 0 { 120.39 } else { 120.38 };
-        coords.push(Coord { x, y });
-        coords.push(Coord {
-            x,
-            y: y + step * 0.5,
-        });
+        coords.push(at(x, y));
+        coords.push(at(x, y + step * 0.5));
     }
-    coords.push(Coord {
-        x: 120.37,
-        y: 36.06,
-    });
+    coords.push(at(120.37, 36.06));
     MultiPolygon(vec![Polygon::new(LineString::from(coords), vec![])])
 }

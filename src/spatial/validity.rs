@@ -640,6 +640,25 @@ mod tests {
                 .problem
                 .contains("self-intersection")
         );
+        // The worst case for the sweep is still judged right.
+        let comb = comb(1_000);
+        agrees_with_geo(&comb);
+        assert_eq!(comb.invalidity(), None);
+    }
+
+    /// The sweep is a loop: a comb whose long segments all overlap in x (where geo's recursive
+    /// sweep went one call deeper per segment and overflowed a 2 MiB stack at 20,000 vertices)
+    /// validates in a thread with a small stack.
+    #[test]
+    fn a_comb_needs_no_deep_stack() {
+        let comb = comb(4_000);
+        let verdict = std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(move || comb.invalidity())
+            .unwrap()
+            .join()
+            .unwrap();
+        assert_eq!(verdict, None);
     }
 
     /// A ring of `n` random positions on a 5 × 5 grid of integers, where collinear runs,
