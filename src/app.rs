@@ -11,7 +11,9 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 
+mod changes;
 mod edit;
+pub use changes::{Aspect, CHANGE_LOG_LENGTH, ChangeLog, MapChange, Region};
 pub use edit::{EditError, EditOutcome, Past};
 
 /// The past view last built and the (instant, map version) it was built for.
@@ -38,7 +40,7 @@ pub struct App {
 /// without copying them.
 #[derive(Debug, Default)]
 pub struct MapData {
-    /// Grows by one with every write; tile caches and ETags key on it.
+    /// Grows by one with every write.
     pub version: u64,
     pub places: Arc<Vec<Place>>,
     pub buildings: Arc<Vec<Building>>,
@@ -46,6 +48,8 @@ pub struct MapData {
     pub households: Arc<Vec<HouseholdPoint>>,
     /// The current holder of every claimed area, by area id.
     pub holders: Arc<HashMap<Id, Holder>>,
+    /// What the last writes changed, where: tile caches keep what a write did not touch.
+    pub changes: ChangeLog,
 }
 
 /// A household as a map may show it: a position and the grid it counts towards, nothing personal.
@@ -115,13 +119,14 @@ impl App {
                 // not include it: read them again rather than lose it.
                 continue;
             }
-            *current = Arc::new(MapData {
-                version: current.version + 1,
-                places: places.clone(),
-                buildings: buildings.clone(),
-                households: households.clone(),
-                holders: Arc::new(holders),
-            });
+            // Compared with what it replaces, so that only the tiles it changes are made again.
+            let next = current.followed_by(
+                places.clone(),
+                buildings.clone(),
+                households.clone(),
+                Arc::new(holders),
+            );
+            *current = Arc::new(next);
             return Ok(());
         }
     }
@@ -163,8 +168,9 @@ impl App {
     }
 
     /// Records a change of an area's holder (`None`: released) that the store has committed: a
-    /// new snapshot with a new version, so that cached `areas` tiles render again with their
-    /// `claimed` flag. Nothing is read from the store.
+    /// new snapshot with a new version, whose change log names the area's outline, so that the
+    /// cached `areas` tiles there render again with their `claimed` flag and no other tile does.
+    /// Nothing is read from the store.
     pub fn set_holder(&self, area_id: Id, holder: Option<Holder>) {
         let mut current = self.map.write().unwrap_or_else(|e| e.into_inner());
         self.holder_changes.fetch_add(1, Ordering::SeqCst);
@@ -173,13 +179,13 @@ impl App {
             Some(h) => holders.insert(area_id, h),
             None => holders.remove(&area_id),
         };
-        *current = Arc::new(MapData {
-            version: current.version + 1,
-            places: current.places.clone(),
-            buildings: current.buildings.clone(),
-            households: current.households.clone(),
-            holders: Arc::new(holders),
-        });
+        let next = current.followed_by(
+            current.places.clone(),
+            current.buildings.clone(),
+            current.households.clone(),
+            Arc::new(holders),
+        );
+        *current = Arc::new(next);
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
