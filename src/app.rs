@@ -10,9 +10,11 @@ use geo::{Coord, InteriorPoint};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 
+mod changes;
 mod claims;
 pub mod cpu;
 mod edit;
+pub use changes::{Aspect, CHANGE_LOG_LENGTH, ChangeLog, MapChange, Region};
 use cpu::{Busy, CpuPool};
 pub use edit::{EditError, EditOutcome, Past};
 
@@ -113,7 +115,7 @@ impl HolderOrder {
 /// without copying them.
 #[derive(Debug, Default)]
 pub struct MapData {
-    /// Grows by one with every write; tile caches and ETags key on it.
+    /// Grows by one with every write.
     pub version: u64,
     pub places: Arc<Vec<Place>>,
     pub buildings: Arc<Vec<Building>>,
@@ -121,6 +123,8 @@ pub struct MapData {
     pub households: Arc<Vec<HouseholdPoint>>,
     /// The current holder of every claimed area, by area id.
     pub holders: Arc<HashMap<Id, Holder>>,
+    /// What the last writes changed, where: tile caches keep what a write did not touch.
+    pub changes: ChangeLog,
 }
 
 /// A household as a map may show it: a position and the grid it counts towards, nothing personal.
@@ -189,13 +193,9 @@ impl App {
         let holders = self
             .holder_order()
             .merge(&current.holders, holders_of(claims), seq);
-        *current = Arc::new(MapData {
-            version: current.version + 1,
-            places,
-            buildings,
-            households,
-            holders: Arc::new(holders),
-        });
+        // Compared with what it replaces, so that only the tiles it changes are made again.
+        let next = current.followed_by(places, buildings, households, Arc::new(holders));
+        *current = Arc::new(next);
         Ok(())
     }
 
@@ -261,10 +261,11 @@ impl App {
     }
 
     /// Records a change of an area's holder (`None`: released) that the store has committed
-    /// with the order number `seq`: a new snapshot with a new version, so that cached `areas`
-    /// tiles render again with their `claimed` flag. Nothing is read from the store. A change
-    /// older than the one memory has for the area (its handler finished late) is ignored;
-    /// returns whether it was applied.
+    /// with the order number `seq`: a new snapshot with a new version, whose change log names the
+    /// area's outline, so that the cached `areas` tiles there render again with their `claimed`
+    /// flag and no other tile does. Nothing is read from the store. A change older than the one
+    /// memory has for the area (its handler finished late) is ignored; returns whether it was
+    /// applied.
     pub fn set_holder(&self, area_id: Id, holder: Option<Holder>, seq: Seq) -> bool {
         let mut current = self.map.write().unwrap_or_else(|e| e.into_inner());
         let mut holders = (*current.holders).clone();
@@ -274,13 +275,13 @@ impl App {
         {
             return false;
         }
-        *current = Arc::new(MapData {
-            version: current.version + 1,
-            places: current.places.clone(),
-            buildings: current.buildings.clone(),
-            households: current.households.clone(),
-            holders: Arc::new(holders),
-        });
+        let next = current.followed_by(
+            current.places.clone(),
+            current.buildings.clone(),
+            current.households.clone(),
+            Arc::new(holders),
+        );
+        *current = Arc::new(next);
         true
     }
 

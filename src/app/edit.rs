@@ -332,13 +332,13 @@ impl App {
             }
             Arc::new(holders)
         };
-        *current = Arc::new(MapData {
-            version: current.version + 1,
-            places: Arc::new(places),
-            buildings: Arc::new(buildings),
-            households: Arc::new(households),
+        let next = current.followed_by(
+            Arc::new(places),
+            Arc::new(buildings),
+            Arc::new(households),
             holders,
-        });
+        );
+        *current = Arc::new(next);
     }
 
     /// The places (indexed) and the area holders as they were at `at` (the stored form of

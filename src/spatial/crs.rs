@@ -743,10 +743,10 @@ const KRASOVSKY_A: f64 = 6_378_245.0;
 const KRASOVSKY_EE: f64 = 0.006_693_421_622_965_943;
 
 /// The China box the GCJ-02 rule applies in (degrees).
-const CHINA_WEST: f64 = 72.004;
-const CHINA_EAST: f64 = 137.8347;
-const CHINA_SOUTH: f64 = 0.8293;
-const CHINA_NORTH: f64 = 55.8271;
+pub const CHINA_WEST: f64 = 72.004;
+pub const CHINA_EAST: f64 = 137.8347;
+pub const CHINA_SOUTH: f64 = 0.8293;
+pub const CHINA_NORTH: f64 = 55.8271;
 
 /// Baidu's angular constant: pi * 3000 / 180.
 const BAIDU_X_PI: f64 = PI * 3000.0 / 180.0;
