@@ -263,13 +263,23 @@ fn check_positions(value: &GeometryValue) -> Result<(), String> {
             None => Ok(()),
         }
     }
+    // Every kind: geojson's conversion to geo indexes [0] and [1] and panics on a shorter
+    // position, and a kind we refuse afterwards (a LineString where a polygon belongs) is
+    // converted before it is refused.
     match value {
         GeometryValue::Point { coordinates } => all(std::slice::from_ref(coordinates)),
-        GeometryValue::Polygon { coordinates } => coordinates.iter().try_for_each(|r| all(r)),
+        GeometryValue::MultiPoint { coordinates } | GeometryValue::LineString { coordinates } => {
+            all(coordinates)
+        }
+        GeometryValue::Polygon { coordinates } | GeometryValue::MultiLineString { coordinates } => {
+            coordinates.iter().try_for_each(|r| all(r))
+        }
         GeometryValue::MultiPolygon { coordinates } => {
             coordinates.iter().flatten().try_for_each(|r| all(r))
         }
-        _ => Ok(()),
+        GeometryValue::GeometryCollection { geometries } => geometries
+            .iter()
+            .try_for_each(|g| check_positions(&g.value)),
     }
 }
 

@@ -33,37 +33,84 @@ pub fn now() -> String {
     format(OffsetDateTime::now_utc())
 }
 
+/// Why an `at=` was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AtError {
+    /// Neither a date nor an RFC 3339 date-time.
+    #[error("{0}")]
+    Malformed(String),
+    /// A well-formed date or date-time whose instant lies outside the years 0001 to 9999 (UTC),
+    /// which the stored form (four-digit years) cannot hold.
+    #[error("{0}")]
+    OutOfRange(String),
+}
+
 /// Reads the `at=` of a lookup: a bare `YYYY-MM-DD` means the end of that day in China Standard
 /// Time (UTC+08:00, the last millisecond); an RFC 3339 date-time is exact (to the millisecond).
+/// The instant must fall within the years 0001 to 9999 in UTC.
 ///
 /// ```
-/// use wangge::timestamp::parse_at;
+/// use wangge::timestamp::{AtError, parse_at};
 /// assert_eq!(parse_at("2026-11-28").unwrap(), "2026-11-28T15:59:59.999Z");
 /// assert_eq!(parse_at("2026-11-28T09:30:00+08:00").unwrap(), "2026-11-28T01:30:00.000Z");
-/// assert!(parse_at("2026-13-01").is_err());
-/// assert!(parse_at("yesterday").is_err());
+/// assert!(matches!(parse_at("2026-13-01"), Err(AtError::Malformed(_))));
+/// assert!(matches!(parse_at("yesterday"), Err(AtError::Malformed(_))));
+/// // In UTC this is already the year 10000.
+/// assert!(matches!(parse_at("9999-12-31T23:59:59-23:59"), Err(AtError::OutOfRange(_))));
 /// ```
-pub fn parse_at(text: &str) -> Result<String, String> {
+pub fn parse_at(text: &str) -> Result<String, AtError> {
     let text = text.trim();
-    if let Ok(date) = Date::parse(text, format_description!("[year]-[month]-[day]")) {
-        return Ok(format(
-            date.with_time(time!(23:59:59.999))
-                .assume_offset(LOCAL_OFFSET),
-        ));
-    }
-    OffsetDateTime::parse(text, &Rfc3339)
-        .map(format)
-        .map_err(|e| {
-            format!(
+    let instant = if let Ok(date) = Date::parse(text, format_description!("[year]-[month]-[day]")) {
+        date.with_time(time!(23:59:59.999))
+            .assume_offset(LOCAL_OFFSET)
+    } else {
+        OffsetDateTime::parse(text, &Rfc3339).map_err(|e| {
+            AtError::Malformed(format!(
                 "at={text:?} is neither a date (2026-11-28) nor an RFC 3339 date-time \
                  (2026-11-28T09:30:00+08:00): {e}"
-            )
-        })
+            ))
+        })?
+    };
+    // `to_offset` panics when the shift to UTC leaves the years the `time` crate can hold
+    // (9999-12-31T23:59:59-23:59 is in the year 10000 in UTC); the checked form says so instead.
+    let utc = instant
+        .checked_to_offset(UtcOffset::UTC)
+        .filter(|utc| (1..=9999).contains(&utc.year()))
+        .ok_or_else(|| {
+            AtError::OutOfRange(format!(
+                "at={text:?} is outside the years 0001 to 9999 once converted to UTC"
+            ))
+        })?;
+    Ok(format(utc))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn instants_beyond_the_stored_years_are_refused_not_panicked_on() {
+        for text in [
+            "9999-12-31T23:59:59-23:59",
+            "9999-12-31T20:00:00-08:00",
+            "0000-01-01T00:00:00+23:59",
+            "0001-01-01T00:00:00+00:01",
+            "0000-06-01",
+            "0001-01-01T00:00:00.000+08:00",
+        ] {
+            assert!(
+                matches!(parse_at(text), Err(AtError::OutOfRange(_))),
+                "{text}: {:?}",
+                parse_at(text)
+            );
+        }
+        assert_eq!(
+            parse_at("9999-12-31T23:59:59Z").unwrap(),
+            "9999-12-31T23:59:59.000Z"
+        );
+        assert_eq!(parse_at("0001-01-01").unwrap(), "0001-01-01T15:59:59.999Z");
+        assert_eq!(parse_at("9999-12-31").unwrap(), "9999-12-31T15:59:59.999Z");
+    }
 
     #[test]
     fn stored_form_sorts_like_the_instants() {

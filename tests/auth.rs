@@ -234,6 +234,7 @@ async fn bad_login_bodies_are_json_errors() {
         let (status, answer) = send(
             client
                 .post(server.url("/api/v1/auth/login"))
+                .header("content-type", "application/json")
                 .body(body.to_string()),
         )
         .await;

@@ -62,6 +62,7 @@ async fn get(url: String) -> (StatusCode, JsonValue) {
 async fn post(url: String, body: impl Into<reqwest::Body>) -> (StatusCode, JsonValue) {
     let response = reqwest::Client::new()
         .post(url)
+        .header("content-type", "application/json")
         .body(body)
         .send()
         .await

@@ -59,10 +59,15 @@ pub enum ApiError {
     /// and an answer should not carry what an attacker sent back to whoever reads it.
     #[error("too many login attempts for this name; try again in {retry_after_secs} s")]
     TooManyAttempts { retry_after_secs: u64 },
+    /// 415 `unsupported_media_type`: a JSON body sent without `Content-Type: application/json`
+    /// (or `application/geo+json`), as an HTML form on another site would send it.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
     /// 500: our fault; the details go to the log, not to the client.
     #[error("internal error: {0}")]
     Internal(String),
-    /// 503: a dependency (the database) is down.
+    /// 503: the database is down. The text is the detail for the log; the client reads only
+    /// "database unavailable" (driver messages name hosts, users and schemas).
     #[error("{0}")]
     Unavailable(String),
     /// 503 `busy`: every core is already doing geometry work and the line is full; try again
@@ -116,6 +121,9 @@ impl ApiError {
             ApiError::TooManyAttempts { .. } => {
                 (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts")
             }
+            ApiError::UnsupportedMediaType(_) => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+            }
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::Busy => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
@@ -130,6 +138,10 @@ impl IntoResponse for ApiError {
             ApiError::Internal(detail) => {
                 tracing::error!(%detail, "internal error");
                 "internal error; see the server log".to_string()
+            }
+            ApiError::Unavailable(detail) => {
+                tracing::error!(%detail, "database unavailable");
+                "database unavailable".to_string()
             }
             other => other.to_string(),
         };
@@ -164,6 +176,16 @@ impl From<CrsError> for ApiError {
             CrsError::UnknownCrs(_) => ApiError::bad_request("unknown_crs", e.to_string()),
             CrsError::OutOfRange { .. } => ApiError::unprocessable("out_of_range", e.to_string()),
             CrsError::Transform(_) => ApiError::unprocessable("transform_failed", e.to_string()),
+        }
+    }
+}
+
+impl From<crate::timestamp::AtError> for ApiError {
+    fn from(e: crate::timestamp::AtError) -> Self {
+        use crate::timestamp::AtError;
+        match e {
+            AtError::Malformed(m) => ApiError::bad_request("invalid_date", m),
+            AtError::OutOfRange(m) => ApiError::unprocessable("bad_time", m),
         }
     }
 }

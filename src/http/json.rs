@@ -1,8 +1,9 @@
 //! A JSON body extractor whose every rejection is an [`ApiError`].
 //!
-//! It reads the body whatever its `Content-Type` (so `curl -d '{…}'` works), answers 413 past the
-//! body limit, 400 for JSON that does not parse, and 422 naming the path of a field of the wrong
-//! type (`points[3]: invalid type: string "a", expected f64`).
+//! It answers 415 unless the `Content-Type` is `application/json` or `application/geo+json`
+//! (see [`super::security::require_json`]; with curl, pass `-H 'Content-Type: application/json'`),
+//! 413 past the body limit, 400 for JSON that does not parse, and 422 naming the path of a field
+//! of the wrong type (`points[3]: invalid type: string "a", expected f64`).
 
 use super::error::ApiError;
 use axum::body::Bytes;
@@ -16,6 +17,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        super::security::require_json(req.headers())?;
         let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
             if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
                 ApiError::TooLarge {

@@ -123,8 +123,7 @@ async fn past_for(
     at: Option<&str>,
 ) -> Result<Option<std::sync::Arc<Past>>, ApiError> {
     let Some(at) = at else { return Ok(None) };
-    let instant =
-        crate::timestamp::parse_at(at).map_err(|m| ApiError::bad_request("invalid_date", m))?;
+    let instant = crate::timestamp::parse_at(at)?;
     Ok(Some(state.app.past(&instant).await?))
 }
 

@@ -9,6 +9,7 @@ pub mod limits;
 pub mod lookup;
 pub mod ogc;
 pub mod places;
+pub mod security;
 pub mod tiles;
 pub mod web;
 
@@ -76,7 +77,8 @@ pub fn router(app: Arc<App>) -> Router {
 
 /// The whole HTTP API configured by `config` (the web map's folder and basemap, token lifetime).
 pub fn router_with(app: Arc<App>, config: HttpConfig) -> Router {
-    Router::new()
+    let basemap = config.web.basemap.clone();
+    let router = Router::new()
         .route("/health", get(health))
         .route("/api/v1/openapi.json", get(openapi))
         .route(
@@ -93,7 +95,8 @@ pub fn router_with(app: Arc<App>, config: HttpConfig) -> Router {
         .merge(web::routes(config.web))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
+    security::harden(router, basemap.as_ref())
         .layer(TraceLayer::new_for_http())
         .with_state(AppState {
             app,
@@ -107,7 +110,8 @@ pub fn router_with(app: Arc<App>, config: HttpConfig) -> Router {
         })
 }
 
-/// `GET /health`: the service is up and its database answers.
+/// `GET /health`: the service is up and its database answers; 503 "database unavailable"
+/// otherwise (the driver's error goes to the log only).
 async fn health(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
     let store = state.app.store();
     let counts = store

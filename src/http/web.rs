@@ -247,14 +247,21 @@ async fn index(State(web): State<Web>) -> Response {
         return (StatusCode::SERVICE_UNAVAILABLE, Html(setup_page(&problem))).into_response();
     }
     match tokio::fs::read(web.root.join("index.html")).await {
-        Ok(bytes) => (
-            [
-                (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-                (header::CACHE_CONTROL, "no-cache"),
-            ],
-            bytes,
-        )
-            .into_response(),
+        Ok(bytes) => {
+            // The page's inline import map runs by its hash; the file is read on every request,
+            // so the hash follows an edit of the page.
+            let hashes = super::security::inline_script_hashes(&String::from_utf8_lossy(&bytes));
+            let csp = super::security::content_security_policy(web.basemap.as_ref(), &hashes);
+            (
+                [
+                    (header::CONTENT_TYPE, "text/html; charset=utf-8".to_string()),
+                    (header::CACHE_CONTROL, "no-cache".to_string()),
+                    (header::CONTENT_SECURITY_POLICY, csp),
+                ],
+                bytes,
+            )
+                .into_response()
+        }
         Err(e) => {
             ApiError::Internal(format!("reading the web map's index.html: {e}")).into_response()
         }

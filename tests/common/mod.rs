@@ -2,6 +2,8 @@
 //! schema in a real PostGIS) and the real `wangge` binary serving on a free port.
 #![allow(dead_code)] // each test file uses its own subset
 
+pub mod in_process;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;

@@ -161,8 +161,11 @@ function buildLayerPanel(hasBasemap) {
 
 function buildLegend() {
   const stops = DENSITY_STOPS.map(([, c]) => c).join(', ');
+  // Set through the CSSOM: the server's Content-Security-Policy refuses style attributes.
+  const bar = el('div', { class: 'bar' });
+  bar.style.background = `linear-gradient(to right, ${stops})`;
   $('legend-density').replaceChildren(
-    el('div', { class: 'bar', style: `background: linear-gradient(to right, ${stops})` }),
+    bar,
     el('div', { class: 'ticks' }, DENSITY_STOPS.map(([v]) => el('span', {}, v >= 1000 ? `${v / 1000}千` : `${v}`))),
   );
 }

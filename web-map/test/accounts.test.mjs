@@ -14,6 +14,7 @@ const CADRE = { name: 'zhangwei', role: 'cadre', password: 'cadre-pass-1', displ
 
 function assertClean(log) {
   assert.deepEqual(log.errors, [], 'console errors');
+  assert.deepEqual(log.csp, [], 'Content-Security-Policy violations');
   assert.deepEqual(log.failed, [], 'failed requests');
   assert.deepEqual(log.foreign, [], 'requests to other hosts');
   assert.deepEqual(log.expectations, [], 'expected error answers that did not come');

@@ -107,12 +107,15 @@ export function launchBrowser() {
 }
 
 /**
- * Watches a page: console errors, uncaught exceptions, failed requests, HTTP errors, and any
- * request to a host other than 127.0.0.1 (aborted, so that nothing leaves the machine).
+ * Watches a page: console errors, uncaught exceptions, failed requests, HTTP errors, any
+ * request to a host other than 127.0.0.1 (aborted, so that nothing leaves the machine), and any
+ * Content-Security-Policy violation (`securitypolicyviolation` events, in log.csp).
  */
 export async function watch(context, page) {
   const log = {
     errors: [],
+    /** What the server's Content-Security-Policy blocked: `directive blocked-URI`. */
+    csp: [],
     failed: [],
     foreign: [],
     requests: [],
@@ -160,6 +163,14 @@ export async function watch(context, page) {
     log.errors.push(`console: ${m.text()}`);
   });
   page.on('pageerror', (e) => log.errors.push(`exception: ${e.message}`));
+  // Chromium also prints a violation on the console, but only the event says which directive
+  // and what was blocked; it is reported from the page as soon as it happens.
+  await page.exposeFunction('__reportCspViolation', (v) => log.csp.push(v));
+  await page.addInitScript(() => {
+    document.addEventListener('securitypolicyviolation', (e) =>
+      window.__reportCspViolation(`${e.effectiveDirective} ${e.blockedURI} ${e.sourceFile}:${e.lineNumber}`),
+    );
+  });
   page.on('request', (r) => log.requests.push(r.url()));
   page.on('requestfailed', (r) => {
     // MapLibre cancels the tiles it no longer needs while the map moves: not a failure.

@@ -42,6 +42,7 @@ async function panelAnswer(page) {
 
 function assertClean(log) {
   assert.deepEqual(log.errors, [], 'console errors');
+  assert.deepEqual(log.csp, [], 'Content-Security-Policy violations');
   assert.deepEqual(log.failed, [], 'failed requests');
   assert.deepEqual(log.foreign, [], 'requests to other hosts');
 }
@@ -86,6 +87,37 @@ describe('the web map', { timeout: 10 * TIMEOUT }, () => {
       }
       assertClean(log);
       await saveScreenshot(page, 'map-initial.png');
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('the page runs under its Content-Security-Policy, which refuses an injected script', { timeout: TIMEOUT }, async () => {
+    const { context, page, log } = await newPage();
+    try {
+      const response = await page.goto(`${server.base}/`);
+      const csp = response.headers()['content-security-policy'];
+      for (const part of ["default-src 'self'", "frame-ancestors 'none'", 'worker-src', "script-src 'self' 'sha256-"]) {
+        assert.ok(csp.includes(part), `${part} not in ${csp}`);
+      }
+      assert.equal(response.headers()['x-content-type-options'], 'nosniff');
+      await mapIdle(page);
+      // The import map, MapLibre and its workers, tiles and glyphs all ran without a violation.
+      assertClean(log);
+      // What an injected script would do is refused, and the watch sees it: so the empty
+      // log.csp of every other test means something.
+      const ran = await page.evaluate(async () => {
+        const script = document.createElement('script');
+        script.textContent = 'window.injected = true';
+        document.body.append(script);
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        return window.injected === true;
+      });
+      assert.equal(ran, false, 'an inline script ran');
+      // The report crosses from the page to this process asynchronously.
+      for (let i = 0; i < 100 && log.csp.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+      assert.equal(log.csp.length, 1, `violations: ${log.csp}`);
+      assert.match(log.csp[0], /^script-src-elem inline /);
     } finally {
       await context.close();
     }
