@@ -19,6 +19,13 @@ WANGGE_TEST_POSTGRES=$(scripts/setup-postgres.sh | tail -n 1)
 export WANGGE_TEST_POSTGRES
 export WANGGE_REQUIRE_POSTGRES=1
 
+# The web map's npm libraries first: the server tests fetch the page itself (its CSP hashes the
+# page's inline import map, which is served only once MapLibre is installed).
+if [ ! -f web-map/node_modules/.package-lock.json ] ||
+  [ web-map/package-lock.json -nt web-map/node_modules/.package-lock.json ]; then
+  npm ci --prefix web-map --no-audit --no-fund
+fi
+
 cargo test --locked "$@"
 
 # The web map (web-map/): its modules under Node's test runner, and the page in Debian's headless
@@ -29,9 +36,5 @@ command -v chromium >/dev/null || missing+=(chromium)
 fc-list :lang=zh family 2>/dev/null | grep -q . || missing+=(fonts-noto-cjk)
 if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
-fi
-if [ ! -f web-map/node_modules/.package-lock.json ] ||
-  [ web-map/package-lock.json -nt web-map/node_modules/.package-lock.json ]; then
-  npm ci --prefix web-map --no-audit --no-fund
 fi
 npm test --prefix web-map

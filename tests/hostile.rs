@@ -277,6 +277,24 @@ async fn cases(server: &Server) -> Vec<Case> {
         )
         .expect(400, "invalid_date"),
         case(
+            "lookup at an instant past the year 9999 in UTC",
+            Method::GET,
+            "/api/v1/lookup?lon=120.38&lat=36.06&at=9999-12-31T23:59:59-23:59",
+            Anonymous,
+        )
+        .expect(422, "bad_time"),
+        case(
+            "batch sent as a form",
+            Method::POST,
+            "/api/v1/lookup",
+            Anonymous,
+        )
+        .raw(
+            "application/x-www-form-urlencoded",
+            "{\"points\":[[120.38,36.06]]}",
+        )
+        .expect(415, "unsupported_media_type"),
+        case(
             "batch of 10,001 points",
             Method::POST,
             "/api/v1/lookup",
@@ -341,6 +359,33 @@ async fn cases(server: &Server) -> Vec<Case> {
         )
         .json(json!({"name": 7, "password": "x"}))
         .expect(422, "invalid_body"),
+        case(
+            "login with a name of a million letters",
+            Method::POST,
+            "/api/v1/auth/login",
+            Anonymous,
+        )
+        .json(json!({"name": "李".repeat(1_000_000 / 3), "password": "x"}))
+        .expect(422, "name_too_long"),
+        case(
+            "login as text/plain",
+            Method::POST,
+            "/api/v1/auth/login",
+            Anonymous,
+        )
+        .raw(
+            "text/plain",
+            "{\"name\":\"planner\",\"password\":\"correct horse\"}",
+        )
+        .expect(415, "unsupported_media_type"),
+        case(
+            "create a grid from another site's form",
+            Method::POST,
+            "/api/v1/grids",
+            Planner,
+        )
+        .raw("multipart/form-data; boundary=x", "--x--")
+        .expect(415, "unsupported_media_type"),
         case(
             "logout without a token",
             Method::POST,
