@@ -22,10 +22,20 @@ if [ ! -f web-map/node_modules/maplibre-gl/dist/maplibre-gl.mjs ]; then
     echo "npm is missing: the API works, but the web map at / needs 'npm ci --prefix web-map'" >&2
   fi
 fi
+# The address goes to wangge through its environment variable, so that a --bind among the
+# arguments (which go to `wangge serve` as they are) overrides it: a flag wins over the
+# environment. The URL printed and opened follows the same rule.
 BIND=${WANGGE_BIND:-127.0.0.1:8080}
+args=("$@")
+for i in "${!args[@]}"; do
+  case "${args[$i]}" in
+    --bind=*) BIND=${args[$i]#--bind=} ;;
+    --bind) BIND=${args[$((i + 1))]:-$BIND} ;;
+  esac
+done
 URL="http://${BIND}/"
 if command -v xdg-open >/dev/null && [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
   (sleep 3 && xdg-open "$URL" >/dev/null 2>&1) &
 fi
 echo "serving the demo at $URL (Ctrl-C stops)" >&2
-exec target/release/wangge serve --demo --bind "$BIND" "$@"
+WANGGE_BIND=${WANGGE_BIND:-127.0.0.1:8080} exec target/release/wangge serve --demo "$@"
