@@ -4,6 +4,7 @@
 mod common;
 
 #[path = "../benches/shapes/mod.rs"]
+#[allow(dead_code)] // the jagged star is for the bench
 mod shapes;
 
 use common::Server;

@@ -9,7 +9,7 @@
 mod common;
 
 #[path = "../benches/shapes/mod.rs"]
-#[allow(dead_code)] // the comb is for the bounds tests
+#[allow(dead_code)] // the other shapes are for the bench and the bounds tests
 mod shapes;
 
 use common::Server;

@@ -13,13 +13,29 @@ fn at(x: f64, y: f64) -> Coord<f64> {
     }
 }
 
-/// A valid ring of `n` vertices around (120.38, 36.06), about 2 km across, whose radius wobbles:
-/// the shape of a real boundary, where few segments overlap in x.
+/// A valid ring of `n` vertices around (120.38, 36.06), about 2 km across, whose radius swells
+/// and shrinks in seven smooth lobes: the shape of a real boundary, where few segments overlap
+/// in x.
 pub fn wobbly_ring(n: usize) -> MultiPolygon<f64> {
+    star(n, |i| {
+        (i as f64 / n as f64 * std::f64::consts::TAU * 7.0).sin()
+    })
+}
+
+/// A valid star of `n` vertices whose radius jumps by up to 10 % from one vertex to the next:
+/// with many vertices its spikes are far longer than the spacing between them, so each segment
+/// overlaps hundreds of others in x (a drawing no one makes by hand, but a client could send).
+pub fn jagged_star(n: usize) -> MultiPolygon<f64> {
+    star(n, |i| (i as f64 * 0.7).sin())
+}
+
+/// A ring around (120.38, 36.06) of radius 0.01° × (1 + 0.05 `wobble(i)`) at vertex `i`: simple
+/// whatever the wobble, since the angle only grows.
+fn star(n: usize, wobble: impl Fn(usize) -> f64) -> MultiPolygon<f64> {
     let coords: Vec<Coord<f64>> = (0..n)
         .map(|i| {
             let angle = i as f64 / n as f64 * std::f64::consts::TAU;
-            let r = 0.01 * (1.0 + 0.05 * (i as f64 * 0.7).sin());
+            let r = 0.01 * (1.0 + 0.05 * wobble(i));
             at(120.38 + r * angle.cos(), 36.06 + r * angle.sin())
         })
         .collect();

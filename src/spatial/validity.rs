@@ -544,7 +544,7 @@ mod tests {
             "/benches/shapes/mod.rs"
         ));
     }
-    use shapes::{comb, wobbly_ring};
+    use shapes::{comb, jagged_star, wobbly_ring};
 
     /// Our answer agrees with geo's quadratic validation on valid and invalid shapes alike.
     fn agrees_with_geo(geometry: &MultiPolygon<f64>) {
@@ -640,7 +640,9 @@ mod tests {
                 .problem
                 .contains("self-intersection")
         );
-        // The worst case for the sweep is still judged right.
+        // The hard cases for the sweep are still judged right.
+        agrees_with_geo(&jagged_star(2_000));
+        assert_eq!(jagged_star(2_000).invalidity(), None);
         let comb = comb(1_000);
         agrees_with_geo(&comb);
         assert_eq!(comb.invalidity(), None);
