@@ -16,20 +16,7 @@ use std::time::{Duration, Instant};
 /// A demo street on a fresh SQLite file, a planner, and the server with `extra` flags.
 fn demo(extra: &[&str]) -> (common::TempSqlite, Server) {
     let db = common::temp_sqlite();
-    let out = common::wangge_with_stdin(
-        &[
-            "user",
-            "add",
-            "--name",
-            "planner",
-            "--role",
-            "planner",
-            "--database",
-            &db.url,
-        ],
-        "correct horse\n",
-    );
-    assert!(out.status.success(), "{out:?}");
+    common::add_user(&db.url, "planner", "planner", "correct horse");
     let mut args = vec!["--demo"];
     args.extend_from_slice(extra);
     let server = Server::start(&db.url, &args);

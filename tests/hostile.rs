@@ -148,20 +148,7 @@ async fn demo(database: &str) -> (Server, HashMap<As, String>) {
         ("cadre", "cadre"),
         ("secretary", "secretary"),
     ] {
-        let out = common::wangge_with_stdin(
-            &[
-                "user",
-                "add",
-                "--name",
-                name,
-                "--role",
-                role,
-                "--database",
-                database,
-            ],
-            "correct horse\n",
-        );
-        assert!(out.status.success(), "{out:?}");
+        common::add_user(database, name, role, "correct horse");
     }
     let server = Server::start(database, &["--demo"]);
     let mut tokens = HashMap::new();

@@ -196,3 +196,25 @@ pub fn wangge_with_stdin(args: &[&str], stdin: &str) -> std::process::Output {
     }
     child.wait_with_output().expect("wait for wangge")
 }
+
+/// Creates an account with `wangge user add`, the password on standard input.
+pub fn add_user(database: &str, name: &str, role: &str, password: &str) {
+    let output = wangge_with_stdin(
+        &[
+            "user",
+            "add",
+            "--name",
+            name,
+            "--role",
+            role,
+            "--database",
+            database,
+        ],
+        &format!("{password}\n"),
+    );
+    assert!(
+        output.status.success(),
+        "wangge user add {name} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
