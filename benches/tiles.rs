@@ -29,7 +29,7 @@
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
 use std::sync::Arc;
-use wangge::app::{App, ChangeLog, MapData};
+use wangge::app::{App, ChangeLog, MapData, NewAccount};
 use wangge::auth::Role;
 use wangge::http::tiles::{CacheStats, Datum, TileService, default_sources};
 use wangge::model::PlaceKind;
@@ -108,7 +108,16 @@ fn hit_rates_under_one_write_per_second() -> (CacheStats, CacheStats) {
         std::sync::Arc::new(app)
     });
     let cadre = runtime
-        .block_on(app.store().create_user("bench", Role::Cadre, "not a hash"))
+        .block_on(app.create_user(
+            NewAccount {
+                name: "bench".into(),
+                role: Role::Cadre,
+                password: "bench password".into(),
+                display_name: None,
+                phone: None,
+            },
+            None,
+        ))
         .expect("user");
     let map = app.map_data();
     let street = map

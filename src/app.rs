@@ -10,11 +10,14 @@ use geo::{Coord, InteriorPoint};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 
+mod accounts;
 mod changes;
 mod claims;
 pub mod cpu;
 mod edit;
+pub use accounts::{AccountError, NewAccount, Session, retry_secs};
 pub use changes::{Aspect, CHANGE_LOG_LENGTH, ChangeLog, MapChange, Region};
+pub use claims::ClaimError;
 use cpu::{Busy, CpuPool};
 pub use edit::{EditError, EditOutcome, Past};
 
@@ -46,6 +49,8 @@ pub struct App {
     /// Which changes of holders `map` includes, in the database's order. Locked only while
     /// `map`'s write lock is held.
     holder_order: Mutex<HolderOrder>,
+    /// The login throttle and the password checks in flight.
+    logins: accounts::Logins,
 }
 
 /// The changes of area holders that the in-memory holders include, by their [`Seq`]: memory
@@ -160,6 +165,7 @@ impl App {
             past: tokio::sync::Mutex::new(None),
             cpu: CpuPool::for_this_machine(),
             holder_order: Mutex::default(),
+            logins: accounts::Logins::default(),
         };
         app.refresh_map_data().await?;
         Ok(app)
@@ -294,8 +300,24 @@ impl App {
         self.cpu.run(job).await
     }
 
-    pub fn store(&self) -> &Arc<dyn Store> {
-        &self.store
+    /// `"sqlite"` or `"postgres"`.
+    pub fn backend(&self) -> &'static str {
+        self.store.backend()
+    }
+
+    /// Row counts per layer, read from the store: also a check that the database answers.
+    pub async fn counts(&self) -> Result<crate::store::Counts> {
+        self.store.counts().await
+    }
+
+    /// When each current place got its current version, by place id.
+    pub async fn places_updated_at(&self) -> Result<HashMap<Id, String>> {
+        Ok(self.store.places_updated_at().await?.into_iter().collect())
+    }
+
+    /// Every version of a place, oldest first; empty if it never existed.
+    pub async fn place_history(&self, id: Id) -> Result<Vec<crate::model::edit::PlaceVersion>> {
+        self.store.place_history(id).await
     }
 
     /// Read access to the index; never hold it across an `.await`.

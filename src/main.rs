@@ -12,8 +12,8 @@ use std::io::{BufRead, Write};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
-use wangge::app::App;
-use wangge::auth::{self, NewAudit, NewUser, Role};
+use wangge::app::{App, NewAccount};
+use wangge::auth::{self, Role};
 use wangge::geodata::{self, ImportError};
 use wangge::http::HttpConfig;
 use wangge::http::limits::GeometryLimits;
@@ -426,47 +426,22 @@ async fn add_user(
                 .context("reading the password from standard input")?;
         }
     }
-    let password = line.trim_end_matches(['\r', '\n']);
-    if password.is_empty() {
-        bail!(
-            "the password is empty: give it on the first line of standard input or --password-file"
-        );
-    }
-    if name.trim().is_empty() {
-        bail!("the name is empty");
-    }
-    auth::check_name(name).map_err(anyhow::Error::msg)?;
-    let hash = auth::hash_password(password).map_err(anyhow::Error::msg)?;
-    let store = store::open(database)
-        .await
-        .with_context(|| format!("opening the database {database}"))?;
+    let password = line.trim_end_matches(['\r', '\n']).to_string();
     let given = |v: Option<String>| v.map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
-    let user = store
-        .insert_user(&NewUser {
-            name: name.to_string(),
-            role,
-            password_hash: hash,
-            display_name: given(contact.display_name),
-            phone: given(contact.phone),
-        })
+    let app = open_app(database).await?;
+    let user = app
+        .create_user(
+            NewAccount {
+                name: name.to_string(),
+                role,
+                password,
+                display_name: given(contact.display_name),
+                phone: given(contact.phone),
+            },
+            None,
+        )
         .await
         .with_context(|| format!("creating the user {name:?}"))?;
-    store
-        .append_audit(&NewAudit {
-            user_id: None,
-            action: "create".into(),
-            entity: "user".into(),
-            entity_id: Some(user.id),
-            before: None,
-            after: Some(serde_json::json!({
-                "id": user.id,
-                "name": user.name,
-                "role": user.role,
-                "display_name": user.display_name,
-                "phone": user.phone,
-            })),
-        })
-        .await?;
     println!(
         "user {} ({}) created with id {}",
         user.name, user.role, user.id

@@ -11,7 +11,7 @@ use wangge::model::{
     BuildingAssignment, ClaimEnd, HeldArea, Holder, HouseholdAssignment, HouseholdDetails, Id,
     NewBuilding, NewHousehold, NewPlace, PlaceKind,
 };
-use wangge::store::{Counts, Store, StoreError, WriteSummary};
+use wangge::store::{Counts, ItemProblem, Store, StoreError, WriteSummary};
 
 fn square(x0: f64, y0: f64, size: f64) -> MultiPolygon<f64> {
     MultiPolygon(vec![polygon![
@@ -170,7 +170,17 @@ async fn a_bad_item_stores_nothing_of_its_batch(store: Arc<dyn Store>) {
     let mut batch = hierarchy();
     batch[4].parent_code = Some("999999999999".into());
     let err = store.upsert_places(&batch).await.unwrap_err();
-    assert!(matches!(err, StoreError::Invalid(_)), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            StoreError::Item {
+                position: 4,
+                problem: ItemProblem::UnknownParent(_),
+                ..
+            }
+        ),
+        "{err:?}"
+    );
     assert!(err.to_string().contains("item 4"), "{err}");
     assert!(err.to_string().contains("999999999999"), "{err}");
     assert_eq!(
@@ -201,7 +211,16 @@ async fn a_code_cannot_change_kind(store: Arc<dyn Store>) {
         square(120.37, 36.05, 0.001),
     );
     let err = store.upsert_places(&[clash]).await.unwrap_err();
-    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            StoreError::Item {
+                problem: ItemProblem::CodeOfAnotherKind(PlaceKind::Grid),
+                ..
+            }
+        ),
+        "{err:?}"
+    );
     let grid = store.places(Some(PlaceKind::Grid)).await.unwrap();
     assert_eq!(grid[0].version, 1, "unchanged");
 }
@@ -269,7 +288,16 @@ async fn a_household_in_an_unknown_building_is_refused(store: Arc<dyn Store>) {
         .upsert_households(&[household("H1", None), household("H2", Some("NOPE"))])
         .await
         .unwrap_err();
-    assert!(matches!(err, StoreError::Invalid(_)), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            StoreError::Item {
+                problem: ItemProblem::UnknownBuilding(_),
+                ..
+            }
+        ),
+        "{err:?}"
+    );
     assert!(
         err.to_string().contains("item 1") && err.to_string().contains("NOPE"),
         "{err}"
@@ -281,7 +309,16 @@ async fn constraint_violations_are_invalid_not_internal(store: Arc<dyn Store>) {
     let mut tall = building("B1");
     tall.floors = 0;
     let err = store.upsert_buildings(&[tall]).await.unwrap_err();
-    assert!(matches!(err, StoreError::Invalid(_)), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            StoreError::Item {
+                problem: ItemProblem::Refused { clash: false, .. },
+                ..
+            }
+        ),
+        "{err:?}"
+    );
     assert!(err.to_string().contains("item 0 (B1)"), "{err}");
 }
 
@@ -365,11 +402,14 @@ async fn a_duplicate_user_name_is_a_conflict(store: Arc<dyn Store>) {
         .await
         .unwrap_err();
     assert!(
-        matches!(err, StoreError::Conflict(ref m) if m.contains("li")),
+        matches!(err, StoreError::NameTaken(ref m) if m == "li"),
         "{err:?}"
     );
     let err = store.create_user("", Role::Planner, "h").await.unwrap_err();
-    assert!(matches!(err, StoreError::Invalid(_)), "{err:?}");
+    assert!(
+        matches!(err, StoreError::Refused { clash: false, .. }),
+        "{err:?}"
+    );
 }
 
 async fn tokens_expire_and_can_be_revoked(store: Arc<dyn Store>) {
@@ -399,12 +439,18 @@ async fn tokens_expire_and_can_be_revoked(store: Arc<dyn Store>) {
         .create_token("live", user.id, now + 60)
         .await
         .unwrap_err();
-    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    assert!(
+        matches!(err, StoreError::Refused { clash: true, .. }),
+        "{err:?}"
+    );
     let err = store
         .create_token("t", user.id + 100, now + 60)
         .await
         .unwrap_err();
-    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    assert!(
+        matches!(err, StoreError::Refused { clash: true, .. }),
+        "{err:?}"
+    );
 
     // "live" is revoked and "old" expired: both go; a token still valid stays valid.
     store
@@ -546,7 +592,7 @@ async fn an_edit_with_a_stale_version_changes_nothing(store: Arc<dyn Store>) {
         .commit_edit(&move_grid(&grid, 1, square(120.37, 36.05, 0.003)))
         .await
         .unwrap_err();
-    assert!(matches!(err, StoreError::VersionMismatch(_)), "{err:?}");
+    assert!(matches!(err, StoreError::VersionMismatch { .. }), "{err:?}");
     assert_eq!(store.place(grid.id).await.unwrap().unwrap(), stored);
     assert_eq!(store.place_history(grid.id).await.unwrap().len(), 2);
     assert_eq!(
@@ -565,7 +611,7 @@ async fn an_edit_with_a_stale_version_changes_nothing(store: Arc<dyn Store>) {
     };
     assert!(matches!(
         store.commit_edit(&stale_delete).await.unwrap_err(),
-        StoreError::VersionMismatch(_)
+        StoreError::VersionMismatch { .. }
     ));
     let unknown = PlaceEdit {
         changes: vec![PlaceChange::Delete {
@@ -576,7 +622,7 @@ async fn an_edit_with_a_stale_version_changes_nothing(store: Arc<dyn Store>) {
     };
     assert!(matches!(
         store.commit_edit(&unknown).await.unwrap_err(),
-        StoreError::NotFound(_)
+        StoreError::NoSuchPlace(_)
     ));
 }
 
@@ -771,7 +817,7 @@ async fn an_edit_stores_places_versions_reassignments_and_audit_at_once(store: A
     };
     assert!(matches!(
         store.commit_edit(&again).await.unwrap_err(),
-        StoreError::VersionMismatch(_)
+        StoreError::VersionMismatch { .. }
     ));
     assert!(
         !store
@@ -797,7 +843,7 @@ async fn an_edit_stores_places_versions_reassignments_and_audit_at_once(store: A
         })
         .await
         .unwrap_err();
-    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    assert!(matches!(err, StoreError::HasChildren { .. }), "{err:?}");
     assert!(store.place(community.id).await.unwrap().is_some());
 }
 
@@ -877,22 +923,31 @@ async fn an_area_has_one_holder_and_a_history(store: Arc<dyn Store>) {
 
     // Only areas can be claimed.
     let err = store.claim_area(area + 1000, zhang.id).await.unwrap_err();
-    assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
+    assert!(matches!(err, StoreError::NoSuchArea(_)), "{err:?}");
     let err = store.claim_area(grid, zhang.id).await.unwrap_err();
     assert!(
-        matches!(&err, StoreError::NotFound(m) if m.contains("grid")),
+        matches!(
+            &err,
+            StoreError::NotAnArea {
+                kind: PlaceKind::Grid,
+                ..
+            }
+        ),
         "{err:?}"
     );
     assert!(matches!(
         store.area_claims(grid).await.unwrap_err(),
-        StoreError::NotFound(_)
+        StoreError::NotAnArea { .. }
     ));
     assert_eq!(store.area_claims(area).await.unwrap(), vec![]);
     let err = store
         .release_area(area, zhang.id, zhang.id)
         .await
         .unwrap_err();
-    assert!(matches!(err, StoreError::Conflict(_)), "not held: {err:?}");
+    assert!(
+        matches!(err, StoreError::NotHeld { current: None, .. }),
+        "not held: {err:?}"
+    );
 
     // Zhang claims; nobody else can, not even Zhang again.
     let (first, first_seq) = store.claim_area(area, zhang.id).await.unwrap();
@@ -901,7 +956,7 @@ async fn an_area_has_one_holder_and_a_history(store: Arc<dyn Store>) {
     for who in [&li, &zhang] {
         let err = store.claim_area(area, who.id).await.unwrap_err();
         assert!(
-            matches!(&err, StoreError::Conflict(m) if m.contains("张伟")),
+            matches!(&err, StoreError::AlreadyClaimed { current: Some(c), .. } if c.holder.display_name.as_deref() == Some("张伟")),
             "{err:?}"
         );
     }
@@ -914,7 +969,16 @@ async fn an_area_has_one_holder_and_a_history(store: Arc<dyn Store>) {
 
     // Li cannot release Zhang's claim; Zhang can.
     let err = store.release_area(area, li.id, li.id).await.unwrap_err();
-    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            StoreError::NotHeld {
+                current: Some(_),
+                ..
+            }
+        ),
+        "{err:?}"
+    );
     let (released, released_seq) = store.release_area(area, zhang.id, zhang.id).await.unwrap();
     assert!(released_seq > first_seq, "{released_seq} after {first_seq}");
     assert_eq!(
@@ -934,17 +998,26 @@ async fn an_area_has_one_holder_and_a_history(store: Arc<dyn Store>) {
         .reassign_area(area, planner.id, admin.id)
         .await
         .unwrap_err();
-    assert!(matches!(err, StoreError::Invalid(_)), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            StoreError::NotACadre {
+                role: Role::Planner,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
     let err = store
         .reassign_area(area, li.id, admin.id)
         .await
         .unwrap_err();
-    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    assert!(matches!(err, StoreError::AlreadyClaimed { .. }), "{err:?}");
     let err = store
         .reassign_area(area, li.id + 1000, admin.id)
         .await
         .unwrap_err();
-    assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
+    assert!(matches!(err, StoreError::NoSuchUser(_)), "{err:?}");
     let (third, third_seq) = store.reassign_area(area, zhang.id, admin.id).await.unwrap();
     assert!(third_seq > second_seq);
     assert_eq!(third.holder, holder(&zhang));
@@ -997,7 +1070,7 @@ async fn an_area_has_one_holder_and_a_history(store: Arc<dyn Store>) {
         "x",
     ] {
         let err = store.holders_at(bad).await.unwrap_err();
-        assert!(matches!(err, StoreError::Invalid(_)), "{bad}: {err:?}");
+        assert!(matches!(err, StoreError::BadInstant(_)), "{bad}: {err:?}");
     }
 
     // Each change is in the trace with the holder before and after.
@@ -1096,7 +1169,7 @@ async fn concurrent_claims_have_one_winner(store: Arc<dyn Store>) {
     for attempt in attempts {
         match attempt.await.unwrap() {
             Ok((claim, _)) => won.push(claim),
-            Err(StoreError::Conflict(_)) => {}
+            Err(StoreError::AlreadyClaimed { .. }) => {}
             Err(other) => panic!("a losing claim must be a conflict: {other:?}"),
         }
     }
@@ -1183,7 +1256,7 @@ async fn deleting_an_area_ends_its_claim(
     assert_eq!(history[1].ended_by_user, None);
     assert!(history[1].released_at.as_deref().unwrap() >= claim.claimed_at.as_str());
     let err = store.claim_area(area, zhang.id).await.unwrap_err();
-    assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
+    assert!(matches!(err, StoreError::NoSuchArea(_)), "{err:?}");
 }
 
 #[tokio::test]
@@ -1231,7 +1304,7 @@ async fn postgis_check_refuses_a_bowtie_written_past_validation() {
         .upsert_places(&[place(PlaceKind::District, "370202", None, bowtie)])
         .await
         .unwrap_err();
-    assert!(matches!(err, StoreError::Invalid(_)), "{err:?}");
+    assert!(matches!(err, StoreError::Item { .. }), "{err:?}");
     assert_eq!(store.counts().await.unwrap().places, 0);
 }
 

@@ -7,10 +7,27 @@
 //! that the handler only waits for: a dropped handler stops waiting, the task goes on.
 
 use super::App;
-use crate::model::{Claim, Id};
-use crate::store::Result;
+use crate::auth::{Role, User};
+use crate::model::{Claim, HeldArea, Holder, Id};
+use crate::store::{Result, StoreError};
 use std::future::Future;
 use std::sync::Arc;
+
+/// Why a release or reassignment asked by a user was refused before the store was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum ClaimError {
+    #[error("area {0} is not claimed")]
+    NotClaimed(Id),
+    /// Only the holder or an admin may release an area.
+    #[error("area {area_id} is held by {}; only its holder or an admin may release it", holder.label())]
+    NotYours { area_id: Id, holder: Holder },
+    #[error("there is no user named {0:?}")]
+    UnknownUser(String),
+    #[error("{name} is a {role}; only a cadre can hold an area")]
+    NotACadre { name: String, role: Role },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
 
 impl App {
     /// Runs `work` in a task of its own and waits for it: dropping the returned future (a client
@@ -72,5 +89,61 @@ impl App {
             Ok(claim)
         })
         .await
+    }
+
+    /// `caller` releases the area: its holder may, and an admin for them. The store releases
+    /// only if the same user still holds it, so a change in between is
+    /// [`StoreError::NotHeld`].
+    pub async fn release_by(
+        self: &Arc<Self>,
+        area_id: Id,
+        caller: &User,
+    ) -> std::result::Result<Claim, ClaimError> {
+        let current = self
+            .store
+            .area_claims(area_id)
+            .await?
+            .pop()
+            .filter(|c| c.released_at.is_none())
+            .ok_or(ClaimError::NotClaimed(area_id))?;
+        if current.holder.id != caller.id && caller.role != Role::Admin {
+            return Err(ClaimError::NotYours {
+                area_id,
+                holder: current.holder,
+            });
+        }
+        Ok(self
+            .release_area(area_id, current.holder.id, caller.id)
+            .await?)
+    }
+
+    /// Gives the area to the cadre with the login name `name`, done by `by`.
+    pub async fn reassign_to(
+        self: &Arc<Self>,
+        area_id: Id,
+        name: &str,
+        by: Id,
+    ) -> std::result::Result<Claim, ClaimError> {
+        let target = self
+            .user_named(name)
+            .await?
+            .ok_or_else(|| ClaimError::UnknownUser(name.to_string()))?;
+        if target.role != Role::Cadre {
+            return Err(ClaimError::NotACadre {
+                name: target.name,
+                role: target.role,
+            });
+        }
+        Ok(self.reassign_area(area_id, target.id, by).await?)
+    }
+
+    /// Every claim of an area, oldest first, also of an area deleted since.
+    pub async fn area_claims(&self, area_id: Id) -> Result<Vec<Claim>> {
+        self.store.area_claims(area_id).await
+    }
+
+    /// The areas `user_id` holds now, oldest claim first, with their household counts.
+    pub async fn held_areas(&self, user_id: Id) -> Result<Vec<HeldArea>> {
+        self.store.held_areas(user_id).await
     }
 }

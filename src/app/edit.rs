@@ -11,7 +11,7 @@ use crate::model::edit::{CommittedEdit, EditAction, PlaceChange, PlaceEdit};
 use crate::model::{BuildingAssignment, Holder, HouseholdAssignment, Id, Place, PlaceKind};
 use crate::spatial::index::SpatialIndex;
 use crate::spatial::validate::{Problem, check_place};
-use crate::store::{StoreError, version_mismatch};
+use crate::store::StoreError;
 use geo::{BoundingRect, Coord, InteriorPoint, Intersects, Rect};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -68,7 +68,7 @@ fn apply(places: &[Place], changes: &[PlaceChange]) -> Result<Vec<Place>, StoreE
                     Some(slot) if slot.version == *expected_version => {
                         *slot = place.clone().into_place(*id, expected_version + 1);
                     }
-                    _ => return Err(version_mismatch(*id, *expected_version, stored)),
+                    _ => return Err(StoreError::version_mismatch(*id, *expected_version, stored)),
                 }
             }
             PlaceChange::Delete {
@@ -77,7 +77,7 @@ fn apply(places: &[Place], changes: &[PlaceChange]) -> Result<Vec<Place>, StoreE
             } => {
                 let stored = world.iter().find(|p| p.id == *id).map(|p| p.version);
                 if stored != Some(*expected_version) {
-                    return Err(version_mismatch(*id, *expected_version, stored));
+                    return Err(StoreError::version_mismatch(*id, *expected_version, stored));
                 }
                 world.retain(|p| p.id != *id);
             }
@@ -128,10 +128,10 @@ fn plan(map: &MapData, current: &SpatialIndex, changes: &[PlaceChange]) -> Resul
         .collect();
     for id in &deleted {
         if let Some(child) = world.iter().find(|p| p.parent_id == Some(*id)) {
-            return Err(StoreError::Conflict(format!(
-                "place {id} still has child places ({} {}): delete or move them first",
-                child.kind, child.code
-            ))
+            return Err(StoreError::HasChildren {
+                id: *id,
+                child: Some((child.kind, child.code.clone())),
+            }
             .into());
         }
     }

@@ -8,7 +8,7 @@ use super::AppState;
 use super::client::ClientAddr;
 use super::error::ApiError;
 use super::json::ApiJson;
-use crate::auth::{self, NewAudit, Role, User};
+use crate::auth::{self, Role, User};
 use crate::model::Id;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{FromRequestParts, Query, State};
@@ -19,11 +19,6 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::HashMap;
-use std::sync::OnceLock;
-use std::time::Instant;
-
-/// The one answer to a failed login, whether the name or the password was wrong.
-const BAD_LOGIN: &str = "wrong name or password";
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -81,14 +76,9 @@ impl FromRequestParts<AppState> for Caller {
             }
         };
         let token_hash = auth::token_hash(token);
-        let user = state
-            .app
-            .store()
-            .token_user(&token_hash, auth::now_unix())
-            .await?
-            .ok_or_else(|| {
-                ApiError::Unauthorized("the token is unknown, expired or revoked".into())
-            })?;
+        let user = state.app.token_user(token).await?.ok_or_else(|| {
+            ApiError::Unauthorized("the token is unknown, expired or revoked".into())
+        })?;
         Ok(Caller { user, token_hash })
     }
 }
@@ -98,39 +88,6 @@ impl FromRequestParts<AppState> for Caller {
 struct Login {
     name: String,
     password: String,
-}
-
-/// Checks a password off the async threads (argon2 is deliberately slow), one check per core at
-/// a time: each takes a core and 19 MiB, so unbounded checks would let a flood of logins starve
-/// the other requests and run the server out of memory. Others wait their turn for a permit.
-async fn password_matches(
-    state: &AppState,
-    password: String,
-    stored: Option<String>,
-) -> Result<bool, ApiError> {
-    // An unknown name still costs one verification, so that timing does not tell names apart.
-    static DUMMY: OnceLock<String> = OnceLock::new();
-    let permit = state
-        .password_checks
-        .clone()
-        .acquire_owned()
-        .await
-        .map_err(|e| ApiError::Internal(format!("password check queue closed: {e}")))?;
-    tokio::task::spawn_blocking(move || {
-        let _permit = permit; // held until the hash is done, even if the client went away
-        let (hash, known) = match stored {
-            Some(hash) => (hash, true),
-            None => (
-                DUMMY
-                    .get_or_init(|| auth::hash_password("no such user").unwrap_or_default())
-                    .clone(),
-                false,
-            ),
-        };
-        known & auth::verify_password(&password, &hash)
-    })
-    .await
-    .map_err(|e| ApiError::Internal(format!("password check failed: {e}")))
 }
 
 /// `POST /api/v1/auth/login` with `{"name","password"}`: a bearer token for the configured
@@ -144,60 +101,20 @@ async fn login(
     ClientAddr(client): ClientAddr,
     ApiJson(body): ApiJson<Login>,
 ) -> Result<Json<Value>, ApiError> {
-    auth::check_name(&body.name).map_err(|m| ApiError::unprocessable("name_too_long", m))?;
-    if body.password.len() > auth::MAX_PASSWORD_BYTES {
-        return Err(ApiError::unprocessable(
-            "password_too_long",
-            format!("a password has at most {} bytes", auth::MAX_PASSWORD_BYTES),
-        ));
-    }
-    let throttle = &state.login_throttle;
-    if let Err(wait) = throttle.attempt(&body.name, client, Instant::now()) {
-        return Err(ApiError::TooManyAttempts {
-            // Rounded up: a client that waits this long is let through.
-            retry_after_secs: wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
-        });
-    }
-    let store = state.app.store();
-    let stored = store.user_by_name(&body.name).await?;
-    let matches = password_matches(
-        &state,
-        body.password,
-        stored.as_ref().map(|s| s.password_hash.clone()),
-    )
-    .await?;
-    let user = match stored {
-        // The reserved attempt stays counted as a failure.
-        Some(stored) if matches => stored.user,
-        _ => return Err(ApiError::Unauthorized(BAD_LOGIN.into())),
-    };
-    throttle.succeeded(&body.name, client);
-    let (token, token_hash) = auth::new_token().map_err(ApiError::Internal)?;
-    let now = auth::now_unix();
-    let expires_at = now + state.token_ttl_secs;
-    store.create_token(&token_hash, user.id, expires_at).await?;
-    // Each login clears out the tokens nobody can use any more, so the table stays as small as
-    // the number of live sessions without a background job.
-    store.forget_dead_tokens(now).await?;
-    store
-        .append_audit(&user_event(&user, "login", None))
+    let session = state
+        .app
+        .login(&body.name, body.password, client, state.token_ttl_secs)
         .await?;
     Ok(Json(json!({
-        "token": token,
-        "expires_at": auth::rfc3339(expires_at),
-        "user": user,
+        "token": session.token,
+        "expires_at": auth::rfc3339(session.expires_at),
+        "user": session.user,
     })))
 }
 
 /// `POST /api/v1/auth/logout`: revokes the caller's token.
 async fn logout(State(state): State<AppState>, caller: Caller) -> Result<StatusCode, ApiError> {
-    let store = state.app.store();
-    store
-        .revoke_token(&caller.token_hash, auth::now_unix())
-        .await?;
-    store
-        .append_audit(&user_event(&caller.user, "logout", None))
-        .await?;
+    state.app.logout(&caller.user, &caller.token_hash).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -229,20 +146,8 @@ async fn audit(
             })
         })
         .transpose()?;
-    let records = state.app.store().audit(entity, id).await?;
+    let records = state.app.audit_trail(entity, id).await?;
     Ok(Json(
         json!({"entity": entity, "id": id, "records": records}),
     ))
-}
-
-/// A trace record of something a user did to their own account.
-fn user_event(user: &User, action: &str, after: Option<Value>) -> NewAudit {
-    NewAudit {
-        user_id: Some(user.id),
-        action: action.into(),
-        entity: "user".into(),
-        entity_id: Some(user.id),
-        before: None,
-        after,
-    }
 }

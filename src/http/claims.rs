@@ -22,7 +22,6 @@ use super::error::ApiError;
 use super::json::ApiJson;
 use crate::auth::Role;
 use crate::model::{Claim, Id, PlaceKind};
-use crate::store::StoreError;
 use axum::extract::State;
 use axum::extract::{Path, rejection::PathRejection};
 use axum::http::StatusCode;
@@ -52,21 +51,13 @@ fn area_id(path: Result<Path<String>, PathRejection>) -> Result<Id, ApiError> {
     })
 }
 
-/// A store conflict as a 409 with a code saying which one.
-fn conflict(code: &'static str) -> impl Fn(StoreError) -> ApiError {
-    move |e| match e {
-        StoreError::Conflict(message) => ApiError::conflict(code, message),
-        other => other.into(),
-    }
-}
-
 /// `{"id","code","name"}` of an area the store has just confirmed.
-async fn area_ref(state: &AppState, area_id: Id) -> Result<Value, ApiError> {
-    let place = state
-        .app
-        .store()
-        .place(area_id)
-        .await?
+fn area_ref(state: &AppState, area_id: Id) -> Result<Value, ApiError> {
+    let map = state.app.map_data();
+    let place = map
+        .places
+        .iter()
+        .find(|p| p.id == area_id)
         .ok_or_else(|| ApiError::NotFound(format!("there is no area with id {area_id}")))?;
     Ok(json!({"id": place.id, "code": place.code, "name": place.name}))
 }
@@ -89,12 +80,8 @@ async fn claim(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     caller.require(&[Role::Cadre])?;
     let area_id = area_id(path)?;
-    let claim = state
-        .app
-        .claim_area(area_id, caller.user.id)
-        .await
-        .map_err(conflict("already_claimed"))?;
-    let area = area_ref(&state, area_id).await?;
+    let claim = state.app.claim_area(area_id, caller.user.id).await?;
+    let area = area_ref(&state, area_id)?;
     Ok((
         StatusCode::CREATED,
         Json(json!({"area": area, "holder": claim.holder, "claimed_at": claim.claimed_at})),
@@ -108,28 +95,8 @@ async fn release(
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let area_id = area_id(path)?;
-    let store = state.app.store();
-    let current = store
-        .area_claims(area_id)
-        .await?
-        .pop()
-        .filter(|c| c.released_at.is_none())
-        .ok_or_else(|| {
-            ApiError::conflict("not_claimed", format!("area {area_id} is not claimed"))
-        })?;
-    if current.holder.id != caller.user.id && caller.user.role != Role::Admin {
-        return Err(ApiError::Forbidden(format!(
-            "area {area_id} is held by {}; only its holder or an admin may release it",
-            crate::store::holder_label(&current.holder)
-        )));
-    }
-    // The store releases only if the same user still holds it, so a change in between is 409.
-    let ended = state
-        .app
-        .release_area(area_id, current.holder.id, caller.user.id)
-        .await
-        .map_err(conflict("not_claimed"))?;
-    let area = area_ref(&state, area_id).await?;
+    let ended = state.app.release_by(area_id, &caller.user).await?;
+    let area = area_ref(&state, area_id)?;
     let mut body = claim_json(&ended);
     body["area"] = area;
     Ok(Json(body))
@@ -151,32 +118,11 @@ async fn reassign(
 ) -> Result<Json<Value>, ApiError> {
     caller.require(&[Role::Admin])?;
     let area_id = area_id(path)?;
-    let store = state.app.store();
-    let target = store
-        .user_by_name(&body.user)
-        .await?
-        .ok_or_else(|| {
-            ApiError::unprocessable(
-                "unknown_user",
-                format!("there is no user named {:?}", body.user),
-            )
-        })?
-        .user;
-    if target.role != Role::Cadre {
-        return Err(ApiError::unprocessable(
-            "not_a_cadre",
-            format!(
-                "{} is a {}; only a cadre can hold an area",
-                target.name, target.role
-            ),
-        ));
-    }
     let claim = state
         .app
-        .reassign_area(area_id, target.id, caller.user.id)
-        .await
-        .map_err(conflict("already_claimed"))?;
-    let area = area_ref(&state, area_id).await?;
+        .reassign_to(area_id, &body.user, caller.user.id)
+        .await?;
+    let area = area_ref(&state, area_id)?;
     Ok(Json(
         json!({"area": area, "holder": claim.holder, "claimed_at": claim.claimed_at}),
     ))
@@ -190,7 +136,7 @@ async fn history(
 ) -> Result<Json<Value>, ApiError> {
     let area_id = area_id(path)?;
     // Also the history of an area deleted since, which has no place to name any more.
-    let claims = state.app.store().area_claims(area_id).await?;
+    let claims = state.app.area_claims(area_id).await?;
     let claims: Vec<Value> = claims.iter().map(claim_json).collect();
     Ok(Json(json!({ "claims": claims })))
 }
@@ -216,6 +162,6 @@ async fn holders(State(state): State<AppState>) -> Json<Value> {
 
 /// `GET /api/v1/me/areas`: the areas the caller holds, with their household counts.
 async fn my_areas(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
-    let areas = state.app.store().held_areas(caller.user.id).await?;
+    let areas = state.app.held_areas(caller.user.id).await?;
     Ok(Json(json!({ "areas": areas })))
 }

@@ -191,16 +191,69 @@ impl From<crate::timestamp::AtError> for ApiError {
 }
 
 impl From<StoreError> for ApiError {
+    /// The status and code of each refusal of the store; its sentence is the error's own.
     fn from(e: StoreError) -> Self {
+        use crate::store::ItemProblem;
+        let message = e.to_string();
         match e {
-            StoreError::NotFound(m) => ApiError::NotFound(m),
-            StoreError::Conflict(m) => ApiError::Conflict(m),
-            StoreError::Invalid(m) => ApiError::unprocessable("invalid", m),
-            StoreError::VersionMismatch(m) => ApiError::PreconditionFailed(m),
+            StoreError::NoSuchPlace(_)
+            | StoreError::NoSuchArea(_)
+            | StoreError::NotAnArea { .. }
+            | StoreError::NoSuchUser(_) => ApiError::NotFound(message),
+            StoreError::CodeTaken(_)
+            | StoreError::NameTaken(_)
+            | StoreError::HasChildren { .. }
+            | StoreError::Refused { clash: true, .. }
+            | StoreError::Item {
+                problem:
+                    ItemProblem::CodeOfAnotherKind(_) | ItemProblem::Refused { clash: true, .. },
+                ..
+            } => ApiError::Conflict(message),
+            StoreError::VersionMismatch { .. } => ApiError::PreconditionFailed(message),
+            StoreError::AlreadyClaimed { .. } => ApiError::conflict("already_claimed", message),
+            StoreError::NotHeld { .. } => ApiError::conflict("not_claimed", message),
+            StoreError::NotACadre { .. }
+            | StoreError::Item { .. }
+            | StoreError::BadInstant(_)
+            | StoreError::Refused { .. } => ApiError::unprocessable("invalid", message),
             StoreError::Database(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_)) => {
-                ApiError::Unavailable(format!("the database is unavailable: {e}"))
+                ApiError::Unavailable(format!("the database is unavailable: {message}"))
             }
-            other => ApiError::Internal(other.to_string()),
+            _ => ApiError::Internal(message),
+        }
+    }
+}
+
+impl From<crate::app::AccountError> for ApiError {
+    fn from(e: crate::app::AccountError) -> Self {
+        use crate::app::AccountError;
+        let message = e.to_string();
+        match e {
+            AccountError::NameTooLong => ApiError::unprocessable("name_too_long", message),
+            AccountError::PasswordTooLong => ApiError::unprocessable("password_too_long", message),
+            AccountError::EmptyName | AccountError::EmptyPassword => {
+                ApiError::unprocessable("invalid", message)
+            }
+            AccountError::Throttled { retry_after } => ApiError::TooManyAttempts {
+                retry_after_secs: crate::app::retry_secs(retry_after),
+            },
+            AccountError::BadCredentials => ApiError::Unauthorized(message),
+            AccountError::Store(e) => e.into(),
+            AccountError::Internal(detail) => ApiError::Internal(detail),
+        }
+    }
+}
+
+impl From<crate::app::ClaimError> for ApiError {
+    fn from(e: crate::app::ClaimError) -> Self {
+        use crate::app::ClaimError;
+        let message = e.to_string();
+        match e {
+            ClaimError::NotClaimed(_) => ApiError::conflict("not_claimed", message),
+            ClaimError::NotYours { .. } => ApiError::Forbidden(message),
+            ClaimError::UnknownUser(_) => ApiError::unprocessable("unknown_user", message),
+            ClaimError::NotACadre { .. } => ApiError::unprocessable("not_a_cadre", message),
+            ClaimError::Store(e) => e.into(),
         }
     }
 }

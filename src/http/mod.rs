@@ -33,12 +33,8 @@ pub struct AppState {
     pub app: Arc<App>,
     /// How long a bearer token from a login stays valid, in seconds.
     pub token_ttl_secs: i64,
-    /// Login attempts by (name, address) and by name, to slow down password guessing.
-    pub login_throttle: Arc<crate::auth::throttle::LoginThrottle>,
     /// How many vertices one feature and one request may carry.
     pub limits: limits::GeometryLimits,
-    /// At most one argon2 password check per core at a time (each takes 19 MiB and a core).
-    pub password_checks: Arc<tokio::sync::Semaphore>,
     /// Reverse proxies whose `X-Forwarded-*` headers count (`--trust-proxy`).
     pub trusted_proxies: Arc<client::TrustedProxies>,
 }
@@ -101,11 +97,7 @@ pub fn router_with(app: Arc<App>, config: HttpConfig) -> Router {
         .with_state(AppState {
             app,
             token_ttl_secs: config.token_ttl_secs,
-            login_throttle: Arc::default(),
             limits: config.limits,
-            password_checks: Arc::new(tokio::sync::Semaphore::new(
-                std::thread::available_parallelism().map_or(1, |n| n.get()),
-            )),
             trusted_proxies: Arc::new(config.trusted_proxies),
         })
 }
@@ -113,15 +105,15 @@ pub fn router_with(app: Arc<App>, config: HttpConfig) -> Router {
 /// `GET /health`: the service is up and its database answers; 503 "database unavailable"
 /// otherwise (the driver's error goes to the log only).
 async fn health(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
-    let store = state.app.store();
-    let counts = store
+    let counts = state
+        .app
         .counts()
         .await
         .map_err(|e| ApiError::Unavailable(format!("the database does not answer: {e}")))?;
     Ok(Json(json!({
         "status": "ok",
         "version": env!("CARGO_PKG_VERSION"),
-        "backend": store.backend(),
+        "backend": state.app.backend(),
         "indexed_places": state.app.index().len(),
         "counts": counts,
     })))

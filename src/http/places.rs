@@ -211,13 +211,7 @@ fn current(map: &MapData, kind: PlaceKind, id: Id) -> Result<&Place, ApiError> {
 }
 
 async fn updated_at(state: &AppState) -> Result<HashMap<Id, String>, ApiError> {
-    Ok(state
-        .app
-        .store()
-        .places_updated_at()
-        .await?
-        .into_iter()
-        .collect())
+    Ok(state.app.places_updated_at().await?)
 }
 
 /// The answer to a write: the features of the stored places, keyed as the contract names them.
@@ -866,7 +860,7 @@ async fn history(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let id = parse_id(&id)?;
-    let versions = state.app.store().place_history(id).await?;
+    let versions = state.app.place_history(id).await?;
     if versions.is_empty() || versions.iter().all(|v| v.place.kind != kind) {
         return Err(ApiError::NotFound(format!(
             "no {kind} with id {id} ever existed"

@@ -26,6 +26,18 @@ pub struct Holder {
     pub phone: Option<String>,
 }
 
+impl Holder {
+    /// How a holder is named in messages: `张伟 (user 7)`, or `user 7` without a display name.
+    /// Never the login name: these messages reach any signed-in cadre, and login names are half
+    /// of a password guess.
+    pub fn label(&self) -> String {
+        match &self.display_name {
+            Some(shown) => format!("{shown} (user {})", self.id),
+            None => format!("user {}", self.id),
+        }
+    }
+}
+
 /// How a claim ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]

@@ -149,6 +149,29 @@ pub struct Place {
     pub version: i64,
 }
 
+impl Place {
+    /// The place as a GeoJSON Feature in WGS84 with its stored fields as properties (`kind`,
+    /// `code`, `name`, `parent_id`, `version`): what the audit trace keeps before and after an
+    /// edit, and the base that answers add to.
+    pub fn to_feature(&self) -> serde_json::Value {
+        let geometry = geojson::Geometry::new(geojson::GeometryValue::from(
+            &geo::Geometry::MultiPolygon(self.geometry.clone()),
+        ));
+        serde_json::json!({
+            "type": "Feature",
+            "id": self.id,
+            "geometry": geometry,
+            "properties": {
+                "kind": self.kind,
+                "code": self.code,
+                "name": self.name,
+                "parent_id": self.parent_id,
+                "version": self.version,
+            },
+        })
+    }
+}
+
 /// A place to be stored; the parent is named by its code and resolved by the store.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewPlace {

@@ -1,0 +1,278 @@
+//! What can go wrong in a store, as data: each variant carries the ids, codes and states that
+//! explain it, and its `Display` is the sentence people read, written once here for the
+//! command line and the HTTP answers alike. The HTTP layer (`http/error.rs`) decides only the
+//! status and the machine-readable code.
+
+use crate::auth::Role;
+use crate::model::{Claim, Id, PlaceKind};
+
+/// A failed store operation, sorted by what the caller should do about it.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// No place has this id (any more).
+    #[error("no place with id {0}")]
+    NoSuchPlace(Id),
+    /// No responsibility area has this id (nor any other place).
+    #[error("there is no area with id {0}")]
+    NoSuchArea(Id),
+    /// The id names a place of another kind where a responsibility area was asked for.
+    #[error("place {id} is a {kind}, not a responsibility area; only areas can be claimed")]
+    NotAnArea { id: Id, kind: PlaceKind },
+    /// No account has this id.
+    #[error("there is no user with id {0}")]
+    NoSuchUser(Id),
+    /// Another place has this code (constraint `places_code_key`).
+    #[error("the code {0:?} is already used by another place")]
+    CodeTaken(String),
+    /// Another account has this name (constraint `users_name_key`).
+    #[error("a user named {0:?} already exists")]
+    NameTaken(String),
+    /// Other places still name this one as their parent (`places.parent_id` restricts);
+    /// `child` is one of them (kind and code) where the caller knows it.
+    #[error(
+        "place {id} still has child places{}: delete or move them first",
+        one_child(child)
+    )]
+    HasChildren {
+        id: Id,
+        child: Option<(PlaceKind, String)>,
+    },
+    /// An edit expected a version of a place that is no longer the stored one; nothing was
+    /// written.
+    #[error("place {id} is at version {stored}, not {expected}: reload it and edit again")]
+    VersionMismatch { id: Id, expected: i64, stored: i64 },
+    /// Someone holds the area already (constraint `area_claims_one_holder`); `current` is the
+    /// claim that won, if it could still be read.
+    #[error("area {area_id} is already claimed{}", claimed_by(current))]
+    AlreadyClaimed {
+        area_id: Id,
+        current: Option<Box<Claim>>,
+    },
+    /// A release by someone who does not hold the area (any more); `current` is who does.
+    #[error("area {area_id} is {}", held_by(current, *holder_id))]
+    NotHeld {
+        area_id: Id,
+        holder_id: Id,
+        current: Option<Box<Claim>>,
+    },
+    /// Only cadres hold areas.
+    #[error("{name} is a {role}; only a cadre can hold an area")]
+    NotACadre { name: String, role: Role },
+    /// One item of a bulk write was refused; nothing of the write was stored.
+    #[error("item {position} ({code}): {problem}")]
+    Item {
+        position: usize,
+        code: String,
+        problem: ItemProblem,
+    },
+    /// An instant that is not in the stored form `2026-11-28T15:59:59.999Z`.
+    #[error("instant {0:?} is not RFC 3339 UTC with milliseconds, like 2026-11-28T15:59:59.999Z")]
+    BadInstant(String),
+    /// A constraint of the schema that has no variant of its own refused the write.
+    /// `clash`: the write clashed with stored rows (a unique or foreign key constraint), 409;
+    /// otherwise it broke a rule of the data (a check), 422.
+    #[error("{}{detail}", if *clash { "still referenced or taken: " } else { "" })]
+    Refused {
+        name: String,
+        clash: bool,
+        detail: String,
+    },
+    /// What the database holds cannot be read back (a row written by something else).
+    #[error("stored data is unreadable: {0}")]
+    Corrupt(String),
+    /// The database lacks something the store needs (PostGIS, a folder for the file).
+    #[error("the database cannot be set up: {0}")]
+    Setup(String),
+    /// The database URL names no supported backend.
+    #[error(
+        "unsupported database URL {0:?}: use sqlite://PATH or postgres://USER:PASSWORD@HOST/DB"
+    )]
+    UnsupportedUrl(String),
+    #[error("database error: {0}")]
+    Database(sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+/// Why one item of a bulk write (an import) was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ItemProblem {
+    #[error("a {kind} has no parent, but parent_code {code:?} was given")]
+    UnexpectedParent { kind: PlaceKind, code: String },
+    #[error("a {kind} needs a parent_code naming its {want}")]
+    MissingParent { kind: PlaceKind, want: PlaceKind },
+    #[error("parent_code {0:?} names no stored place")]
+    UnknownParent(String),
+    #[error("parent_code {code:?} is a {found}, but a {kind}'s parent must be a {want}")]
+    WrongParent {
+        code: String,
+        found: PlaceKind,
+        kind: PlaceKind,
+        want: PlaceKind,
+    },
+    #[error("the code is already used by a {0}")]
+    CodeOfAnotherKind(PlaceKind),
+    #[error("building_code {0:?} names no stored building")]
+    UnknownBuilding(String),
+    /// A constraint of the schema refused the item; `clash`: a unique or foreign key one.
+    #[error("{detail}")]
+    Refused { clash: bool, detail: String },
+}
+
+impl StoreError {
+    /// The constraint a database error violated, by its name in the schema, and whether it was
+    /// a unique one. SQLite does not name constraints in its errors: it names the columns of a
+    /// unique one (`UNIQUE constraint failed: places.code`), which [`SQLITE_UNIQUE`] maps to
+    /// the index's name.
+    fn violation(e: &sqlx::Error) -> Option<Violation> {
+        let sqlx::Error::Database(db) = e else {
+            return None;
+        };
+        let kind = match db.kind() {
+            sqlx::error::ErrorKind::UniqueViolation => Kind::Unique,
+            sqlx::error::ErrorKind::ForeignKeyViolation => Kind::ForeignKey,
+            sqlx::error::ErrorKind::CheckViolation | sqlx::error::ErrorKind::NotNullViolation => {
+                Kind::Check
+            }
+            // SQLite reports a restricting foreign key as a constraint of its own kind.
+            _ if db.message().contains("FOREIGN KEY constraint failed") => Kind::ForeignKey,
+            _ => return None,
+        };
+        let name = db.constraint().map(str::to_string).or_else(|| {
+            SQLITE_UNIQUE
+                .iter()
+                .find(|(columns, _)| db.message().ends_with(columns))
+                .map(|(_, name)| name.to_string())
+        });
+        Some(Violation {
+            kind,
+            name: name.unwrap_or_else(|| "unnamed".into()),
+            detail: db.message().to_string(),
+        })
+    }
+
+    /// The error for an update or delete that expected place `id` at version `expected`, when
+    /// it is at `stored` (`None`: gone).
+    pub(crate) fn version_mismatch(id: Id, expected: i64, stored: Option<i64>) -> StoreError {
+        match stored {
+            None => StoreError::NoSuchPlace(id),
+            Some(stored) => StoreError::VersionMismatch {
+                id,
+                expected,
+                stored,
+            },
+        }
+    }
+
+    /// Whether a database error is the violation of the named constraint.
+    pub(crate) fn violates(e: &sqlx::Error, constraint: &str) -> bool {
+        Self::violation(e).is_some_and(|v| v.name == constraint)
+    }
+}
+
+/// ` (kind code)` of a child place, if known.
+fn one_child(child: &Option<(PlaceKind, String)>) -> String {
+    child
+        .as_ref()
+        .map(|(kind, code)| format!(" ({kind} {code})"))
+        .unwrap_or_default()
+}
+
+/// ` by 张伟 (user 7) since …` for the claim that holds an area, if known.
+fn claimed_by(current: &Option<Box<Claim>>) -> String {
+    current
+        .as_ref()
+        .map(|c| format!(" by {} since {}", c.holder.label(), c.claimed_at))
+        .unwrap_or_default()
+}
+
+/// Who holds an area that `holder_id` tried to release.
+fn held_by(current: &Option<Box<Claim>>, holder_id: Id) -> String {
+    match current {
+        None => "not claimed by anyone".into(),
+        Some(c) => format!("held by {}, not by user {holder_id}", c.holder.label()),
+    }
+}
+
+/// The unique indexes by the columns SQLite names when one refuses a row.
+const SQLITE_UNIQUE: &[(&str, &str)] = &[
+    ("places.code", "places_code_key"),
+    ("users.name", "users_name_key"),
+    ("area_claims.area_id", "area_claims_one_holder"),
+    ("buildings.code", "buildings_code_key"),
+    ("households.code", "households_code_key"),
+];
+
+/// The constraint that refused a row: which kind and its name in the schema.
+struct Violation {
+    kind: Kind,
+    name: String,
+    detail: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Unique,
+    ForeignKey,
+    Check,
+}
+
+impl From<sqlx::Error> for StoreError {
+    /// A violated constraint becomes [`StoreError::Refused`] with its name, so that the HTTP
+    /// layer answers 409 or 422 instead of 500; the callers that know what a constraint means
+    /// (a taken code, a second holder) test for it by name first.
+    fn from(e: sqlx::Error) -> Self {
+        match Self::violation(&e) {
+            Some(v) => StoreError::Refused {
+                name: v.name,
+                clash: v.kind != Kind::Check,
+                detail: v.detail,
+            },
+            None => StoreError::Database(e),
+        }
+    }
+}
+
+/// The error for a database error on one item of a bulk write.
+pub(crate) fn item_error(position: usize, code: &str, e: sqlx::Error) -> StoreError {
+    match StoreError::from(e) {
+        StoreError::Refused { clash, detail, .. } => StoreError::Item {
+            position,
+            code: code.to_string(),
+            problem: ItemProblem::Refused { clash, detail },
+        },
+        other => other,
+    }
+}
+
+/// The parent of an imported place, checked: `parent` is what its `parent_code` names.
+pub(crate) fn check_parent(
+    position: usize,
+    place: &crate::model::NewPlace,
+    parent: Option<(Id, PlaceKind)>,
+) -> Result<Option<Id>, StoreError> {
+    let problem = match (place.kind.parent_kind(), &place.parent_code, parent) {
+        (None, None, _) => return Ok(None),
+        (Some(want), Some(_), Some((id, found))) if found == want => return Ok(Some(id)),
+        (None, Some(code), _) => ItemProblem::UnexpectedParent {
+            kind: place.kind,
+            code: code.clone(),
+        },
+        (Some(want), None, _) => ItemProblem::MissingParent {
+            kind: place.kind,
+            want,
+        },
+        (Some(_), Some(code), None) => ItemProblem::UnknownParent(code.clone()),
+        (Some(want), Some(code), Some((_, found))) => ItemProblem::WrongParent {
+            code: code.clone(),
+            found,
+            kind: place.kind,
+            want,
+        },
+    };
+    Err(StoreError::Item {
+        position,
+        code: place.code.clone(),
+        problem,
+    })
+}

@@ -1,0 +1,306 @@
+//! Rows as both backends select them, with named fields, and what they become. The backends'
+//! SQL gives every column the same name and type on both: geometry as WKB (`ST_AsBinary` on
+//! PostGIS), instants as RFC 3339 UTC text with milliseconds (`to_char` on PostGIS), household
+//! tags as a JSON array (`array_to_json` on PostGIS).
+
+use super::StoreError;
+use crate::auth::{AuditRecord, Role, User};
+use crate::model::edit::{EditAction, PlaceFields, PlaceVersion, UserRef};
+use crate::model::{Building, Claim, HeldArea, Holder, Household, HouseholdDetails, Id, Place};
+use geo::{Geometry, MultiPolygon, Point};
+use geozero::{CoordDimensions, ToGeo, ToWkb, wkb::Wkb};
+
+type Result<T> = std::result::Result<T, StoreError>;
+
+/// Reads a stored name of one of our enums (kind, role, action, how a claim ended).
+fn parse<T: std::str::FromStr>(what: &str, text: &str) -> Result<T> {
+    text.parse()
+        .map_err(|_| StoreError::Corrupt(format!("stored {what} {text:?} is unknown")))
+}
+
+#[derive(sqlx::FromRow)]
+pub struct PlaceRow {
+    id: Id,
+    kind: String,
+    code: String,
+    name: String,
+    parent_id: Option<Id>,
+    geom: Vec<u8>,
+    version: i64,
+}
+
+impl TryFrom<PlaceRow> for Place {
+    type Error = StoreError;
+    fn try_from(row: PlaceRow) -> Result<Place> {
+        Ok(Place {
+            id: row.id,
+            kind: parse("place kind", &row.kind)?,
+            code: row.code,
+            name: row.name,
+            parent_id: row.parent_id,
+            geometry: multipolygon_from_wkb(&row.geom)?,
+            version: row.version,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub struct BuildingRow {
+    id: Id,
+    code: String,
+    name: String,
+    address: String,
+    floors: i32,
+    units: i32,
+    geom: Vec<u8>,
+    grid_id: Option<Id>,
+}
+
+impl TryFrom<BuildingRow> for Building {
+    type Error = StoreError;
+    fn try_from(row: BuildingRow) -> Result<Building> {
+        Ok(Building {
+            id: row.id,
+            code: row.code,
+            name: row.name,
+            address: row.address,
+            floors: row.floors,
+            units: row.units,
+            footprint: multipolygon_from_wkb(&row.geom)?,
+            grid_id: row.grid_id,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub struct HouseholdRow {
+    pub(crate) id: Id,
+    code: String,
+    building_code: Option<String>,
+    unit: Option<i32>,
+    floor: Option<i32>,
+    room: Option<String>,
+    address: String,
+    head_name: String,
+    phone: Option<String>,
+    people: i32,
+    /// A JSON array of strings.
+    tags: String,
+    lon: f64,
+    lat: f64,
+    grid_id: Option<Id>,
+}
+
+impl HouseholdRow {
+    /// The household, in the areas `area_ids` (read apart: a household may lie in several).
+    pub(crate) fn into_household(self, area_ids: Vec<Id>) -> Result<Household> {
+        Ok(Household {
+            id: self.id,
+            code: self.code,
+            details: HouseholdDetails {
+                building_code: self.building_code,
+                unit: self.unit,
+                floor: self.floor,
+                room: self.room,
+                address: self.address,
+                head_name: self.head_name,
+                phone: self.phone,
+                people: self.people,
+                tags: serde_json::from_str(&self.tags)
+                    .map_err(|e| StoreError::Corrupt(format!("stored tags: {e}")))?,
+            },
+            location: Point::new(self.lon, self.lat),
+            grid_id: self.grid_id,
+            area_ids,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub struct UserRow {
+    id: Id,
+    name: String,
+    role: String,
+    display_name: Option<String>,
+    phone: Option<String>,
+}
+
+impl TryFrom<UserRow> for User {
+    type Error = StoreError;
+    fn try_from(row: UserRow) -> Result<User> {
+        Ok(User {
+            id: row.id,
+            name: row.name,
+            role: parse::<Role>("role", &row.role)?,
+            display_name: row.display_name,
+            phone: row.phone,
+        })
+    }
+}
+
+/// A user with the password hash, for a login.
+#[derive(sqlx::FromRow)]
+pub struct StoredUserRow {
+    #[sqlx(flatten)]
+    pub(crate) user: UserRow,
+    pub(crate) password_hash: String,
+}
+
+#[derive(sqlx::FromRow)]
+pub struct ClaimRow {
+    id: Id,
+    area_id: Id,
+    holder_id: Id,
+    name: String,
+    display_name: Option<String>,
+    phone: Option<String>,
+    claimed_at: String,
+    released_at: Option<String>,
+    ended_by: Option<String>,
+    ended_by_user: Option<Id>,
+}
+
+impl TryFrom<ClaimRow> for Claim {
+    type Error = StoreError;
+    fn try_from(row: ClaimRow) -> Result<Claim> {
+        Ok(Claim {
+            id: row.id,
+            area_id: row.area_id,
+            holder: Holder {
+                id: row.holder_id,
+                name: row.name,
+                display_name: row.display_name,
+                phone: row.phone,
+            },
+            claimed_at: row.claimed_at,
+            released_at: row.released_at,
+            ended_by: row.ended_by.map(|e| parse("claim end", &e)).transpose()?,
+            ended_by_user: row.ended_by_user,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub struct HeldAreaRow {
+    id: Id,
+    code: String,
+    name: String,
+    claimed_at: String,
+    households: i64,
+}
+
+impl From<HeldAreaRow> for HeldArea {
+    fn from(row: HeldAreaRow) -> HeldArea {
+        HeldArea {
+            id: row.id,
+            code: row.code,
+            name: row.name,
+            claimed_at: row.claimed_at,
+            households: row.households,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub struct AuditRow {
+    id: Id,
+    at: String,
+    user_id: Option<Id>,
+    action: String,
+    entity: String,
+    entity_id: Option<Id>,
+    /// JSON as text.
+    before: Option<String>,
+    after: Option<String>,
+}
+
+impl TryFrom<AuditRow> for AuditRecord {
+    type Error = StoreError;
+    fn try_from(row: AuditRow) -> Result<AuditRecord> {
+        let json = |text: Option<String>| {
+            text.map(|t| {
+                serde_json::from_str(&t)
+                    .map_err(|e| StoreError::Corrupt(format!("stored audit JSON: {e}")))
+            })
+            .transpose()
+        };
+        Ok(AuditRecord {
+            id: row.id,
+            at: row.at,
+            user_id: row.user_id,
+            action: row.action,
+            entity: row.entity,
+            entity_id: row.entity_id,
+            before: json(row.before)?,
+            after: json(row.after)?,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub struct VersionRow {
+    #[sqlx(flatten)]
+    place: PlaceRow,
+    valid_from: String,
+    valid_to: Option<String>,
+    action: String,
+    user_id: Option<Id>,
+    user_name: Option<String>,
+    user_display_name: Option<String>,
+}
+
+impl TryFrom<VersionRow> for PlaceVersion {
+    type Error = StoreError;
+    fn try_from(row: VersionRow) -> Result<PlaceVersion> {
+        Ok(PlaceVersion {
+            place: Place::try_from(row.place)?,
+            action: parse::<EditAction>("edit action", &row.action)?,
+            valid_from: row.valid_from,
+            valid_to: row.valid_to,
+            user: row.user_id.zip(row.user_name).map(|(id, name)| UserRef {
+                id,
+                name,
+                display_name: row.user_display_name,
+            }),
+        })
+    }
+}
+
+/// Maps every row, stopping at the first that cannot be read.
+pub(crate) fn all<R, T: TryFrom<R, Error = StoreError>>(rows: Vec<R>) -> Result<Vec<T>> {
+    rows.into_iter().map(T::try_from).collect()
+}
+
+/// Encodes a geometry as OGC WKB (2D).
+pub(crate) fn to_wkb(geometry: impl Into<Geometry<f64>>) -> Vec<u8> {
+    geometry
+        .into()
+        .to_wkb(CoordDimensions::xy())
+        .expect("writing WKB into memory cannot fail")
+}
+
+/// Decodes stored WKB into a multipolygon (a polygon is promoted).
+pub(crate) fn multipolygon_from_wkb(bytes: &[u8]) -> Result<MultiPolygon<f64>> {
+    let geometry = Wkb(bytes)
+        .to_geo()
+        .map_err(|e| StoreError::Corrupt(format!("stored geometry is not valid WKB: {e}")))?;
+    match geometry {
+        Geometry::MultiPolygon(m) => Ok(m),
+        Geometry::Polygon(p) => Ok(MultiPolygon(vec![p])),
+        other => Err(StoreError::Corrupt(format!(
+            "stored geometry is a {other:?}, not a polygon"
+        ))),
+    }
+}
+
+/// The stored fields of a place as a version row keeps them.
+pub(crate) struct NewVersion<'a> {
+    pub id: Id,
+    pub version: i64,
+    pub place: &'a PlaceFields,
+    pub at: &'a str,
+    /// `None` for the new current version; a deletion's version ends when it starts.
+    pub valid_to: Option<&'a str>,
+    pub action: EditAction,
+    pub user_id: Option<Id>,
+}
