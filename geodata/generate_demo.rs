@@ -734,31 +734,58 @@ fn area_stats(
     (crossing, area_edges, split)
 }
 
+/// Every step in order; each makes one layer (or what later layers are placed in) from its own
+/// fixed seed.
 fn generate() -> Demo {
     let lat = Lattice::build(&mut Rng::new(0x5EED_0001));
-    let cent = &lat.cent;
-    let street_cells: Vec<usize> = (0..NX * NY)
+    let street_cells = street_cells();
+    let street_ring = lat.outline(&street_cells).expect("street outline");
+    let (communities, comm_def) = communities(&lat, &street_cells);
+    let (mut grids, grid_comm) = grids(&lat, &communities, &comm_def);
+    let areas = areas(&lat, &street_cells, &grids);
+    let estate_of_grid = estates(&mut grids, &grid_comm, &comm_def, communities.len());
+    let (buildings, households) =
+        buildings_and_households(&lat, &grids, &grid_comm, &comm_def, &estate_of_grid);
+    let roads = roads(&lat, &communities, &grids, &buildings);
+    let mut water = sea(&street_ring);
+    water.extend(pond(&lat, &grids, &estate_of_grid, &buildings));
+
+    Demo {
+        street_ring,
+        communities,
+        grids,
+        areas,
+        buildings,
+        households,
+        water,
+        roads,
+    }
+}
+
+/// The lattice cells inside the street.
+fn street_cells() -> Vec<usize> {
+    (0..NX * NY)
         .filter(|&c| {
             let (i, j) = cell_ij(c);
             in_street(i, j)
         })
-        .collect();
-    let street_ring = lat.outline(&street_cells).expect("street outline");
+        .collect()
+}
 
-    // Communities: sizes proportional to their number of grids (denser in 香港花园).
+/// The communities in code order, and the [`COMMUNITIES`] index of each. Their sizes are
+/// proportional to their number of grids (denser in 香港花园).
+fn communities(lat: &Lattice, street_cells: &[usize]) -> (Vec<Region>, Vec<usize>) {
     let weights: Vec<f64> = COMMUNITIES
         .iter()
         .map(|&(_, _, g, _)| g as f64 * if g >= 10 { 10.0 } else { 14.0 })
         .collect();
-    let comm_parts = partition(&lat, &street_cells, &weights, 12, 0x5EED_0002, None, |_| {
-        true
-    });
+    let comm_parts = partition(lat, street_cells, &weights, 12, 0x5EED_0002, None, |_| true);
     let order = reading_order(
         &comm_parts
             .iter()
             .map(|(c, _)| c.clone())
             .collect::<Vec<_>>(),
-        cent,
+        &lat.cent,
         500.0,
     );
     let mut communities = Vec::new();
@@ -774,15 +801,18 @@ fn generate() -> Demo {
         });
         comm_def.push(r);
     }
+    (communities, comm_def)
+}
 
-    // Grids within each community.
+/// The grids within each community, unnamed (see [`estates`]), and the community index of each.
+fn grids(lat: &Lattice, communities: &[Region], comm_def: &[usize]) -> (Vec<Region>, Vec<usize>) {
     let mut grids = Vec::new();
     let mut grid_comm = Vec::new(); // community index per grid
     for (ci, comm) in communities.iter().enumerate() {
         let def = COMMUNITIES[comm_def[ci]];
         let targets = vec![1.0; def.2];
         let parts = partition(
-            &lat,
+            lat,
             &comm.cells,
             &targets,
             4,
@@ -792,14 +822,14 @@ fn generate() -> Demo {
         );
         let order = reading_order(
             &parts.iter().map(|(c, _)| c.clone()).collect::<Vec<_>>(),
-            cent,
+            &lat.cent,
             280.0,
         );
         for (n, &r) in order.iter().enumerate() {
             let (cells, ring) = parts[r].clone();
             grids.push(Region {
                 code: format!("{}{:03}", comm.code, n + 1),
-                name: String::new(), // named below, once estates are known
+                name: String::new(), // named by `estates`, once estates are known
                 parent_code: comm.code.clone(),
                 cells,
                 ring,
@@ -807,9 +837,12 @@ fn generate() -> Demo {
             grid_comm.push(ci);
         }
     }
+    (grids, grid_comm)
+}
 
-    // Responsibility areas: a second, independent grouping of the same cells, accepted
-    // only if it cuts across most grids.
+/// Responsibility areas: a second, independent grouping of the same cells, accepted only if it
+/// cuts across most grids.
+fn areas(lat: &Lattice, street_cells: &[usize], grids: &[Region]) -> Vec<Region> {
     let mut grid_of = vec![usize::MAX; NX * NY];
     for (g, grid) in grids.iter().enumerate() {
         for &c in &grid.cells {
@@ -817,14 +850,14 @@ fn generate() -> Demo {
         }
     }
     let area_parts = partition(
-        &lat,
-        &street_cells,
+        lat,
+        street_cells,
         &[1.0; N_AREAS],
         20,
         0x5EED_0200,
         Some(&grid_of),
         |regions| {
-            let (crossing, area_edges, split) = area_stats(regions, &grid_of, &grids);
+            let (crossing, area_edges, split) = area_stats(regions, &grid_of, grids);
             crossing * 10 >= area_edges * 8 && split * 4 >= grids.len() * 3
         },
     );
@@ -834,19 +867,19 @@ fn generate() -> Demo {
             .map(|(c, _)| c.clone())
             .collect::<Vec<_>>(),
         &grid_of,
-        &grids,
+        grids,
     );
     println!(
         "areas: {crossing} of {area_edges} lattice edges of area boundaries run inside a grid; \
          {split} of {} grids are split between areas",
         grids.len()
     );
-    let areas: Vec<Region> = reading_order(
+    reading_order(
         &area_parts
             .iter()
             .map(|(c, _)| c.clone())
             .collect::<Vec<_>>(),
-        cent,
+        &lat.cent,
         600.0,
     )
     .into_iter()
@@ -858,15 +891,26 @@ fn generate() -> Demo {
         cells: area_parts[r].0.clone(),
         ring: area_parts[r].1.clone(),
     })
-    .collect();
+    .collect()
+}
 
-    // Estates: one per grid, except that the first grids of 香港花园社区 share one.
-    let mut estate_of_grid = Vec::new(); // (estate name, road, gate number)
+/// A residential estate (小区): its name, the road its gate is on and the gate's number.
+type Estate = (String, String, u32);
+
+/// The estate of each grid: one per grid, except that the first grids of 香港花园社区 share one.
+/// Names the grids too, since most are named after their estate.
+fn estates(
+    grids: &mut [Region],
+    grid_comm: &[usize],
+    comm_def: &[usize],
+    n_communities: usize,
+) -> Vec<Estate> {
+    let mut estate_of_grid = Vec::new();
     let mut next_estate = ESTATES.iter();
     let mut gate: BTreeMap<&str, u32> = BTreeMap::new();
     let mut rng = Rng::new(0x5EED_0300);
-    let mut hk_estate: Option<(String, String, u32)> = None;
-    let mut seen_in_comm = vec![0usize; communities.len()];
+    let mut hk_estate: Option<Estate> = None;
+    let mut seen_in_comm = vec![0usize; n_communities];
     for (g, grid) in grids.iter_mut().enumerate() {
         let ci = grid_comm[g];
         let def = COMMUNITIES[comm_def[ci]];
@@ -893,8 +937,19 @@ fn generate() -> Demo {
         };
         estate_of_grid.push(estate);
     }
+    estate_of_grid
+}
 
-    // Buildings and households.
+/// The buildings of every grid and the households living in them. Buildings are placed cell by
+/// cell (at most three per cell, clear of each other and of the cell's edges) until the grid
+/// houses its target number of households.
+fn buildings_and_households(
+    lat: &Lattice,
+    grids: &[Region],
+    grid_comm: &[usize],
+    comm_def: &[usize],
+    estate_of_grid: &[Estate],
+) -> (Vec<Building>, Vec<Household>) {
     let mut brng = Rng::new(0x5EED_0400);
     let mut hrng = Rng::new(0x5EED_0500);
     let mut buildings = Vec::new();
@@ -937,64 +992,10 @@ fn generate() -> Demo {
                 if placed.len() >= 3 {
                     break;
                 }
-                let kind = brng.weighted(mix);
-                let (floors, units, rooms, unit_len, width) = match kind {
-                    Kind::LowRise => (
-                        brng.int(2, 4),
-                        brng.int(1, 2),
-                        brng.int(1, 2),
-                        brng.range(10.0, 13.0),
-                        brng.range(9.0, 11.0),
-                    ),
-                    Kind::Block => (
-                        brng.weighted(&[(5, 12), (6, 45), (7, 33), (8, 10)]),
-                        brng.weighted(&[(1, 25), (2, 40), (3, 25), (4, 10)]),
-                        2,
-                        brng.range(12.0, 15.0),
-                        brng.range(10.0, 12.5),
-                    ),
-                    Kind::MidRise => (
-                        brng.int(9, 12),
-                        brng.int(1, 3),
-                        2,
-                        brng.range(13.0, 16.0),
-                        brng.range(12.0, 14.0),
-                    ),
-                    Kind::HighRise => (
-                        brng.int(18, 33),
-                        brng.int(1, 2),
-                        brng.int(2, 4),
-                        brng.range(15.0, 18.0),
-                        brng.range(15.0, 19.0),
-                    ),
-                };
-                let len = (f64::from(units) * unit_len).max(width + 2.0).min(60.0);
-                // Centre: bilinear position inside the cell; axis: along the cell's
-                // southern edge, turned by a few degrees.
-                let (s, t) = (brng.range(0.22, 0.78), brng.range(0.22, 0.78));
-                let lerp = |a: [f64; 2], b: [f64; 2], k: f64| {
-                    [a[0] + (b[0] - a[0]) * k, a[1] + (b[1] - a[1]) * k]
-                };
-                let centre = lerp(lerp(q[0], q[1], s), lerp(q[3], q[2], s), t);
-                let base = norm(sub(q[1], q[0]));
-                let tilt = brng.range(-0.07, 0.07);
-                let u = norm([base[0] - tilt * base[1], base[1] + tilt * base[0]]);
-                let rect = Rect {
-                    c: centre,
-                    u,
-                    v: [-u[1], u[0]],
-                    half_len: len / 2.0,
-                    half_wid: width / 2.0,
-                };
+                let size = BuildingSize::draw(brng.weighted(mix), &mut brng);
+                let rect = footprint(&q, &size, &mut brng);
                 let corners = rect.corners();
-                let inside = corners.iter().all(|&p| {
-                    (0..4).all(|k| {
-                        let (a, b) = (q[k], q[(k + 1) % 4]);
-                        let e = sub(b, a);
-                        (e[0] * (p[1] - a[1]) - e[1] * (p[0] - a[0])) / dot(e, e).sqrt() >= 4.0
-                    })
-                });
-                if !inside || !placed.iter().all(|o| o.clear_of(&rect, 8.0)) {
+                if !inside_cell(&q, &corners) || !placed.iter().all(|o| o.clear_of(&rect, 8.0)) {
                     continue;
                 }
                 in_grid += 1;
@@ -1002,92 +1003,188 @@ fn generate() -> Demo {
                 *no += 1;
                 let code = format!("{}-B{in_grid:03}", grid.code);
                 let address = format!("{ADDRESS_PREFIX}{road}{gate_no}号{no}号楼");
-                let entrances: Vec<Fix> = (0..units)
-                    .map(|k| {
-                        let a = ((f64::from(k) + 0.5) / f64::from(units) - 0.5) * len;
-                        to_fix(rect.at(a, -width / 4.0))
-                    })
-                    .collect();
-                for unit in 1..=units {
-                    for floor in 1..=floors {
-                        for room in 1..=rooms {
-                            if hrng.chance(0.07) {
-                                continue; // vacant
-                            }
-                            let room_s = format!("{floor:02}{room:02}");
-                            let mut tags = Vec::new();
-                            for &(tag, p) in &TAGS {
-                                if hrng.chance(p) {
-                                    tags.push(tag);
-                                }
-                            }
-                            let alone = tags.contains(&"elderly_alone");
-                            let child = tags.contains(&"child_left_behind");
-                            if alone && child {
-                                tags.retain(|&t| t != "child_left_behind");
-                            }
-                            let people = if alone {
-                                1
-                            } else {
-                                let p = hrng.weighted(&[
-                                    (1, 10),
-                                    (2, 30),
-                                    (3, 34),
-                                    (4, 15),
-                                    (5, 8),
-                                    (6, 3),
-                                ]);
-                                if child { p.max(2) } else { p }
-                            };
-                            let mut head_name = hrng.pick(&SURNAMES).to_string();
-                            head_name.push_str(hrng.pick(&GIVEN));
-                            if hrng.chance(0.7) {
-                                head_name.push_str(hrng.pick(&GIVEN));
-                            }
-                            let idx = households.len() as u64;
-                            households.push(Household {
-                                code: format!("{code}-{unit}-{room_s}"),
-                                building_code: code.clone(),
-                                unit,
-                                floor,
-                                room: room_s,
-                                address: format!("{address}{unit}单元{floor}{room:02}户"),
-                                head_name,
-                                phone: format!("1380000{:04}", (idx * 7919 + 2357) % 10_000),
-                                people,
-                                tags,
-                                point: entrances[unit as usize - 1],
-                            });
-                            housed += 1;
-                        }
-                    }
-                }
+                housed +=
+                    building_households(&mut hrng, &mut households, &code, &address, &size, &rect);
                 buildings.push(Building {
                     code,
                     name: format!("{estate}{no}号楼"),
                     address,
-                    floors,
-                    units,
+                    floors: size.floors,
+                    units: size.units,
                     ring: corners.iter().map(|&p| to_fix(p)).collect(),
                 });
                 placed.push(rect);
             }
         }
     }
+    (buildings, households)
+}
 
-    let roads = roads(&lat, &communities, &grids, &buildings);
-    let mut water = sea(&street_ring);
-    water.extend(pond(&lat, &grids, &estate_of_grid, &buildings));
+/// A building's size, drawn for its kind.
+struct BuildingSize {
+    floors: u32,
+    units: u32,
+    /// Flats per floor of each unit (entrance).
+    rooms: u32,
+    /// Depth of the building, metres.
+    width: f64,
+    /// Length of the building, metres: its units side by side, within bounds.
+    len: f64,
+}
 
-    Demo {
-        street_ring,
-        communities,
-        grids,
-        areas,
-        buildings,
-        households,
-        water,
-        roads,
+impl BuildingSize {
+    fn draw(kind: Kind, rng: &mut Rng) -> BuildingSize {
+        let (floors, units, rooms, unit_len, width) = match kind {
+            Kind::LowRise => (
+                rng.int(2, 4),
+                rng.int(1, 2),
+                rng.int(1, 2),
+                rng.range(10.0, 13.0),
+                rng.range(9.0, 11.0),
+            ),
+            Kind::Block => (
+                rng.weighted(&[(5, 12), (6, 45), (7, 33), (8, 10)]),
+                rng.weighted(&[(1, 25), (2, 40), (3, 25), (4, 10)]),
+                2,
+                rng.range(12.0, 15.0),
+                rng.range(10.0, 12.5),
+            ),
+            Kind::MidRise => (
+                rng.int(9, 12),
+                rng.int(1, 3),
+                2,
+                rng.range(13.0, 16.0),
+                rng.range(12.0, 14.0),
+            ),
+            Kind::HighRise => (
+                rng.int(18, 33),
+                rng.int(1, 2),
+                rng.int(2, 4),
+                rng.range(15.0, 18.0),
+                rng.range(15.0, 19.0),
+            ),
+        };
+        let len = (f64::from(units) * unit_len).max(width + 2.0).min(60.0);
+        BuildingSize {
+            floors,
+            units,
+            rooms,
+            width,
+            len,
+        }
+    }
+}
+
+/// Where a building of this size would stand in the cell `q` (corners in local metres).
+/// Centre: bilinear position inside the cell; axis: along the cell's southern edge, turned by a
+/// few degrees.
+fn footprint(q: &[[f64; 2]; 4], size: &BuildingSize, rng: &mut Rng) -> Rect {
+    let (s, t) = (rng.range(0.22, 0.78), rng.range(0.22, 0.78));
+    let lerp =
+        |a: [f64; 2], b: [f64; 2], k: f64| [a[0] + (b[0] - a[0]) * k, a[1] + (b[1] - a[1]) * k];
+    let centre = lerp(lerp(q[0], q[1], s), lerp(q[3], q[2], s), t);
+    let base = norm(sub(q[1], q[0]));
+    let tilt = rng.range(-0.07, 0.07);
+    let u = norm([base[0] - tilt * base[1], base[1] + tilt * base[0]]);
+    Rect {
+        c: centre,
+        u,
+        v: [-u[1], u[0]],
+        half_len: size.len / 2.0,
+        half_wid: size.width / 2.0,
+    }
+}
+
+/// Whether every corner lies at least 4 m inside the cell `q`.
+fn inside_cell(q: &[[f64; 2]; 4], corners: &[[f64; 2]; 4]) -> bool {
+    corners.iter().all(|&p| {
+        (0..4).all(|k| {
+            let (a, b) = (q[k], q[(k + 1) % 4]);
+            let e = sub(b, a);
+            (e[0] * (p[1] - a[1]) - e[1] * (p[0] - a[0])) / dot(e, e).sqrt() >= 4.0
+        })
+    })
+}
+
+/// The households of one building, appended to `households` (whose length numbers the phone
+/// numbers); returns how many. Each flat is vacant with probability 0.07; each household stands
+/// at its unit's entrance.
+fn building_households(
+    rng: &mut Rng,
+    households: &mut Vec<Household>,
+    code: &str,
+    address: &str,
+    size: &BuildingSize,
+    rect: &Rect,
+) -> usize {
+    let units = size.units;
+    let entrances: Vec<Fix> = (0..units)
+        .map(|k| {
+            let a = ((f64::from(k) + 0.5) / f64::from(units) - 0.5) * size.len;
+            to_fix(rect.at(a, -size.width / 4.0))
+        })
+        .collect();
+    let before = households.len();
+    for unit in 1..=units {
+        for floor in 1..=size.floors {
+            for room in 1..=size.rooms {
+                if rng.chance(0.07) {
+                    continue; // vacant
+                }
+                let room_s = format!("{floor:02}{room:02}");
+                let tags = household_tags(rng);
+                let people = household_people(rng, &tags);
+                let mut head_name = rng.pick(&SURNAMES).to_string();
+                head_name.push_str(rng.pick(&GIVEN));
+                if rng.chance(0.7) {
+                    head_name.push_str(rng.pick(&GIVEN));
+                }
+                let idx = households.len() as u64;
+                households.push(Household {
+                    code: format!("{code}-{unit}-{room_s}"),
+                    building_code: code.to_string(),
+                    unit,
+                    floor,
+                    room: room_s,
+                    address: format!("{address}{unit}单元{floor}{room:02}户"),
+                    head_name,
+                    phone: format!("1380000{:04}", (idx * 7919 + 2357) % 10_000),
+                    people,
+                    tags,
+                    point: entrances[unit as usize - 1],
+                });
+            }
+        }
+    }
+    households.len() - before
+}
+
+/// A household's [`TAGS`], each drawn with its probability; an elderly person living alone is
+/// not also a child left behind.
+fn household_tags(rng: &mut Rng) -> Vec<&'static str> {
+    let mut tags = Vec::new();
+    for &(tag, p) in &TAGS {
+        if rng.chance(p) {
+            tags.push(tag);
+        }
+    }
+    if tags.contains(&"elderly_alone") && tags.contains(&"child_left_behind") {
+        tags.retain(|&t| t != "child_left_behind");
+    }
+    tags
+}
+
+/// How many people a household has: one for an elderly person alone, at least two with a child
+/// left behind.
+fn household_people(rng: &mut Rng, tags: &[&str]) -> u32 {
+    if tags.contains(&"elderly_alone") {
+        return 1;
+    }
+    let p = rng.weighted(&[(1, 10), (2, 30), (3, 34), (4, 15), (5, 8), (6, 3)]);
+    if tags.contains(&"child_left_behind") {
+        p.max(2)
+    } else {
+        p
     }
 }
 
