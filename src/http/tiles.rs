@@ -19,6 +19,7 @@
 use super::AppState;
 use super::client::BaseUrl;
 use super::error::ApiError;
+use super::query::crs_param;
 use crate::spatial::crs::Crs;
 use crate::spatial::tiles::{self as tile_math, TileId};
 use crate::tiles::{Datum, TileService, default_sources};
@@ -48,10 +49,10 @@ const X_CACHE: header::HeaderName = header::HeaderName::from_static("x-cache");
 /// The [`Datum`] of the `crs` query parameter: absent or `wgs84` (any spelling [`Crs`] accepts),
 /// or `gcj02`.
 fn datum_from_query(crs: Option<&str>) -> Result<Datum, ApiError> {
-    match crs.map(Crs::parse).transpose()? {
-        None | Some(Crs::Wgs84) => Ok(Datum::Wgs84),
-        Some(Crs::Gcj02) => Ok(Datum::Gcj02),
-        Some(other) => Err(ApiError::bad_request(
+    match crs_param(crs)? {
+        Crs::Wgs84 => Ok(Datum::Wgs84),
+        Crs::Gcj02 => Ok(Datum::Gcj02),
+        other => Err(ApiError::bad_request(
             "unsupported_crs",
             format!("tiles are drawn in Web Mercator over wgs84 or gcj02, not {other}"),
         )),
