@@ -31,10 +31,10 @@ use std::hint::black_box;
 use std::sync::Arc;
 use wangge::app::{App, ChangeLog, MapData, NewAccount};
 use wangge::auth::Role;
-use wangge::http::tiles::{CacheStats, Datum, TileService, default_sources};
 use wangge::model::PlaceKind;
 use wangge::model::edit::{EditAction, PlaceChange, PlaceFields};
 use wangge::spatial::tiles::{TileId, encode_tile, tiles_covering};
+use wangge::tiles::{CacheStats, Datum, TileService, default_sources};
 
 /// The demo street loaded through the `App`, and its map data.
 fn demo_map_data() -> (tempfile::TempDir, Arc<MapData>) {

@@ -8,6 +8,7 @@
 //! - [`http`]: the axum API;
 //! - [`app`]: the store and the spatial index kept in step;
 //! - [`geodata`]: GeoJSON import and export; [`demo`]: the built-in demo street;
+//! - [`tiles`]: the vector tile layers, their cache and the service that keeps it fresh;
 //! - [`spatial`]: the spatial core, pure Rust (index, ownership rule, CRS, validation);
 //! - [`auth`]: accounts, roles, password hashing and bearer tokens;
 //! - [`store`]: persistence behind one trait;
@@ -21,4 +22,5 @@ pub mod http;
 pub mod model;
 pub mod spatial;
 pub mod store;
+pub mod tiles;
 pub mod timestamp;

@@ -33,6 +33,25 @@ pub fn now() -> String {
     format(OffsetDateTime::now_utc())
 }
 
+/// Unix seconds as an RFC 3339 UTC timestamp to the second (`2026-11-28T08:00:00Z`): the form
+/// of token expiries and OGC `timeStamp`s. Seconds outside the years 0000 to 9999 are clamped to
+/// them, so the year always has four digits.
+///
+/// ```
+/// assert_eq!(wangge::timestamp::rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+/// ```
+pub fn rfc3339(secs: i64) -> String {
+    /// 0000-01-01T00:00:00Z and 9999-12-31T23:59:59Z.
+    const FIRST: i64 = -62_167_219_200;
+    const LAST: i64 = 253_402_300_799;
+    OffsetDateTime::from_unix_timestamp(secs.clamp(FIRST, LAST))
+        .expect("within the years the time crate holds")
+        .format(format_description!(
+            "[year]-[month]-[day]T[hour]:[minute]:[second]Z"
+        ))
+        .expect("a four-digit year formats")
+}
+
 /// Why an `at=` was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AtError {
@@ -110,6 +129,15 @@ mod tests {
         );
         assert_eq!(parse_at("0001-01-01").unwrap(), "0001-01-01T15:59:59.999Z");
         assert_eq!(parse_at("9999-12-31").unwrap(), "9999-12-31T15:59:59.999Z");
+    }
+
+    #[test]
+    fn seconds_format_as_rfc3339_utc_with_four_digit_years() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(1_795_852_800 + 3661), "2026-11-28T09:01:01Z");
+        assert_eq!(rfc3339(-1), "1969-12-31T23:59:59Z");
+        assert_eq!(rfc3339(i64::MIN), "0000-01-01T00:00:00Z");
+        assert_eq!(rfc3339(i64::MAX), "9999-12-31T23:59:59Z");
     }
 
     #[test]

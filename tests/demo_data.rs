@@ -1,6 +1,6 @@
 //! Checks the committed demo data set in `geodata/demo` (see `geodata/README.md`).
 //!
-//! The files are produced by `geodata/generate_demo.rs`; these tests only read them, so
+//! The files are produced by `geodata/generate_demo/`; these tests only read them, so
 //! they also guard hand edits. Reproducibility of the files themselves is checked with
 //! `cargo run --example generate_demo -- geodata/demo && git diff --exit-code geodata/demo`.
 

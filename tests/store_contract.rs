@@ -860,41 +860,24 @@ async fn user(store: &Arc<dyn Store>, name: &str, role: Role, shown: Option<&str
         .unwrap()
 }
 
-/// Unix milliseconds of a stored claim time (`YYYY-MM-DDTHH:MM:SS.mmmZ`).
+/// Unix milliseconds of a stored claim time (`YYYY-MM-DDTHH:MM:SS.mmmZ`), read with the `time`
+/// crate as an independent check of the stored text.
 fn millis(t: &str) -> i64 {
     assert_eq!(t.len(), 24, "{t}");
     assert!(t.ends_with('Z'), "{t}");
-    let n = |r: std::ops::Range<usize>| t[r].parse::<i64>().unwrap();
-    let (y, m, d) = (n(0..4), n(5..7), n(8..10));
-    // Days from civil (Howard Hinnant), as an independent check of the stored text.
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
-    let days = era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468;
-    ((days * 24 + n(11..13)) * 60 + n(14..16)) * 60_000 + n(17..19) * 1000 + n(20..23)
+    let instant = time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|e| panic!("{t}: {e}"));
+    i64::try_from(instant.unix_timestamp_nanos() / 1_000_000).unwrap()
 }
 
 /// Unix milliseconds in the stored form, the inverse of [`millis`].
 fn stored(ms: i64) -> String {
-    let (days, rem) = (ms.div_euclid(86_400_000), ms.rem_euclid(86_400_000));
-    // Civil from days (Howard Hinnant).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    let (h, m, sec, milli) = (
-        rem / 3_600_000,
-        rem / 60_000 % 60,
-        rem / 1000 % 60,
-        rem % 1000,
-    );
-    format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{sec:02}.{milli:03}Z")
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap()
+        .format(time::macros::format_description!(
+            "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+        ))
+        .unwrap()
 }
 
 async fn users_keep_their_contact_details(store: Arc<dyn Store>) {

@@ -6,9 +6,9 @@
 use super::AppState;
 use super::error::ApiError;
 use super::json::ApiJson;
+use super::query::crs_param;
 use crate::app::Past;
 use crate::model::{Holder, Id};
-use crate::spatial::crs::Crs;
 use crate::spatial::index::{Located, SpatialIndex};
 use axum::Json;
 use axum::extract::{Query, State};
@@ -110,11 +110,6 @@ fn required(value: Option<f64>, name: &str, hint: &str) -> Result<f64, ApiError>
             format!("the parameter {name} is missing; {hint}"),
         )
     })
-}
-
-/// Parses `crs`, defaulting to WGS84.
-fn crs_param(raw: Option<&str>) -> Result<Crs, ApiError> {
-    Ok(raw.map(Crs::parse).transpose()?.unwrap_or(Crs::Wgs84))
 }
 
 /// The places and holders as they were `at` an instant; `None` (no `at`) answers from now.

@@ -9,6 +9,7 @@ pub mod limits;
 pub mod lookup;
 pub mod ogc;
 pub mod places;
+pub mod query;
 pub mod security;
 pub mod tiles;
 pub mod web;

@@ -10,8 +10,8 @@
 
 use super::AppState;
 use super::error::ApiError;
+use super::query::crs_param;
 use crate::model::{Id, PlaceKind};
-use crate::spatial::crs::Crs;
 use axum::extract::{Path, Query, State};
 use axum::handler::HandlerWithoutStateExt;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
@@ -338,10 +338,9 @@ async fn labels(
     Query(query): Query<LabelQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let crs = match query.crs.as_deref() {
-        None | Some("") => Crs::Wgs84,
-        Some(s) => Crs::parse(s)?,
-    };
+    // An empty `?crs=` has always meant WGS84 here (elsewhere it is 400 unknown_crs); kept so
+    // that no answer changes.
+    let crs = crs_param(query.crs.as_deref().filter(|s| !s.is_empty()))?;
     let data = state.app.map_data();
     let etag = format!("W/\"labels-{}-{}\"", data.version, crs.name());
     if headers

@@ -39,7 +39,7 @@ impl CacheStats {
 
 /// The tile sources with their prepared features and the tile cache.
 pub struct TileService {
-    pub(super) sources: Vec<Box<dyn TileSource>>,
+    sources: Vec<Box<dyn TileSource>>,
     /// [`TileSource::depends_on`] of each source.
     aspects: Vec<Vec<Aspect>>,
     prepared: Mutex<HashMap<(usize, Datum, u8), Prepared>>,
@@ -119,6 +119,11 @@ impl TileService {
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
         }
+    }
+
+    /// The sources, in drawing order from the bottom.
+    pub fn sources(&self) -> &[Box<dyn TileSource>] {
+        &self.sources
     }
 
     /// The layers served, in order.
@@ -291,8 +296,8 @@ impl TileService {
 pub(super) mod tests {
     use super::*;
     use crate::app::HouseholdPoint;
-    use crate::http::tiles::default_sources;
     use crate::model::{Id, Place, PlaceKind};
+    use crate::tiles::default_sources;
     use geo::{Coord, MultiPolygon, polygon};
     use geozero::ToGeo;
     use geozero::mvt::{Message, Tile};
@@ -327,7 +332,7 @@ pub(super) mod tests {
     }
 
     /// Version 1: one grid (id 1) with one household and one area (id 2) over it.
-    pub(in crate::http::tiles) fn data(west: f64) -> MapData {
+    pub(in crate::tiles) fn data(west: f64) -> MapData {
         let mut area = grid(2, west);
         area.kind = PlaceKind::Area;
         MapData::default().followed_by(

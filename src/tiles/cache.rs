@@ -65,7 +65,7 @@ impl EncodedTile {
     }
 
     /// Whether an `If-None-Match` value names this tile (either representation, weak or strong).
-    pub(super) fn matches(&self, if_none_match: &str) -> bool {
+    pub fn matches(&self, if_none_match: &str) -> bool {
         if_none_match.split(',').any(|tag| {
             let tag = tag.trim();
             let tag = tag.strip_prefix("W/").unwrap_or(tag);
@@ -216,5 +216,14 @@ mod tests {
         assert_ne!(a.etag(false), b.etag(false));
         assert_ne!(a.etag(false), a.etag(true));
         assert!(a.matches(&a.etag(true)) && !a.matches(&b.etag(false)));
+    }
+
+    #[test]
+    fn if_none_match_names_either_representation() {
+        let t = EncodedTile::new(vec![1, 2, 3]);
+        assert!(t.matches(&t.etag(false)));
+        assert!(t.matches(&format!("\"x\", W/{}", t.etag(true))));
+        assert!(t.matches("*"));
+        assert!(!t.matches("\"something-else\""));
     }
 }

@@ -1,0 +1,33 @@
+//! Query parameters shared by several resources.
+
+use super::error::ApiError;
+use crate::spatial::crs::Crs;
+
+/// The `crs` a request names (a query parameter or a body field), WGS84 when it names none.
+/// Any spelling [`Crs::parse`] accepts; anything else, the empty string included, is 400
+/// `unknown_crs`. (OGC API requests name their CRS by URI only, and are parsed in
+/// `ogc::params`.)
+pub fn crs_param(raw: Option<&str>) -> Result<Crs, ApiError> {
+    Ok(raw.map(Crs::parse).transpose()?.unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::StatusCode;
+    use axum::response::IntoResponse;
+
+    #[test]
+    fn crs_param_defaults_to_wgs84_and_refuses_what_it_cannot_read() {
+        assert_eq!(crs_param(None).unwrap(), Crs::Wgs84);
+        assert_eq!(crs_param(Some("gcj-02")).unwrap(), Crs::Gcj02);
+        assert_eq!(
+            crs_param(Some("urn:ogc:def:crs:EPSG::4549")).unwrap(),
+            Crs::Epsg(4549)
+        );
+        for bad in ["", "mars"] {
+            let status = crs_param(Some(bad)).unwrap_err().into_response().status();
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{bad:?}");
+        }
+    }
+}
