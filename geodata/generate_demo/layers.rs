@@ -222,11 +222,7 @@ fn communities(lat: &Lattice, street_cells: &[usize]) -> (Vec<Region>, Vec<usize
 }
 
 /// The grids within each community, unnamed (see [`estates`]), and the community index of each.
-fn grids(
-    lat: &Lattice,
-    communities: &[Region],
-    comm_def: &[usize],
-) -> (Vec<Region>, Vec<usize>) {
+fn grids(lat: &Lattice, communities: &[Region], comm_def: &[usize]) -> (Vec<Region>, Vec<usize>) {
     let mut grids = Vec::new();
     let mut grid_comm = Vec::new(); // community index per grid
     for (ci, comm) in communities.iter().enumerate() {
