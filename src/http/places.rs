@@ -78,11 +78,7 @@ fn params(params: Params) -> Result<HashMap<String, String>, ApiError> {
 }
 
 fn crs_of(params: &HashMap<String, String>) -> Result<Crs, ApiError> {
-    Ok(params
-        .get("crs")
-        .map(|c| Crs::parse(c))
-        .transpose()?
-        .unwrap_or(Crs::Wgs84))
+    super::query::crs_param(params.get("crs").map(String::as_str))
 }
 
 fn parse_id(raw: &str) -> Result<Id, ApiError> {
