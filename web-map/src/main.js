@@ -9,6 +9,7 @@
 import * as maplibregl from '/vendor/maplibre-gl/maplibre-gl.mjs';
 import { buildStyle, gridFillColour, LAYER_GROUPS, DENSITY_STOPS } from './style.js';
 import { bbox, interiorPoint, wgs84ToGcj02 } from './geo.js';
+import { lookupQuery } from './api.js';
 import { $, el, showMessage } from './ui.js';
 import { initAccount } from './account.js';
 import { areaDetails, initClaims, showsUnclaimed } from './claims.js';
@@ -41,13 +42,6 @@ async function getJson(url) {
   return body;
 }
 
-/** A coordinate of the map's own CRS as the query parameters of /api/v1/lookup. */
-function lookupParams([lon, lat], crs) {
-  const params = new URLSearchParams({ lon: lon.toFixed(7), lat: lat.toFixed(7) });
-  if (crs !== 'wgs84') params.set('crs', crs);
-  return params;
-}
-
 /**
  * "Which grid am I in" for a point, shown in the side panel.
  *
@@ -67,7 +61,7 @@ async function lookup(coord, crs, { mapPoint = null, what = '该位置' } = {}) 
   // On a phone the panel is under the map: bring the answer into view.
   if (window.matchMedia('(max-width: 720px)').matches) $('info').scrollIntoView({ block: 'nearest', behavior: 'smooth' });
   try {
-    const answer = await getJson(`/api/v1/lookup?${lookupParams(coord, crs)}`);
+    const answer = await getJson(`/api/v1/lookup?${lookupQuery(coord, crs)}`);
     if (seq !== state.lookupSeq) return; // a newer click won
     renderInfo(answer, what);
     highlight(answer.grid?.code ?? null);

@@ -3,23 +3,8 @@
 import assert from 'node:assert/strict';
 import test from 'node:test';
 import { validateStyleMin } from '@maplibre/maplibre-gl-style-spec';
-import { bbox, contains, interiorPoint, mapPositions, rings, snapPosition, wgs84ToGcj02 } from '../src/geo.js';
+import { bbox, interiorPoint, mapPositions, rings, snapPosition, wgs84ToGcj02 } from '../src/geo.js';
 import { buildStyle, LAYER_GROUPS } from '../src/style.js';
-import { demoLayer } from './helpers.mjs';
-
-test('interiorPoint lies inside every demo grid, community and area, and only in its own grid', async () => {
-  const grids = (await demoLayer('grids')).features;
-  for (const layer of ['grids', 'communities', 'areas', 'streets']) {
-    for (const f of (await demoLayer(layer)).features) {
-      const p = interiorPoint(f.geometry);
-      assert.ok(contains(f.geometry, p), `${f.properties.name}: ${p} is not inside`);
-      if (layer === 'grids') {
-        const owners = grids.filter((g) => contains(g.geometry, p)).map((g) => g.properties.code);
-        assert.deepEqual(owners, [f.properties.code]);
-      }
-    }
-  }
-});
 
 test('snapPosition: a neighbour vertex within the tolerance first, else the nearest point on an edge', () => {
   // 100 pixels a degree, y downwards like the screen.
@@ -42,9 +27,12 @@ test('snapPosition: a neighbour vertex within the tolerance first, else the near
 test('interiorPoint avoids holes and picks the larger part of a MultiPolygon', () => {
   const square = (x, y, s) => [[x, y], [x + s, y], [x + s, y + s], [x, y + s], [x, y]];
   const withHole = { type: 'Polygon', coordinates: [square(0, 0, 10), square(3, 3, 4)] };
-  const p = interiorPoint(withHole);
-  assert.ok(contains(withHole, p), `${p}`);
-  assert.ok(!contains({ type: 'Polygon', coordinates: [square(3, 3, 4)] }, p), `${p} is in the hole`);
+  // Inside the outer square, off its boundary, and neither in nor on the hole (3..7 × 3..7).
+  // Whether the demo places' interior points are theirs is asked of the server's lookup
+  // (test/lookup.test.mjs): the page has no inside test of its own.
+  const [x, y] = interiorPoint(withHole);
+  assert.ok(x > 0 && x < 10 && y > 0 && y < 10, `${x},${y}`);
+  assert.ok(x < 3 || x > 7 || y < 3 || y > 7, `${x},${y} is in the hole`);
   const multi = { type: 'MultiPolygon', coordinates: [[square(0, 0, 1)], [square(5, 5, 3)]] };
   const q = interiorPoint(multi);
   assert.ok(q[0] > 5 && q[0] < 8 && q[1] > 5 && q[1] < 8, `${q}`);
