@@ -84,3 +84,15 @@ export async function signOut() {
 export function hasRole(...roles) {
   return roles.includes(currentSession()?.user.role);
 }
+
+/**
+ * The query of GET /api/v1/lookup for [lon, lat] in `crs` (wgs84 or gcj02). The numbers go out
+ * as JavaScript prints them, the shortest text that parses back to the same double, so the server
+ * decides for exactly the point the page has: a point on a shared edge or vertex gets the owner
+ * the server's boundary rule gives it, not the owner of a point rounded a few millimetres away.
+ */
+export function lookupQuery([lon, lat], crs) {
+  const params = new URLSearchParams({ lon: String(lon), lat: String(lat) });
+  if (crs !== 'wgs84') params.set('crs', crs);
+  return params;
+}

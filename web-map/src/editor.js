@@ -7,7 +7,7 @@
 
 import { TerraDraw, TerraDrawLineStringMode, TerraDrawPolygonMode, TerraDrawSelectMode } from 'terra-draw';
 import { TerraDrawMapLibreGLAdapter } from '/vendor/terra-draw-maplibre-gl-adapter/terra-draw-maplibre-gl-adapter.modern.js';
-import { api, ApiError, hasRole } from './api.js';
+import { api, ApiError, hasRole, lookupQuery } from './api.js';
 import { bbox, mapPositions, rings, snapPosition, wgs84ToGcj02 } from './geo.js';
 import { $, el, formatTime, showMessage } from './ui.js';
 
@@ -221,9 +221,7 @@ export function editorTakesClick(e) {
 }
 
 async function pick(e) {
-  const params = new URLSearchParams({ lon: e.lngLat.lng.toFixed(7), lat: e.lngLat.lat.toFixed(7) });
-  if (ctx.crs !== 'wgs84') params.set('crs', ctx.crs);
-  const { body: answer } = await api(`/api/v1/lookup?${params}`);
+  const { body: answer } = await api(`/api/v1/lookup?${lookupQuery([e.lngLat.lng, e.lngLat.lat], ctx.crs)}`);
   const hit = { grids: answer.grid, communities: answer.community, areas: answer.areas?.[0] }[ed.layer];
   if (!hit) {
     status(`这里没有${LAYER_NAMES[ed.layer]}。`);

@@ -1,5 +1,6 @@
 // Small geometry helpers for the web map, free of MapLibre and of the DOM so that Node's test
-// runner can check them (test/geo.test.mjs).
+// runner can check them (test/unit.test.mjs). Nothing here decides which grid holds a point:
+// the page asks the server (GET /api/v1/lookup), whose boundary rule is src/spatial/owner.rs.
 
 /** Every [lon, lat] position of a GeoJSON geometry. */
 export function positions(geometry) {
@@ -65,29 +66,16 @@ export function interiorPoint(geometry) {
   return best.point;
 }
 
-/** Whether [lon, lat] is inside a Polygon or MultiPolygon (even-odd rule, holes excluded). */
-export function contains(geometry, [x, y]) {
-  let inside = false;
-  for (const rings of polygons(geometry)) {
-    for (const ring of rings) {
-      for (let i = 0, j = ring.length - 1; i < ring.length; j = i++) {
-        const [xi, yi] = ring[i];
-        const [xj, yj] = ring[j];
-        if (yi > y !== yj > y && x < ((xj - xi) * (y - yi)) / (yj - yi) + xi) inside = !inside;
-      }
-    }
-  }
-  return inside;
-}
-
-// GCJ-02 ("Mars coordinates"), the offset system of AMap and Tencent maps. The server does the
-// real work (src/spatial/crs.rs, tested against five libraries); the page only needs the forward
-// direction, to place a GPS position (WGS84) on a map drawn in GCJ-02. Same formula, same
-// "China box" rule: the identity outside it.
+// GCJ-02 ("Mars coordinates"), the offset system of AMap and Tencent maps. Which grid holds a point
+// and the GCJ-02 → WGS84 direction are the server's alone (a click is sent to /api/v1/lookup with
+// crs=gcj02). The page keeps only the forward direction, because the server answers no point or
+// API geometry in GCJ-02 (only tiles and label points): it places a GPS position (WGS84) and the
+// API's WGS84 geometry on a map drawn in GCJ-02. Same formula and "China box" as
+// src/spatial/crs.rs, checked against the server at hundreds of points (test/lookup.test.mjs).
 const KRASOVSKY_A = 6378245.0;
 const KRASOVSKY_EE = 0.006693421622965943;
 
-export function inChina(lon, lat) {
+function inChina(lon, lat) {
   return lon >= 72.004 && lon <= 137.8347 && lat >= 0.8293 && lat <= 55.8271;
 }
 
@@ -106,7 +94,7 @@ export function wgs84ToGcj02([lon, lat]) {
     300 + x + 2 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * sqrt(abs(x)) + common +
     ((20 * sin(x * PI) + 40 * sin((x / 3) * PI)) * 2) / 3 +
     ((150 * sin((x / 12) * PI) + 300 * sin((x / 30) * PI)) * 2) / 3;
-  const phi = (lat * PI) / 180;
+  const phi = lat * (PI / 180); // as Rust's f64::to_radians, so that both round alike
   const w = 1 - KRASOVSKY_EE * sin(phi) * sin(phi);
   const meridianRadius = (KRASOVSKY_A * (1 - KRASOVSKY_EE)) / (w * sqrt(w));
   const parallelRadius = (KRASOVSKY_A / sqrt(w)) * cos(phi);

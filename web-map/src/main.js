@@ -9,6 +9,7 @@
 import * as maplibregl from '/vendor/maplibre-gl/maplibre-gl.mjs';
 import { buildStyle, gridFillColour, LAYER_GROUPS, DENSITY_STOPS } from './style.js';
 import { bbox, interiorPoint, wgs84ToGcj02 } from './geo.js';
+import { lookupQuery } from './api.js';
 import { $, el, showMessage } from './ui.js';
 import { initAccount } from './account.js';
 import { areaDetails, initClaims, showsUnclaimed } from './claims.js';
@@ -41,13 +42,6 @@ async function getJson(url) {
   return body;
 }
 
-/** A coordinate of the map's own CRS as the query parameters of /api/v1/lookup. */
-function lookupParams([lon, lat], crs) {
-  const params = new URLSearchParams({ lon: lon.toFixed(7), lat: lat.toFixed(7) });
-  if (crs !== 'wgs84') params.set('crs', crs);
-  return params;
-}
-
 /**
  * "Which grid am I in" for a point, shown in the side panel.
  *
@@ -67,7 +61,7 @@ async function lookup(coord, crs, { mapPoint = null, what = '该位置' } = {}) 
   // On a phone the panel is under the map: bring the answer into view.
   if (window.matchMedia('(max-width: 720px)').matches) $('info').scrollIntoView({ block: 'nearest', behavior: 'smooth' });
   try {
-    const answer = await getJson(`/api/v1/lookup?${lookupParams(coord, crs)}`);
+    const answer = await getJson(`/api/v1/lookup?${lookupQuery(coord, crs)}`);
     if (seq !== state.lookupSeq) return; // a newer click won
     renderInfo(answer, what);
     highlight(answer.grid?.code ?? null);
@@ -311,6 +305,21 @@ function goToGrid(grid) {
 
 // ---- start ----
 
+/**
+ * The TileJSON of every layer the server lists at /tiles, by name, fetched once: the style takes
+ * its sources' zooms and the layers it can draw from them. A layer whose TileJSON does not come
+ * is left off the map.
+ */
+async function loadTileJson() {
+  // Like every request to /tiles/… (transformRequest below), in the map's CRS.
+  const crsQuery = state.crs === 'wgs84' ? '' : `?crs=${state.crs}`;
+  const { layers } = await getJson('/tiles');
+  const docs = await Promise.all(
+    layers.map((l) => getJson(`${l.tilejson}${crsQuery}`).catch((e) => console.warn(`no TileJSON for ${l.name}: ${e.message}`))),
+  );
+  return Object.fromEntries(layers.map((l, i) => [l.name, docs[i]]).filter(([, doc]) => doc));
+}
+
 async function start() {
   let config = { map_crs: 'wgs84', basemap: null };
   try {
@@ -319,15 +328,14 @@ async function start() {
     showMessage(`读取地图配置失败：${e.message}`, 'error');
   }
   state.crs = config.map_crs;
-  const crsQuery = state.crs === 'gcj02' ? '?crs=gcj02' : '';
-  const tilejson = await getJson(`/tiles/grids.json${crsQuery}`).catch(() => null);
-  const b = tilejson?.bounds;
+  const tilejson = await loadTileJson();
+  const b = tilejson.grids?.bounds;
   const hasData = b && b[2] - b[0] < 5 && b[3] - b[1] < 5;
   const lat = hasData ? (b[1] + b[3]) / 2 : 36;
 
   map = new maplibregl.Map({
     container: 'mapview',
-    style: buildStyle({ origin, crs: state.crs, basemap: config.basemap, lat }),
+    style: buildStyle({ origin, tilejson, crs: state.crs, basemap: config.basemap, lat }),
     ...(hasData ? { bounds: b, fitBoundsOptions: { padding: 24 } } : { center: [105, 35], zoom: 3 }),
     maxPitch: 70,
     attributionControl: { compact: false, customAttribution: '网格 wangge' },

@@ -1,6 +1,7 @@
-// The map's MapLibre style: every layer drawn from wangge's own vector tiles (/tiles/{layer}.json),
-// labels from the glyphs the server serves. Pure data, no DOM: test/style.test.mjs validates it
-// against the MapLibre style specification.
+// The map's MapLibre style: every layer drawn from wangge's own vector tiles, built from the
+// TileJSON of each layer (/tiles/{layer}.json) so that the zooms and the layers on offer are the
+// server's; labels from the glyphs the server serves. Pure data, no DOM: test/unit.test.mjs
+// validates it against the MapLibre style specification.
 
 /**
  * Font stacks. Latin letters, digits and symbols come from the server's glyph ranges
@@ -74,22 +75,39 @@ function roadWidth(lat, extra = 0) {
 
 const halo = { 'text-halo-color': 'rgba(255,255,255,0.92)', 'text-halo-width': 1.6, 'text-halo-blur': 0.3 };
 
+/** A vector source as its TileJSON describes it, inline, so that MapLibre does not fetch it again. */
+function vectorSource(tilejson) {
+  const { tiles, scheme = 'xyz', minzoom = 0, maxzoom = 22, bounds, attribution } = tilejson;
+  return { type: 'vector', tiles, scheme, minzoom, maxzoom, ...(bounds ? { bounds } : {}), ...(attribution ? { attribution } : {}) };
+}
+
+/**
+ * Keeps a style layer only if its source's TileJSON lists its source-layer, and starts it no
+ * lower than that vector layer's minzoom (the layer's own minzoom, where it has one, is a
+ * cartographic choice: buildings are clutter below 14). Layers of other sources pass as they are.
+ */
+function fitToTiles(layer, tilejson) {
+  if (!layer['source-layer']) return [layer];
+  const offered = tilejson[layer.source]?.vector_layers?.find((v) => v.id === layer['source-layer']);
+  if (!offered) return [];
+  const minzoom = Math.max(layer.minzoom ?? 0, offered.minzoom ?? 0);
+  return [minzoom > 0 ? { ...layer, minzoom } : layer];
+}
+
 /**
  * The style.
  *
  * @param {object} o
  * @param {string} o.origin - this server, e.g. http://127.0.0.1:8080
+ * @param {object} o.tilejson - the TileJSON of each of the server's tile layers, by name
+ *   (GET /tiles lists them); a layer without one is not drawn
  * @param {string} [o.crs='wgs84'] - the map's CRS (gcj02 under a GCJ-02 basemap), for the label points
  * @param {object|null} o.basemap - {url, crs, attribution} from /api/v1/web-config, or null
  * @param {number} o.lat - latitude the road widths are computed for
  * @param {boolean} [o.density=true] - grids coloured by density at low zoom
  */
-export function buildStyle({ origin, crs = 'wgs84', basemap = null, lat = 36, density = true }) {
-  const vector = (layer) => ({ type: 'vector', url: `${origin}/tiles/${layer}.json` });
-  const sources = {};
-  for (const layer of ['water', 'roads', 'districts', 'streets', 'communities', 'grids', 'areas', 'buildings', 'households']) {
-    sources[layer] = vector(layer);
-  }
+export function buildStyle({ origin, tilejson, crs = 'wgs84', basemap = null, lat = 36, density = true }) {
+  const sources = Object.fromEntries(Object.entries(tilejson).map(([name, tj]) => [name, vectorSource(tj)]));
   // One point per place for its label (a polygon cut into tiles would be labelled once per tile).
   sources.labels = { type: 'geojson', data: `${origin}/api/v1/labels${crs === 'wgs84' ? '' : `?crs=${crs}`}` };
   const layers = [{ id: 'background', type: 'background', paint: { 'background-color': COLOURS.land } }];
@@ -98,6 +116,8 @@ export function buildStyle({ origin, crs = 'wgs84', basemap = null, lat = 36, de
       type: 'raster',
       tiles: [basemap.url],
       tileSize: 256,
+      // The external service's own range is not known here; XYZ basemaps commonly end at 18, and
+      // MapLibre enlarges the last level's tiles beyond it.
       maxzoom: 18,
       ...(basemap.attribution ? { attribution: basemap.attribution } : {}),
     };
@@ -231,6 +251,9 @@ export function buildStyle({ origin, crs = 'wgs84', basemap = null, lat = 36, de
       },
     },
     {
+      // The households tiles carry one point per household from zoom 16 (the server's
+      // HOUSEHOLD_POINTS_MIN_ZOOM) and one per grid below it; the TileJSON does not say where
+      // the switch is, so it is written here.
       id: 'households-dots',
       type: 'circle',
       source: 'households',
@@ -369,7 +392,7 @@ export function buildStyle({ origin, crs = 'wgs84', basemap = null, lat = 36, de
     name: '网格 wangge',
     glyphs: `${origin}/glyphs/{fontstack}/{range}.pbf`,
     sources,
-    layers,
+    layers: layers.flatMap((layer) => fitToTiles(layer, tilejson)),
   };
 }
 

@@ -3,6 +3,7 @@
 
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { createServer } from 'node:http';
 import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -57,6 +58,26 @@ export async function startServer({ args = [], root = webRoot } = {}) {
       }
       await rm(dir, { recursive: true, force: true });
     },
+  };
+}
+
+/**
+ * A stand-in for a GCJ-02 basemap's tile server (AMap's), on this machine: every tile is the same
+ * 1×1 PNG. `url` is its XYZ template for --basemap-url; `requests()` counts the tiles served.
+ */
+export async function startBasemapStandIn() {
+  const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==', 'base64');
+  let requests = 0;
+  const tiles = createServer((req, res) => {
+    requests += 1;
+    res.writeHead(200, { 'content-type': 'image/png', 'access-control-allow-origin': '*' });
+    res.end(PNG);
+  }).listen(0, '127.0.0.1');
+  await once(tiles, 'listening');
+  return {
+    url: `http://127.0.0.1:${tiles.address().port}/amap/{z}/{x}/{y}.png`,
+    requests: () => requests,
+    close: () => tiles.close(),
   };
 }
 

@@ -2,11 +2,9 @@
 // the real binary serving the demo street.
 
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
-import { once } from 'node:events';
 import { after, before, describe, test } from 'node:test';
 import { interiorPoint, wgs84ToGcj02 } from '../src/geo.js';
-import { demoLayer, distinctColours, launchBrowser, mapIdle, openMap, saveScreenshot, startServer, watch } from './helpers.mjs';
+import { demoLayer, distinctColours, launchBrowser, mapIdle, openMap, saveScreenshot, startBasemapStandIn, startServer, watch } from './helpers.mjs';
 
 const VIEWPORT = { width: 1280, height: 800 };
 const TIMEOUT = 120_000;
@@ -288,22 +286,13 @@ describe('the web map', { timeout: 10 * TIMEOUT }, () => {
 });
 
 describe('under a GCJ-02 basemap', { timeout: 4 * TIMEOUT }, () => {
-  // A stand-in for AMap's tile server, on this machine: every tile is the same small PNG.
-  const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==', 'base64');
   let tiles;
-  let tileRequests = 0;
   let server;
   let browser;
   before(async () => {
-    tiles = createServer((req, res) => {
-      tileRequests += 1;
-      res.writeHead(200, { 'content-type': 'image/png', 'access-control-allow-origin': '*' });
-      res.end(PNG);
-    }).listen(0, '127.0.0.1');
-    await once(tiles, 'listening');
-    const url = `http://127.0.0.1:${tiles.address().port}/amap/{z}/{x}/{y}.png`;
+    tiles = await startBasemapStandIn();
     [server, browser] = await Promise.all([
-      startServer({ args: ['--basemap-url', url, '--basemap-crs', 'gcj02', '--basemap-attribution', '© 测试底图'] }),
+      startServer({ args: ['--basemap-url', tiles.url, '--basemap-crs', 'gcj02', '--basemap-attribution', '© 测试底图'] }),
       launchBrowser(),
     ]);
   });
@@ -319,7 +308,7 @@ describe('under a GCJ-02 basemap', { timeout: 4 * TIMEOUT }, () => {
     const log = await watch(context, page);
     try {
       await openMap(page, server.base);
-      assert.ok(tileRequests > 0, 'the basemap was not drawn');
+      assert.ok(tiles.requests() > 0, 'the basemap was not drawn');
       const ours = log.requests.filter((u) => u.startsWith(`${server.base}/tiles/`));
       assert.ok(ours.length > 0);
       for (const u of ours) assert.equal(new URL(u).searchParams.get('crs'), 'gcj02', u);

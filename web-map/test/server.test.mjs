@@ -7,6 +7,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { validateStyleMin } from '@maplibre/maplibre-gl-style-spec';
+import { buildStyle, LAYER_GROUPS } from '../src/style.js';
 import { demoLayer, runWangge, startServer } from './helpers.mjs';
 
 describe('the web map as served', () => {
@@ -68,6 +70,21 @@ describe('the web map as served', () => {
       assert.equal(res.status, 404);
       const body = await res.json();
       assert.equal(body.error.code, 'not_found');
+    }
+  });
+
+  test('the style built from this server\'s TileJSON draws every layer of the panel from this server', async () => {
+    // What the page does at start (main.js loadTileJson), and the shape unit.test.mjs's TileJSON copies.
+    const { layers } = await (await get('/tiles')).json();
+    const tilejson = Object.fromEntries(await Promise.all(layers.map(async (l) => [l.name, await (await fetch(l.tilejson)).json()])));
+    const style = buildStyle({ origin: server.base, tilejson });
+    assert.deepEqual(validateStyleMin(style).map((e) => e.message), []);
+    const ids = new Set(style.layers.map((l) => l.id));
+    for (const group of LAYER_GROUPS) for (const id of group.layers) assert.ok(ids.has(id), id);
+    for (const [name, source] of Object.entries(style.sources)) {
+      if (source.type !== 'vector') continue;
+      assert.deepEqual(source.tiles, [server.url(`/tiles/${name}/{z}/{x}/{y}.mvt`)]);
+      assert.equal(typeof source.maxzoom, 'number', name);
     }
   });
 
