@@ -85,6 +85,7 @@ impl Xorshift {
 fn without_log(data: &MapData) -> MapData {
     MapData {
         version: data.version,
+        index: data.index.clone(),
         places: data.places.clone(),
         buildings: data.buildings.clone(),
         households: data.households.clone(),

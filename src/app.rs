@@ -6,20 +6,23 @@ use crate::model::{Building, BuildingAssignment, Claim, Holder, HouseholdAssignm
 use crate::spatial::assign::{assign_buildings, assign_households};
 use crate::spatial::index::SpatialIndex;
 use crate::store::{Result, Seq, Store, WriteSummary};
+use arc_swap::ArcSwap;
 use geo::{Coord, InteriorPoint};
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
+use std::sync::{Arc, Mutex};
 
 mod accounts;
 mod changes;
 mod claims;
 pub mod cpu;
 mod edit;
+mod reshape;
 pub use accounts::{AccountError, NewAccount, Session, retry_secs};
 pub use changes::{Aspect, CHANGE_LOG_LENGTH, ChangeLog, MapChange, Region};
 pub use claims::ClaimError;
 use cpu::{Busy, CpuPool};
 pub use edit::{EditError, EditOutcome, Past};
+pub use reshape::{MAX_MERGE, ReshapeError};
 
 /// Why a use case that does geometry work failed.
 #[derive(Debug, thiserror::Error)]
@@ -34,11 +37,13 @@ pub enum AppError {
 /// The past view last built and the (instant, map version) it was built for.
 type PastIndex = Option<((String, u64), Arc<Past>)>;
 
-/// The store and its in-memory index.
+/// The store and what memory holds of it: one [`MapData`] snapshot (the spatial index, the
+/// places, buildings, household points and holders), replaced whole.
 pub struct App {
     store: Arc<dyn Store>,
-    index: RwLock<SpatialIndex>,
-    map: RwLock<Arc<MapData>>,
+    /// Read without a lock; every write makes a new snapshot from the current one and swaps it
+    /// in while holding `holder_order`, so that two writers never lose each other's change.
+    snapshot: ArcSwap<MapData>,
     /// Held for the whole of a write (edit or import), so that writes validate against what the
     /// previous one left.
     edits: tokio::sync::Mutex<()>,
@@ -46,8 +51,8 @@ pub struct App {
     past: tokio::sync::Mutex<PastIndex>,
     /// Where validation, reshaping and index builds run: off the async workers, bounded.
     cpu: CpuPool,
-    /// Which changes of holders `map` includes, in the database's order. Locked only while
-    /// `map`'s write lock is held.
+    /// Which changes of holders the snapshot includes, in the database's order. Held while a
+    /// new snapshot is made from the current one and swapped in: the lock of every publish.
     holder_order: Mutex<HolderOrder>,
     /// The login throttle and the password checks in flight.
     logins: accounts::Logins,
@@ -114,14 +119,16 @@ impl HolderOrder {
     }
 }
 
-/// Everything the maps draw (tiles, OGC collections) and the lookup names, held in memory and
-/// replaced whole after every write, so readers never see half of a change. The layers sit
-/// behind their own `Arc`s so that a claim, which changes only `holders`, makes a new snapshot
-/// without copying them.
+/// Everything lookups answer from and maps draw (tiles, OGC collections), held in memory and
+/// replaced whole after every write, so readers never see half of a change, nor an index of one
+/// version with the names of another. The parts sit behind their own `Arc`s so that a claim,
+/// which changes only `holders`, makes a new snapshot without copying the others.
 #[derive(Debug, Default)]
 pub struct MapData {
     /// Grows by one with every write.
     pub version: u64,
+    /// The places in an R-tree, for "which grid is this point in".
+    pub index: Arc<SpatialIndex>,
     pub places: Arc<Vec<Place>>,
     pub buildings: Arc<Vec<Building>>,
     /// Household locations and grids only: what a map may show without personal data.
@@ -150,33 +157,38 @@ pub struct Reassigned {
 impl App {
     /// Builds the index from everything the store holds.
     pub async fn open(store: Arc<dyn Store>) -> Result<Self> {
-        let places = store.places(None).await?;
-        let index = SpatialIndex::build(&places);
-        tracing::info!(
-            places = index.len(),
-            backend = store.backend(),
-            "spatial index built"
-        );
         let app = App {
             store,
-            index: RwLock::new(index),
-            map: RwLock::new(Arc::default()),
+            snapshot: ArcSwap::default(),
             edits: tokio::sync::Mutex::new(()),
             past: tokio::sync::Mutex::new(None),
             cpu: CpuPool::for_this_machine(),
             holder_order: Mutex::default(),
             logins: accounts::Logins::default(),
         };
-        app.refresh_map_data().await?;
+        app.refresh(None).await?;
+        tracing::info!(
+            places = app.index().len(),
+            backend = app.store.backend(),
+            "spatial index built"
+        );
         Ok(app)
     }
 
-    /// The current map data; cheap to call (one `Arc` clone).
+    /// The current snapshot; cheap to call (one `Arc` clone), and whole: take it once per
+    /// answer so that every part of the answer comes from one version.
     pub fn map_data(&self) -> Arc<MapData> {
-        self.map.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.snapshot.load_full()
     }
 
-    async fn refresh_map_data(&self) -> Result<()> {
+    /// The spatial index of the current snapshot.
+    pub fn index(&self) -> Arc<SpatialIndex> {
+        self.snapshot.load().index.clone()
+    }
+
+    /// Reads everything from the store and swaps in a new snapshot: with `index` if given (an
+    /// import built it already), else with an index built from the places read.
+    async fn refresh(&self, index: Option<Arc<SpatialIndex>>) -> Result<()> {
         let places = self.store.places(None).await?;
         let buildings = self.store.buildings().await?;
         let households: Vec<HouseholdPoint> = self
@@ -190,22 +202,24 @@ impl App {
                 grid_id: h.grid_id,
             })
             .collect();
+        let index = index.unwrap_or_else(|| Arc::new(SpatialIndex::build(&places)));
         let (places, buildings, households) =
             (Arc::new(places), Arc::new(buildings), Arc::new(households));
         let (seq, claims) = self.store.current_claims_ordered().await?;
-        let mut current = self.map.write().unwrap_or_else(|e| e.into_inner());
+        let mut order = self.holder_order();
+        let current = self.snapshot.load();
         // A claim may have been committed and applied while the holders were read: the order
         // numbers tell which of the two is newer, area by area.
-        let holders = self
-            .holder_order()
-            .merge(&current.holders, holders_of(claims), seq);
+        let holders = order.merge(&current.holders, holders_of(claims), seq);
         // Compared with what it replaces, so that only the tiles it changes are made again.
-        let next = current.followed_by(places, buildings, households, Arc::new(holders));
-        *current = Arc::new(next);
+        let next = current
+            .followed_by(places, buildings, households, Arc::new(holders))
+            .with_index(index);
+        self.snapshot.store(Arc::new(next));
         Ok(())
     }
 
-    /// The order of the holders in memory; lock it only while holding `map`'s write lock.
+    /// The order of the holders in memory, and the lock of every publish.
     fn holder_order(&self) -> std::sync::MutexGuard<'_, HolderOrder> {
         // Every change to it is one insert or one swap: still whole after a panic elsewhere.
         self.holder_order.lock().unwrap_or_else(|e| e.into_inner())
@@ -215,8 +229,7 @@ impl App {
     /// this process did not make.
     pub async fn reload(&self) -> Result<()> {
         let _serial = self.edits.lock().await;
-        self.reload_index().await?;
-        self.refresh_map_data().await
+        self.refresh(None).await
     }
 
     /// Keeps this process in step with writes that others commit to the store (other instances
@@ -273,12 +286,10 @@ impl App {
     /// memory has for the area (its handler finished late) is ignored; returns whether it was
     /// applied.
     pub fn set_holder(&self, area_id: Id, holder: Option<Holder>, seq: Seq) -> bool {
-        let mut current = self.map.write().unwrap_or_else(|e| e.into_inner());
+        let mut order = self.holder_order();
+        let current = self.snapshot.load();
         let mut holders = (*current.holders).clone();
-        if !self
-            .holder_order()
-            .apply(&mut holders, area_id, holder, seq)
-        {
+        if !order.apply(&mut holders, area_id, holder, seq) {
             return false;
         }
         let next = current.followed_by(
@@ -287,7 +298,7 @@ impl App {
             current.households.clone(),
             Arc::new(holders),
         );
-        *current = Arc::new(next);
+        self.snapshot.store(Arc::new(next));
         true
     }
 
@@ -320,41 +331,32 @@ impl App {
         self.store.place_history(id).await
     }
 
-    /// Read access to the index; never hold it across an `.await`.
-    pub fn index(&self) -> RwLockReadGuard<'_, SpatialIndex> {
-        // A panic while holding the lock cannot leave the index half-updated (updates replace
-        // it whole), so a poisoned lock is still safe to read.
-        self.index.read().unwrap_or_else(|e| e.into_inner())
-    }
-
     /// Stores one layer's features, then brings the index and every household's and building's
     /// grid and areas up to date.
     pub async fn import(&self, data: LayerData) -> Result<(WriteSummary, Reassigned)> {
         let _serial = self.edits.lock().await;
-        let summary = match &data {
+        let (summary, index) = match &data {
             LayerData::Places(places) => {
                 let summary = self.store.upsert_places(places).await?;
-                self.reload_index().await?;
-                summary
+                let places = self.store.places(None).await?;
+                (summary, Arc::new(SpatialIndex::build(&places)))
             }
-            LayerData::Buildings(buildings) => self.store.upsert_buildings(buildings).await?,
-            LayerData::Households(households) => self.store.upsert_households(households).await?,
+            LayerData::Buildings(buildings) => {
+                (self.store.upsert_buildings(buildings).await?, self.index())
+            }
+            LayerData::Households(households) => (
+                self.store.upsert_households(households).await?,
+                self.index(),
+            ),
         };
-        let moved = self.reassign().await?;
-        self.refresh_map_data().await?;
+        let moved = self.reassign(&index).await?;
+        self.refresh(Some(index)).await?;
         Ok((summary, moved))
     }
 
-    async fn reload_index(&self) -> Result<()> {
-        let places = self.store.places(None).await?;
-        let fresh = SpatialIndex::build(&places);
-        *self.index.write().unwrap_or_else(|e| e.into_inner()) = fresh;
-        Ok(())
-    }
-
-    /// Recomputes every household's grid and areas and every building's grid, and writes the
-    /// ones that changed.
-    pub async fn reassign(&self) -> Result<Reassigned> {
+    /// Recomputes every household's grid and areas and every building's grid in `index`, and
+    /// writes the ones that changed.
+    async fn reassign(&self, index: &SpatialIndex) -> Result<Reassigned> {
         let households = self.store.households().await?;
         let buildings = self.store.buildings().await?;
         let household_points: Vec<(Id, Coord<f64>)> =
@@ -363,13 +365,8 @@ impl App {
             .iter()
             .filter_map(|b| Some((b.id, b.footprint.interior_point()?.0)))
             .collect();
-        let (household_moves, building_moves) = {
-            let index = self.index();
-            (
-                assign_households(&index, &household_points),
-                assign_buildings(&index, &building_points),
-            )
-        };
+        let household_moves = assign_households(index, &household_points);
+        let building_moves = assign_buildings(index, &building_points);
         let changed_households: Vec<HouseholdAssignment> = household_moves
             .into_iter()
             .zip(&households)

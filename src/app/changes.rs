@@ -10,6 +10,7 @@
 
 use super::{HouseholdPoint, MapData};
 use crate::model::{Building, Holder, Id, Place, PlaceKind};
+use crate::spatial::index::SpatialIndex;
 use geo::{BoundingRect, Coord, Intersects, Rect};
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
@@ -341,6 +342,7 @@ impl MapData {
     ) -> MapData {
         let mut next = MapData {
             version: self.version + 1,
+            index: self.index.clone(),
             places,
             buildings,
             households,
@@ -350,6 +352,13 @@ impl MapData {
         let change = MapChange::between(self, &next);
         next.changes = self.changes.then(next.version, change);
         next
+    }
+
+    /// The same snapshot with another spatial index: the one its places make. A snapshot made by
+    /// [`MapData::followed_by`] keeps the index it follows; a write that changes places gives
+    /// the new index here.
+    pub(crate) fn with_index(self, index: Arc<SpatialIndex>) -> MapData {
+        MapData { index, ..self }
     }
 }
 

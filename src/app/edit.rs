@@ -235,7 +235,7 @@ impl App {
     ) -> Result<EditOutcome, EditError> {
         let _serial = self.edits.lock().await;
         let map = self.map_data();
-        let current = self.index().clone();
+        let current = map.index.clone();
         let (changes, planned) = {
             let map = map.clone();
             self.compute(move || {
@@ -279,7 +279,7 @@ impl App {
         households: &[HouseholdAssignment],
         buildings: &[BuildingAssignment],
     ) {
-        let fresh = reindexed(&self.index(), &committed.places, &committed.deleted);
+        let fresh = reindexed(&map.index, &committed.places, &committed.deleted);
         let mut places: Vec<Place> = map
             .places
             .iter()
@@ -316,8 +316,8 @@ impl App {
                 b
             })
             .collect();
-        *self.index.write().unwrap_or_else(|e| e.into_inner()) = fresh;
-        let mut current = self.map.write().unwrap_or_else(|e| e.into_inner());
+        let mut order = self.holder_order();
+        let current = self.snapshot.load();
         // Holders come from the snapshot being replaced: a claim may have landed during the edit.
         // A deleted area's claim was ended in the same transaction (a trigger), so it goes too,
         // recorded under the edit's order number: a claim that committed before the deletion
@@ -326,19 +326,20 @@ impl App {
             current.holders.clone()
         } else {
             let mut holders = (*current.holders).clone();
-            let mut order = self.holder_order();
             for id in &committed.deleted {
                 order.apply(&mut holders, *id, None, committed.seq);
             }
             Arc::new(holders)
         };
-        let next = current.followed_by(
-            Arc::new(places),
-            Arc::new(buildings),
-            Arc::new(households),
-            holders,
-        );
-        *current = Arc::new(next);
+        let next = current
+            .followed_by(
+                Arc::new(places),
+                Arc::new(buildings),
+                Arc::new(households),
+                holders,
+            )
+            .with_index(Arc::new(fresh));
+        self.snapshot.store(Arc::new(next));
     }
 
     /// The places (indexed) and the area holders as they were at `at` (the stored form of

@@ -150,8 +150,9 @@ pub async fn lookup_point(
     match past_for(&state, params.get("at").map(String::as_str)).await? {
         Some(past) => Ok(Json(answer(&past.index, &past.holders, lon, lat))),
         None => {
+            // One snapshot: the grid and its holder from the same version.
             let data = state.app.map_data();
-            Ok(Json(answer(&state.app.index(), &data.holders, lon, lat)))
+            Ok(Json(answer(&data.index, &data.holders, lon, lat)))
         }
     }
 }
@@ -206,10 +207,9 @@ pub async fn lookup_batch(
             .collect(),
         None => {
             let data = state.app.map_data();
-            let index = state.app.index();
             wgs84
                 .into_iter()
-                .map(|(lon, lat)| answer(&index, &data.holders, lon, lat))
+                .map(|(lon, lat)| answer(&data.index, &data.holders, lon, lat))
                 .collect()
         }
     };

@@ -32,6 +32,8 @@ pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
 #[derive(Clone)]
 pub struct AppState {
     pub app: Arc<App>,
+    /// The vector tile sources and their cache.
+    pub tiles: Arc<crate::tiles::TileService>,
     /// How long a bearer token from a login stays valid, in seconds.
     pub token_ttl_secs: i64,
     /// How many vertices one feature and one request may carry.
@@ -97,6 +99,7 @@ pub fn router_with(app: Arc<App>, config: HttpConfig) -> Router {
         .layer(TraceLayer::new_for_http())
         .with_state(AppState {
             app,
+            tiles: tiles::service(),
             token_ttl_secs: config.token_ttl_secs,
             limits: config.limits,
             trusted_proxies: Arc::new(config.trusted_proxies),

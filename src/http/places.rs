@@ -13,22 +13,22 @@ use super::auth::Caller;
 use super::error::ApiError;
 use super::json::ApiJson;
 use super::limits;
-use crate::app::{EditError, EditOutcome, MapData, Reassigned};
+use crate::app::{EditError, EditOutcome, MapData, Reassigned, ReshapeError};
 use crate::auth::Role;
 use crate::geodata;
 use crate::model::edit::{EditAction, PlaceChange, PlaceFields, PlaceVersion};
 use crate::model::{Id, Layer, Place, PlaceKind};
 use crate::spatial::crs::Crs;
-use crate::spatial::reshape::{merge as merge_shapes, split_by_line};
 use crate::spatial::validate::{Problem, ProblemCode, area_m2, gaps};
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Extension, Json, Router};
+use axum::{Json, Router};
 use geo::orient::{Direction, Orient};
-use geo::{CoordsIter, Geometry, InteriorPoint, Intersects, MultiPolygon};
+use geo::{CoordsIter, Geometry, InteriorPoint, MultiPolygon};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -36,17 +36,10 @@ use std::collections::HashMap;
 /// The roles that may edit places.
 const EDITORS: [Role; 2] = [Role::Planner, Role::Admin];
 
-/// The temporary id of the piece a split creates, until the store gives it one.
-const NEW_PIECE: Id = -1;
-
-/// The most places one merge unites: far more than neighbours ever merged at once, few enough
-/// that the ids are checked quickly.
-const MAX_MERGE: usize = 100;
-
 /// The kinds of place editable over REST.
 pub const EDITABLE: [PlaceKind; 3] = [PlaceKind::Grid, PlaceKind::Community, PlaceKind::Area];
 
-/// The routes of every editable layer; each handler learns its layer from an `Extension`.
+/// The routes of every editable layer; each handler learns its layer from its path ([`LayerKind`]).
 pub fn routes() -> Router<AppState> {
     let mut router = Router::new();
     for kind in EDITABLE {
@@ -64,9 +57,30 @@ pub fn routes() -> Router<AppState> {
         if kind == PlaceKind::Community {
             layer = layer.route(&format!("{base}/{{id}}/coverage"), get(coverage));
         }
-        router = router.merge(layer.layer(Extension(kind)));
+        router = router.merge(layer);
     }
     router
+}
+
+/// The kind of place a route serves, read from its path: `/api/v1/grids/…` serves grids.
+struct LayerKind(PlaceKind);
+
+impl FromRequestParts<AppState> for LayerKind {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, ApiError> {
+        let segment = parts
+            .uri
+            .path()
+            .strip_prefix("/api/v1/")
+            .and_then(|rest| rest.split('/').next());
+        EDITABLE
+            .into_iter()
+            .find(|kind| segment == Some(Layer::Places(*kind).as_str()))
+            .map(LayerKind)
+            // Only the routes of `routes()` use it, and each names its layer.
+            .ok_or_else(|| ApiError::Internal(format!("no layer in {}", parts.uri.path())))
+    }
 }
 
 type Params = Result<Query<HashMap<String, String>>, QueryRejection>;
@@ -188,6 +202,22 @@ fn invalid_because(code: ProblemCode, message: impl Into<String>) -> ApiError {
     }])
 }
 
+impl From<ReshapeError> for ApiError {
+    fn from(e: ReshapeError) -> Self {
+        let message = e.to_string();
+        match e {
+            ReshapeError::NoSuchPlace { .. } => ApiError::NotFound(message),
+            ReshapeError::BadSplit(_) => ApiError::unprocessable("invalid_split", message),
+            ReshapeError::BadMerge(_) => ApiError::unprocessable("invalid_merge", message),
+            ReshapeError::TooManyPlaces => ApiError::TooLarge {
+                code: "too_many_places",
+                message,
+            },
+            ReshapeError::Edit(e) => e.into(),
+        }
+    }
+}
+
 impl From<EditError> for ApiError {
     fn from(e: EditError) -> Self {
         match e {
@@ -228,7 +258,7 @@ fn reassigned_json(r: Reassigned) -> Value {
 /// `GET /api/v1/{layer}[?parent_code=]`: every place of the layer.
 async fn list(
     State(state): State<AppState>,
-    Extension(kind): Extension<PlaceKind>,
+    LayerKind(kind): LayerKind,
     query: Params,
 ) -> Result<Json<Value>, ApiError> {
     let query = params(query)?;
@@ -254,7 +284,7 @@ async fn list(
 /// `GET /api/v1/{layer}/{id}`: one place, its version as the `ETag`.
 async fn get_one(
     State(state): State<AppState>,
-    Extension(kind): Extension<PlaceKind>,
+    LayerKind(kind): LayerKind,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let id = parse_id(&id)?;
@@ -388,7 +418,7 @@ fn required(value: Option<String>, key: &str) -> Result<String, ApiError> {
 /// `POST /api/v1/{layer}`: creates a place.
 async fn create(
     State(state): State<AppState>,
-    Extension(kind): Extension<PlaceKind>,
+    LayerKind(kind): LayerKind,
     caller: Caller,
     query: Params,
     ApiJson(body): ApiJson<Value>,
@@ -442,7 +472,7 @@ async fn create(
 /// `PATCH /api/v1/{layer}/{id}` with `If-Match`: changes geometry and/or properties.
 async fn update(
     State(state): State<AppState>,
-    Extension(kind): Extension<PlaceKind>,
+    LayerKind(kind): LayerKind,
     caller: Caller,
     Path(id): Path<String>,
     headers: HeaderMap,
@@ -492,7 +522,7 @@ async fn update(
 /// `DELETE /api/v1/{layer}/{id}` with `If-Match`: 204; 409 while it has children.
 async fn delete(
     State(state): State<AppState>,
-    Extension(kind): Extension<PlaceKind>,
+    LayerKind(kind): LayerKind,
     caller: Caller,
     Path(id): Path<String>,
     headers: HeaderMap,
@@ -528,7 +558,7 @@ struct SplitBody {
 /// takes the children that lie in it.
 async fn split(
     State(state): State<AppState>,
-    Extension(kind): Extension<PlaceKind>,
+    LayerKind(kind): LayerKind,
     caller: Caller,
     Path(id): Path<String>,
     headers: HeaderMap,
@@ -538,8 +568,7 @@ async fn split(
     caller.require(&EDITORS)?;
     let id = parse_id(&id)?;
     let crs = crs_of(&params(query)?)?;
-    let map = state.app.map_data();
-    let stored = current(&map, kind, id)?.clone();
+    let stored = state.app.current_place(kind, id)?;
     let expected = if_match(&headers)?;
     let line_vertices = limits::vertices(&body.line.value);
     state.limits.check(&[line_vertices])?;
@@ -548,69 +577,16 @@ async fn split(
         .check_request(stored.geometry.coords_count() + line_vertices)?;
     let line = geodata::line(&body.line, crs)
         .map_err(|m| ApiError::unprocessable("invalid_line", format!("line: {m}")))?;
-    let shape = stored.geometry.clone();
-    let (larger, smaller) = state
-        .app
-        .compute(move || split_by_line(&shape, &line))
-        .await?
-        .map_err(|m| ApiError::unprocessable("invalid_split", m))?;
-    let (code, name) = (body.code.trim(), body.name.trim());
-    if code.is_empty() || name.is_empty() {
-        return Err(ApiError::unprocessable(
-            "invalid_split",
-            "the new piece needs a non-empty code and name",
-        ));
-    }
-    // Children whose interior lies in the smaller piece move to it; one that straddles the line
-    // is then outside its parent either way, and validation says so.
-    let moving: Vec<PlaceChange> = map
-        .places
-        .iter()
-        .filter(|child| child.parent_id == Some(id))
-        .filter(|child| {
-            child
-                .geometry
-                .interior_point()
-                .is_some_and(|p| smaller.intersects(&p))
-        })
-        .map(|child| PlaceChange::Update {
-            id: child.id,
-            expected_version: child.version,
-            place: PlaceFields {
-                parent_id: Some(NEW_PIECE),
-                ..PlaceFields::of(child)
-            },
-        })
-        .collect();
-    let kept = PlaceFields {
-        geometry: MultiPolygon(vec![larger]),
-        ..PlaceFields::of(&stored)
-    };
-    let created = PlaceFields {
-        code: code.to_string(),
-        name: name.to_string(),
-        geometry: MultiPolygon(vec![smaller]),
-        ..PlaceFields::of(&stored)
-    };
     let outcome = state
         .app
-        .edit(
-            EditAction::Split,
-            Some(caller.user.id),
-            vec![
-                PlaceChange::Update {
-                    id,
-                    expected_version: expected,
-                    place: kept,
-                },
-                PlaceChange::Insert {
-                    temp_id: NEW_PIECE,
-                    place: created,
-                },
-            ]
-            .into_iter()
-            .chain(moving)
-            .collect(),
+        .split_place(
+            kind,
+            id,
+            expected,
+            line,
+            &body.code,
+            &body.name,
+            caller.user.id,
         )
         .await?;
     let mut features = stored_features(&state, &outcome).await?.into_iter();
@@ -632,87 +608,18 @@ struct MergeBody {
 /// takes the children of the others.
 async fn merge(
     State(state): State<AppState>,
-    Extension(kind): Extension<PlaceKind>,
+    LayerKind(kind): LayerKind,
     caller: Caller,
     ApiJson(body): ApiJson<MergeBody>,
 ) -> Result<Json<Value>, ApiError> {
     caller.require(&EDITORS)?;
-    if body.ids.len() < 2 || body.ids.len() != body.versions.len() {
-        return Err(ApiError::unprocessable(
-            "invalid_merge",
-            "give at least two ids and one version per id",
-        ));
-    }
-    if body.ids.len() > MAX_MERGE {
-        return Err(ApiError::TooLarge {
-            code: "too_many_places",
-            message: format!("one merge unites at most {MAX_MERGE} places"),
-        });
-    }
-    let mut distinct = body.ids.clone();
-    distinct.sort_unstable();
-    distinct.dedup();
-    if distinct.len() != body.ids.len() {
-        return Err(ApiError::unprocessable(
-            "invalid_merge",
-            "an id is given twice",
-        ));
-    }
-    let map = state.app.map_data();
-    let places = body
-        .ids
-        .iter()
-        .map(|id| current(&map, kind, *id).cloned())
-        .collect::<Result<Vec<Place>, _>>()?;
-    if places.iter().any(|p| p.parent_id != places[0].parent_id) {
-        return Err(ApiError::unprocessable(
-            "invalid_merge",
-            "only places of the same parent can be merged",
-        ));
-    }
+    let places = state.app.places_to_merge(kind, &body.ids, &body.versions)?;
     state
         .limits
         .check_request(places.iter().map(|p| p.geometry.coords_count()).sum())?;
-    let shapes: Vec<MultiPolygon<f64>> = places.iter().map(|p| p.geometry.clone()).collect();
-    let united = state
-        .app
-        .compute(move || merge_shapes(&shapes.iter().collect::<Vec<_>>()))
-        .await?
-        .map_err(|m| ApiError::unprocessable("invalid_merge", m))?;
-    let mut changes = vec![PlaceChange::Update {
-        id: places[0].id,
-        expected_version: body.versions[0],
-        place: PlaceFields {
-            geometry: united,
-            ..PlaceFields::of(&places[0])
-        },
-    }];
-    // The children of the merged places move to the one that survives.
-    changes.extend(
-        map.places
-            .iter()
-            .filter(|child| child.parent_id.is_some_and(|p| body.ids[1..].contains(&p)))
-            .map(|child| PlaceChange::Update {
-                id: child.id,
-                expected_version: child.version,
-                place: PlaceFields {
-                    parent_id: Some(places[0].id),
-                    ..PlaceFields::of(child)
-                },
-            }),
-    );
-    changes.extend(
-        body.ids[1..]
-            .iter()
-            .zip(&body.versions[1..])
-            .map(|(id, version)| PlaceChange::Delete {
-                id: *id,
-                expected_version: *version,
-            }),
-    );
     let outcome = state
         .app
-        .edit(EditAction::Merge, Some(caller.user.id), changes)
+        .merge_places(places, &body.versions, caller.user.id)
         .await?;
     let merged = stored_features(&state, &outcome).await?.remove(0);
     Ok(Json(json!({
@@ -726,7 +633,7 @@ async fn merge(
 /// `properties.id` the feature is checked as an update of that place.
 async fn validate(
     State(state): State<AppState>,
-    Extension(kind): Extension<PlaceKind>,
+    LayerKind(kind): LayerKind,
     query: Params,
     ApiJson(body): ApiJson<Value>,
 ) -> Result<Json<Value>, ApiError> {
@@ -852,7 +759,7 @@ fn version_json(v: &PlaceVersion, codes: &HashMap<Id, String>) -> Value {
 /// `GET /api/v1/{layer}/{id}/history`: every version, oldest first, deleted places included.
 async fn history(
     State(state): State<AppState>,
-    Extension(kind): Extension<PlaceKind>,
+    LayerKind(kind): LayerKind,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let id = parse_id(&id)?;

@@ -29,7 +29,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Extension, Json, Router};
+use axum::{Json, Router};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -59,14 +59,17 @@ fn datum_from_query(crs: Option<&str>) -> Result<Datum, ApiError> {
     }
 }
 
-/// The tile routes, each router with its own [`TileService`] (and so its own cache).
+/// The tile routes; they draw with the [`TileService`] of the [`AppState`].
 pub fn routes() -> Router<AppState> {
-    let service = Arc::new(TileService::new(default_sources()));
     Router::new()
         .route("/tiles", get(list))
         .route("/tiles/{file}", get(tilejson))
         .route("/tiles/{layer}/{z}/{x}/{y}", get(tile))
-        .layer(Extension(service))
+}
+
+/// The tile service of a router: the default sources, with a cache of its own.
+pub fn service() -> Arc<TileService> {
+    Arc::new(TileService::new(default_sources()))
 }
 
 /// 404 `unknown_layer`, naming the layers there are. (Built here because [`ApiError::NotFound`]
@@ -129,12 +132,12 @@ fn accepts_gzip(headers: &HeaderMap) -> bool {
 
 /// `GET /tiles/{layer}/{z}/{x}/{y}.mvt`
 async fn tile(
-    Extension(service): Extension<Arc<TileService>>,
     State(state): State<AppState>,
     path: Result<Path<(String, String, String, String)>, PathRejection>,
     Query(params): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
+    let service = &state.tiles;
     let datum = match datum_from_query(params.get("crs").map(String::as_str)) {
         Ok(d) => d,
         Err(e) => return e.into_response(),
@@ -217,11 +220,11 @@ async fn tile(
 
 /// `GET /tiles/{layer}.json`: TileJSON 3.0.0.
 async fn tilejson(
-    Extension(service): Extension<Arc<TileService>>,
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
     base: BaseUrl,
 ) -> Response {
+    let service = &state.tiles;
     let Path(file) = match path {
         Ok(p) => p,
         Err(e) => return ApiError::bad_request("invalid_tile_path", e.body_text()).into_response(),
@@ -289,12 +292,10 @@ async fn tilejson(
 }
 
 /// `GET /tiles`: the layers served, with their TileJSON and tile URLs.
-async fn list(
-    Extension(service): Extension<Arc<TileService>>,
-    base: BaseUrl,
-) -> Result<Json<Value>, ApiError> {
+async fn list(State(state): State<AppState>, base: BaseUrl) -> Result<Json<Value>, ApiError> {
     let base = base.required()?;
-    let layers: Vec<Value> = service
+    let layers: Vec<Value> = state
+        .tiles
         .sources()
         .iter()
         .map(|s| {
