@@ -1,13 +1,15 @@
 //! The `wangge` command line: serve, import, export, user. Parses flags and hands over to the library.
 //!
 //! Settings come from flags, then environment variables (`WANGGE_BIND`, `DATABASE_URL`,
-//! `WANGGE_WEB_ROOT`, `WANGGE_BASEMAP_*`, `WANGGE_TOKEN_TTL`, `WANGGE_TRUST_PROXY`), then
+//! `WANGGE_WEB_ROOT`, `WANGGE_BASEMAP_*`, `WANGGE_TOKEN_TTL`, `WANGGE_TRUST_PROXY`), then, for
+//! `serve`, the TOML file given with `--config` (`WANGGE_CONFIG`; see `wangge::config`), then
 //! defaults; a flag always wins.
 
 use anyhow::{Context, bail};
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::HashMap;
+use std::ffi::OsString;
 use std::io::{BufRead, Write};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -102,7 +104,14 @@ struct LimitArgs {
 #[derive(Subcommand)]
 enum Command {
     /// Run the HTTP service.
+    #[command(after_help = SERVE_PRECEDENCE)]
     Serve {
+        /// A TOML file of settings: the long names of these flags in snake_case as keys (bind,
+        /// database, token_ttl, trust_proxy = ["10.0.0.1"], …; see wangge.example.toml). An
+        /// unknown key is an error. Its values beat the defaults; environment variables and flags
+        /// beat it.
+        #[arg(long, env = "WANGGE_CONFIG", value_name = "FILE")]
+        config: Option<PathBuf>,
         /// Address to listen on; port 0 picks a free port (the chosen address is printed).
         #[arg(long, env = "WANGGE_BIND", default_value = "127.0.0.1:8080")]
         bind: String,
@@ -190,6 +199,29 @@ enum UserCommand {
     },
 }
 
+const SERVE_PRECEDENCE: &str = "Each setting comes from, in rising precedence: its default, the \
+     --config file, its environment variable, its flag.";
+
+/// Parses the command line; for `serve --config FILE` (or `WANGGE_CONFIG`), the file's values
+/// become the defaults of the serve flags, so that the environment and the flags still win.
+fn parse_cli(args: Vec<OsString>) -> anyhow::Result<Cli> {
+    let matches = Cli::command().get_matches_from(&args);
+    let config = matches
+        .subcommand_matches("serve")
+        .and_then(|m| m.get_one::<PathBuf>("config"));
+    let matches = match config {
+        None => matches,
+        Some(path) => {
+            let file = wangge::config::ServeFile::load(path)?;
+            let mut cli = Cli::command();
+            let serve = cli.find_subcommand_mut("serve").expect("serve exists");
+            *serve = file.apply(std::mem::take(serve), path)?;
+            cli.get_matches_from(&args)
+        }
+    };
+    Ok(Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit()))
+}
+
 fn parse_role(s: &str) -> Result<Role, String> {
     s.parse()
 }
@@ -214,8 +246,9 @@ async fn main() -> anyhow::Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
-    match Cli::parse().command {
+    match parse_cli(std::env::args_os().collect())?.command {
         Command::Serve {
+            config: _,
             bind,
             db,
             demo,
@@ -447,4 +480,102 @@ async fn add_user(
         user.name, user.role, user.id
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+    use wangge::config::{KEYS, ServeFile};
+
+    fn serve_command() -> clap::Command {
+        Cli::command()
+            .find_subcommand("serve")
+            .expect("serve")
+            .clone()
+    }
+
+    #[test]
+    fn every_serve_setting_has_a_key_in_the_file_and_no_key_is_left_over() {
+        let mut ids: Vec<String> = serve_command()
+            .get_arguments()
+            .map(|a| a.get_id().to_string())
+            .filter(|id| id != "config")
+            .collect();
+        ids.sort();
+        let mut keys: Vec<String> = KEYS.iter().map(|k| k.to_string()).collect();
+        keys.sort();
+        assert_eq!(ids, keys);
+    }
+
+    #[test]
+    fn the_example_file_names_every_key_and_changes_nothing() {
+        let path = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/wangge.example.toml"));
+        let text = std::fs::read_to_string(path).unwrap();
+        for key in KEYS {
+            assert!(
+                text.lines()
+                    .any(|l| l.trim_start_matches("# ").starts_with(&format!("{key} = "))),
+                "wangge.example.toml does not show {key}"
+            );
+        }
+        let file = ServeFile::load(path).unwrap();
+        let with = file.apply(serve_command(), path).unwrap();
+        let with = with.get_matches_from(["serve"]);
+        let without = serve_command().get_matches_from(["serve"]);
+        for key in KEYS {
+            let raw = |m: &clap::ArgMatches| {
+                m.get_raw(key)
+                    .map(|v| v.map(|s| s.to_owned()).collect::<Vec<_>>())
+                    .unwrap_or_default()
+            };
+            assert_eq!(raw(&with), raw(&without), "{key}");
+        }
+    }
+
+    #[test]
+    fn a_file_value_is_checked_by_the_flag_own_parser() {
+        let path = Path::new("wangge.toml");
+        for (text, key) in [
+            ("token_ttl = 0", "token_ttl"),
+            ("basemap_crs = \"bd09\"", "basemap_crs"),
+            ("trust_proxy = [\"10.0.0.1\", \"proxy\"]", "trust_proxy"),
+        ] {
+            let e = ServeFile::parse(text, path)
+                .unwrap()
+                .apply(serve_command(), path)
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(key) && e.contains("wangge.toml"), "{e}");
+        }
+    }
+
+    #[test]
+    fn the_file_fills_what_the_command_line_leaves_out() {
+        let path = Path::new("wangge.toml");
+        let file = ServeFile::parse(
+            "bind = \"127.0.0.1:9\"\ntoken_ttl = 60\ntrust_proxy = [\"10.0.0.1\", \"10.0.0.2\"]\ndemo = true",
+            path,
+        )
+        .unwrap();
+        let mut cli = Cli::command();
+        let serve = cli.find_subcommand_mut("serve").unwrap();
+        *serve = file.apply(std::mem::take(serve), path).unwrap();
+        let m = cli.get_matches_from(["wangge", "serve", "--token-ttl", "5"]);
+        match Cli::from_arg_matches(&m).unwrap().command {
+            Command::Serve {
+                bind,
+                token_ttl,
+                trust_proxy,
+                demo,
+                ..
+            } => {
+                assert_eq!(bind, "127.0.0.1:9");
+                assert_eq!(token_ttl, 5);
+                assert_eq!(trust_proxy.len(), 2);
+                assert!(demo);
+            }
+            _ => unreachable!(),
+        }
+    }
 }

@@ -102,10 +102,21 @@ impl Server {
 
     /// Like [`Server::start`], with extra environment variables for the server.
     pub fn start_with_env(database_url: &str, extra: &[&str], env: &[(&str, &str)]) -> Server {
+        let mut args = vec!["serve", "--bind", "127.0.0.1:0", "--database", database_url];
+        args.extend(extra);
+        Server::run(&args, env)
+    }
+
+    /// Runs `wangge ARGS` (which must serve) with these environment variables and none of the
+    /// test process's own `WANGGE_BIND`, `DATABASE_URL` or `WANGGE_CONFIG`, and waits until it
+    /// prints the address it listens on.
+    pub fn run(args: &[&str], env: &[(&str, &str)]) -> Server {
         let mut child = Command::new("sh")
             .args(["-c", SUPERVISOR, env!("CARGO_BIN_EXE_wangge")])
-            .args(["serve", "--bind", "127.0.0.1:0", "--database", database_url])
-            .args(extra)
+            .args(args)
+            .env_remove("WANGGE_BIND")
+            .env_remove("DATABASE_URL")
+            .env_remove("WANGGE_CONFIG")
             .envs(env.iter().copied())
             .env("RUST_LOG", "wangge=warn")
             .stdin(Stdio::piped())
