@@ -147,7 +147,7 @@ async fn tile(
         Err(e) => return ApiError::bad_request("invalid_tile_path", e.body_text()).into_response(),
     };
     let Some((source, src)) = service.source(&layer) else {
-        return unknown_layer(&service, &layer);
+        return unknown_layer(service, &layer);
     };
     let Some(y) = y.strip_suffix(".mvt") else {
         return ApiError::bad_request(
@@ -240,7 +240,7 @@ async fn tilejson(
         .into_response();
     };
     let Some((source, src)) = service.source(layer) else {
-        return unknown_layer(&service, layer);
+        return unknown_layer(service, layer);
     };
     let base = match base.required() {
         Ok(b) => b,
