@@ -26,6 +26,9 @@
 //! `[[bench]] name = "tiles" harness = false` in Cargo.toml, as the other benchmarks have.
 //! Under `cargo test --benches` criterion runs each case once.
 
+// `criterion_group!` defines a public function that cannot carry a doc comment.
+#![allow(missing_docs)]
+
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
 use std::sync::Arc;

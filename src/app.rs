@@ -28,6 +28,7 @@ pub use reshape::{MAX_MERGE, ReshapeError};
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
     #[error(transparent)]
+    /// The store refused or failed the work; see [`crate::store::StoreError`].
     Store(#[from] crate::store::StoreError),
     /// Too much geometry work is running or waiting; nothing was done.
     #[error(transparent)]
@@ -129,7 +130,9 @@ pub struct MapData {
     pub version: u64,
     /// The places in an R-tree, for "which grid is this point in".
     pub index: Arc<SpatialIndex>,
+    /// Every place of every kind (districts to responsibility areas), as stored.
     pub places: Arc<Vec<Place>>,
+    /// Every building, with the grid the index put it in.
     pub buildings: Arc<Vec<Building>>,
     /// Household locations and grids only: what a map may show without personal data.
     pub households: Arc<Vec<HouseholdPoint>>,
@@ -142,15 +145,20 @@ pub struct MapData {
 /// A household as a map may show it: a position and the grid it counts towards, nothing personal.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct HouseholdPoint {
+    /// The household's database id.
     pub id: Id,
+    /// Where the household is, in WGS84 longitude/latitude degrees.
     pub location: Coord<f64>,
+    /// The grid (网格) the household lies in; `None` if it lies outside every grid.
     pub grid_id: Option<Id>,
 }
 
 /// How many households and buildings a reassignment moved.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Reassigned {
+    /// Households whose grid or responsibility areas changed.
     pub households: usize,
+    /// Buildings whose grid changed.
     pub buildings: usize,
 }
 

@@ -54,8 +54,10 @@ pub enum Role {
 }
 
 impl Role {
+    /// Every role.
     pub const ALL: [Role; 4] = [Role::Admin, Role::Planner, Role::Cadre, Role::Secretary];
 
+    /// The name stored in the database and used in the API (`"cadre"`).
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Admin => "admin",
@@ -86,9 +88,11 @@ impl FromStr for Role {
 /// An account, without its password hash.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct User {
+    /// The account's database id.
     pub id: Id,
     /// The login name.
     pub name: String,
+    /// What the account may do.
     pub role: Role,
     /// The name people know them by (张伟), shown to residents for an area's holder.
     pub display_name: Option<String>,
@@ -110,42 +114,62 @@ impl From<&User> for Holder {
 /// An account to create.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewUser {
+    /// The login name.
     pub name: String,
+    /// What the account may do.
     pub role: Role,
     /// An argon2 PHC string from [`hash_password`].
     pub password_hash: String,
+    /// The name people know the user by (张伟), if given.
     pub display_name: Option<String>,
+    /// A contact number, if given.
     pub phone: Option<String>,
 }
 
 /// An account with its argon2 PHC string, as the store keeps it.
 #[derive(Debug, Clone)]
 pub struct StoredUser {
+    /// The account.
     pub user: User,
+    /// Its password as an argon2 PHC string.
     pub password_hash: String,
 }
 
 /// One record of the trace to append. `user_id` `None` means the operator at the command line.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewAudit {
+    /// Who acted; `None` is the operator at the command line.
     pub user_id: Option<Id>,
+    /// What was done, e.g. `login`, `create`, `claim`, `release`.
     pub action: String,
+    /// The kind of thing it was done to, e.g. `user`, `area`.
     pub entity: String,
+    /// The id of the thing it was done to, if it has one.
     pub entity_id: Option<Id>,
+    /// The thing as JSON before the action; `None` if it did not exist.
     pub before: Option<serde_json::Value>,
+    /// The thing as JSON after the action; `None` if it no longer exists.
     pub after: Option<serde_json::Value>,
 }
 
 /// One stored record of the trace; `at` is RFC 3339 in UTC.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AuditRecord {
+    /// The record's database id; grows with every record.
     pub id: Id,
+    /// When it was recorded, RFC 3339 in UTC.
     pub at: String,
+    /// Who acted; `None` is the operator at the command line.
     pub user_id: Option<Id>,
+    /// What was done, e.g. `login`, `create`, `claim`, `release`.
     pub action: String,
+    /// The kind of thing it was done to, e.g. `user`, `area`.
     pub entity: String,
+    /// The id of the thing it was done to, if it has one.
     pub entity_id: Option<Id>,
+    /// The thing as JSON before the action; `None` if it did not exist.
     pub before: Option<serde_json::Value>,
+    /// The thing as JSON after the action; `None` if it no longer exists.
     pub after: Option<serde_json::Value>,
 }
 

@@ -30,16 +30,27 @@ pub const KEYS: [&str; 11] = [
 #[derive(Debug, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServeFile {
+    /// Address to listen on, e.g. `127.0.0.1:8080`; port 0 picks a free port.
     pub bind: Option<String>,
+    /// The database URL: `sqlite://PATH` or `postgres://USER:PASSWORD@HOST/DB` (PostGIS).
     pub database: Option<String>,
+    /// Load the demo street (Zhuhai Road, Shinan, Qingdao) if the store is empty.
     pub demo: Option<bool>,
+    /// The web map's folder (`index.html`, `src/`, `node_modules/`).
     pub web_root: Option<PathBuf>,
+    /// An external raster basemap under our layers: a tile URL template with `{z}`, `{x}` and `{y}`.
     pub basemap_url: Option<String>,
+    /// The basemap's coordinate system: `wgs84` (also CGCS2000, e.g. Tianditu) or `gcj02` (AMap, Tencent).
     pub basemap_crs: Option<String>,
+    /// Attribution text shown for the basemap.
     pub basemap_attribution: Option<String>,
+    /// How long a login's bearer token stays valid, in seconds (1 to 31536000).
     pub token_ttl: Option<i64>,
+    /// The most vertices one feature (or split line) may have.
     pub max_feature_vertices: Option<u64>,
+    /// The most vertices the geometries of one request may have together.
     pub max_request_vertices: Option<u64>,
+    /// IP addresses of the reverse proxies that may set `X-Forwarded-For`, `-Host` and `-Proto`.
     pub trust_proxy: Option<Vec<String>>,
 }
 
@@ -48,20 +59,32 @@ pub struct ServeFile {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("reading the settings file {}", path.display())]
+    /// The file cannot be read (missing, unreadable).
     Read {
+        /// The settings file.
         path: PathBuf,
+        /// Why reading it failed.
         source: std::io::Error,
     },
     /// Not TOML, an unknown key or a value of the wrong type.
     #[error("in the settings file {}: {message}", path.display())]
-    Parse { path: PathBuf, message: String },
+    Parse {
+        /// The settings file.
+        path: PathBuf,
+        /// What the TOML parser says is wrong.
+        message: String,
+    },
     /// A value of the right type that the setting refuses (a port out of range, a CRS we do not
     /// know, …).
     #[error("in the settings file {}: {key} = {value:?}: {message}", path.display())]
     Invalid {
+        /// The settings file.
         path: PathBuf,
+        /// The key whose value is refused.
         key: &'static str,
+        /// The value as written in the file.
         value: String,
+        /// Why the setting refuses it.
         message: String,
     },
 }

@@ -26,8 +26,11 @@ use std::fmt;
 /// The features of one layer, checked and in WGS84, ready to store.
 #[derive(Debug, Clone, PartialEq)]
 pub enum LayerData {
+    /// Districts, streets, communities, grids or responsibility areas.
     Places(Vec<NewPlace>),
+    /// Buildings with their footprints.
     Buildings(Vec<NewBuilding>),
+    /// Households with their locations.
     Households(Vec<NewHousehold>),
 }
 
@@ -54,6 +57,7 @@ pub struct FeatureError {
     pub index: usize,
     /// The feature's `code`, when it had a readable one.
     pub code: Option<String>,
+    /// What is wrong with the feature.
     pub reason: String,
 }
 
@@ -70,12 +74,16 @@ impl fmt::Display for FeatureError {
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
     #[error("not valid GeoJSON: {0}")]
+    /// The text is not JSON or not GeoJSON; the text is the parser's message.
     Syntax(String),
     #[error("expected a FeatureCollection, found a {0}")]
+    /// The document is GeoJSON of another type (named here) than a FeatureCollection.
     NotACollection(&'static str),
     #[error(transparent)]
+    /// The coordinate system asked for or named in the document is unknown or cannot convert.
     Crs(#[from] CrsError),
     #[error("{} invalid feature(s), nothing imported; first: {}", .0.len(), .0[0])]
+    /// Some features are invalid (every one is listed); nothing was imported.
     Features(Vec<FeatureError>),
 }
 

@@ -15,22 +15,30 @@ use std::time::{Duration, Instant};
 #[derive(Debug, thiserror::Error)]
 pub enum AccountError {
     #[error("a name has at most {} characters", auth::MAX_NAME_CHARS)]
+    /// The login name is longer than [`auth::MAX_NAME_CHARS`] characters.
     NameTooLong,
     #[error("a password has at most {} bytes", auth::MAX_PASSWORD_BYTES)]
+    /// The password is longer than [`auth::MAX_PASSWORD_BYTES`] bytes.
     PasswordTooLong,
     #[error("the name is empty")]
+    /// An account to create has an empty (or blank) name.
     EmptyName,
     #[error(
         "the password is empty: give it on the first line of standard input or --password-file"
     )]
+    /// An account to create has an empty password.
     EmptyPassword,
     /// Too many attempts for this name; the next one is let through after `retry_after`.
     #[error("too many login attempts for this name; try again in {} s", retry_secs(*retry_after))]
-    Throttled { retry_after: Duration },
+    Throttled {
+        /// How long to wait before the next attempt is let through.
+        retry_after: Duration,
+    },
     /// The name is unknown or the password wrong (which of the two is not said).
     #[error("wrong name or password")]
     BadCredentials,
     #[error(transparent)]
+    /// The store failed while checking or writing the account.
     Store(#[from] StoreError),
     /// Hashing or the random source failed; details for the log.
     #[error("{0}")]
@@ -45,19 +53,26 @@ pub fn retry_secs(wait: Duration) -> u64 {
 /// A successful login: the bearer token (shown once, stored only as its hash) and its owner.
 #[derive(Debug)]
 pub struct Session {
+    /// The bearer token for the `Authorization` header, in clear; shown once.
     pub token: String,
     /// Unix seconds.
     pub expires_at: i64,
+    /// The account that logged in.
     pub user: User,
 }
 
 /// An account to create, with its password in clear (hashed here, never stored).
 #[derive(Debug, Clone)]
 pub struct NewAccount {
+    /// The login name.
     pub name: String,
+    /// What the account may do (admin, planner, cadre, secretary).
     pub role: Role,
+    /// The password in clear, at most [`auth::MAX_PASSWORD_BYTES`] bytes; hashed with argon2id before it is stored.
     pub password: String,
+    /// The name people know the user by (张伟), shown to residents for an area's holder.
     pub display_name: Option<String>,
+    /// A contact number, shown to residents for an area's holder.
     pub phone: Option<String>,
 }
 

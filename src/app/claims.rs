@@ -17,15 +17,29 @@ use std::sync::Arc;
 #[derive(Debug, thiserror::Error)]
 pub enum ClaimError {
     #[error("area {0} is not claimed")]
+    /// Nobody holds the area with this id now, so there is nothing to release.
     NotClaimed(Id),
     /// Only the holder or an admin may release an area.
     #[error("area {area_id} is held by {}; only its holder or an admin may release it", holder.label())]
-    NotYours { area_id: Id, holder: Holder },
+    NotYours {
+        /// The area asked about.
+        area_id: Id,
+        /// Who holds it now.
+        holder: Holder,
+    },
     #[error("there is no user named {0:?}")]
+    /// No account has the login name given as the new holder.
     UnknownUser(String),
     #[error("{name} is a {role}; only a cadre can hold an area")]
-    NotACadre { name: String, role: Role },
+    /// The account given as the new holder is not a cadre (干部); only cadres hold areas.
+    NotACadre {
+        /// Its login name.
+        name: String,
+        /// Its role.
+        role: Role,
+    },
     #[error(transparent)]
+    /// The store refused or failed the release or reassignment.
     Store(#[from] StoreError),
 }
 

@@ -23,6 +23,7 @@ pub enum EditError {
     #[error("the edit breaks {} rule(s); first: {}", .0.len(), .0[0].message)]
     Invalid(Vec<Problem>),
     #[error(transparent)]
+    /// The store refused the edit (a version mismatch, a taken code, …) or failed.
     Store(#[from] StoreError),
     /// Too much geometry work is in line; nothing was stored.
     #[error(transparent)]
@@ -32,6 +33,7 @@ pub enum EditError {
 /// The places and the holders of areas at a past instant, for lookups `at=` it.
 #[derive(Debug)]
 pub struct Past {
+    /// The places valid at that instant, for locating points.
     pub index: SpatialIndex,
     /// The holder of every area held then, by area id.
     pub holders: HashMap<Id, Holder>,
@@ -42,7 +44,9 @@ pub struct Past {
 pub struct EditOutcome {
     /// The inserted and updated places as stored, in the order of the edit's changes.
     pub places: Vec<Place>,
+    /// The ids of the places the edit deleted.
     pub deleted: Vec<Id>,
+    /// How many households and buildings moved to another grid or area.
     pub reassigned: Reassigned,
     /// When the new versions start.
     pub at: String,

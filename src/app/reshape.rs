@@ -20,14 +20,24 @@ pub const MAX_MERGE: usize = 100;
 #[derive(Debug, thiserror::Error)]
 pub enum ReshapeError {
     #[error("no {kind} with id {id}")]
-    NoSuchPlace { kind: PlaceKind, id: Id },
+    /// No place of the expected kind has this id.
+    NoSuchPlace {
+        /// The kind of place asked for.
+        kind: PlaceKind,
+        /// The id that names none.
+        id: Id,
+    },
     #[error("{0}")]
+    /// The split cannot be done (the line does not cut the place in two, the new piece lacks a code or a name); the text says why.
     BadSplit(String),
     #[error("{0}")]
+    /// The merge cannot be done (fewer than two ids, not one version per id, an id given twice, places of different parents, …); the text says why.
     BadMerge(String),
     #[error("one merge unites at most {MAX_MERGE} places")]
+    /// More than [`MAX_MERGE`] places were given to one merge.
     TooManyPlaces,
     #[error(transparent)]
+    /// The resulting edit was refused (invalid geometry, a version mismatch, busy, …).
     Edit(#[from] EditError),
 }
 

@@ -20,6 +20,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 
+/// The routes of login, logout, `GET /api/v1/me` and the audit trace (`GET /api/v1/audit`).
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/auth/login", post(login))
@@ -32,6 +33,7 @@ pub fn routes() -> Router<AppState> {
 /// it answers 401 when the token is missing, unknown, expired or revoked.
 #[derive(Debug, Clone)]
 pub struct Caller {
+    /// The account the token belongs to.
     pub user: User,
     token_hash: String,
 }

@@ -30,6 +30,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+/// The routes of claims (认领) of responsibility areas: holders, claim, release, reassign, a claim history and the caller's own areas.
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/areas/holders", get(holders))

@@ -16,7 +16,12 @@ use serde_json::json;
 pub enum ApiError {
     /// 400: the request is malformed (missing or non-numeric parameter, broken JSON, unknown CRS).
     #[error("{message}")]
-    BadRequest { code: &'static str, message: String },
+    BadRequest {
+        /// The machine-readable code, e.g. `invalid_query`.
+        code: &'static str,
+        /// What is wrong, for people.
+        message: String,
+    },
     /// 401: no valid bearer token (missing, unknown, expired or revoked), or a failed login.
     #[error("{0}")]
     Unauthorized(String),
@@ -42,23 +47,43 @@ pub enum ApiError {
     /// (see [`crate::spatial::validate::Problem`]).
     #[error("{message}")]
     InvalidFeature {
+        /// What is wrong, for people.
         message: String,
+        /// Each broken rule as JSON (code, message, where).
         problems: Vec<serde_json::Value>,
     },
     /// 409 with a code that says which clash (`already_claimed`, `not_claimed`).
     #[error("{message}")]
-    ConflictWith { code: &'static str, message: String },
+    ConflictWith {
+        /// The machine-readable code, e.g. `already_claimed`.
+        code: &'static str,
+        /// What clashes, for people.
+        message: String,
+    },
     /// 413: the body or the batch is too large.
     #[error("{message}")]
-    TooLarge { code: &'static str, message: String },
+    TooLarge {
+        /// The machine-readable code, e.g. `too_many_vertices`.
+        code: &'static str,
+        /// What is too large and the limit, for people.
+        message: String,
+    },
     /// 422: well-formed but semantically wrong (out-of-range coordinates, invalid geometry).
     #[error("{message}")]
-    Unprocessable { code: &'static str, message: String },
+    Unprocessable {
+        /// The machine-readable code.
+        code: &'static str,
+        /// What is wrong, for people.
+        message: String,
+    },
     /// 429: too many login attempts for this name (from this address, or from everywhere); try
     /// again after `retry_after_secs`. The message does not repeat the name: it may be long,
     /// and an answer should not carry what an attacker sent back to whoever reads it.
     #[error("too many login attempts for this name; try again in {retry_after_secs} s")]
-    TooManyAttempts { retry_after_secs: u64 },
+    TooManyAttempts {
+        /// Whole seconds to wait before the next attempt is let through.
+        retry_after_secs: u64,
+    },
     /// 415 `unsupported_media_type`: a JSON body sent without `Content-Type: application/json`
     /// (or `application/geo+json`), as an HTML form on another site would send it.
     #[error("{0}")]
@@ -77,6 +102,7 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    /// A 400 [`ApiError::BadRequest`] with this code and message.
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
         ApiError::BadRequest {
             code,
@@ -84,6 +110,7 @@ impl ApiError {
         }
     }
 
+    /// A 422 [`ApiError::Unprocessable`] with this code and message.
     pub fn unprocessable(code: &'static str, message: impl Into<String>) -> Self {
         ApiError::Unprocessable {
             code,
@@ -91,6 +118,7 @@ impl ApiError {
         }
     }
 
+    /// A 409 [`ApiError::ConflictWith`] with this code and message.
     pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
         ApiError::ConflictWith {
             code,

@@ -22,16 +22,22 @@ pub const MAX_BATCH_POINTS: usize = 10_000;
 /// A place as a lookup names it.
 #[derive(Debug, Serialize, PartialEq)]
 pub struct PlaceRef {
+    /// The place's database id.
     pub id: Id,
+    /// The place's code, e.g. `370202010001003`.
     pub code: String,
+    /// The place's Chinese name, e.g. `香港花园社区`.
     pub name: String,
 }
 
 /// A responsibility area as a lookup names it, with who answers for it now.
 #[derive(Debug, Serialize, PartialEq)]
 pub struct AreaRef {
+    /// The area's database id.
     pub id: Id,
+    /// The area's code.
     pub code: String,
+    /// The area's Chinese name.
     pub name: String,
     /// The cadre who holds the area, `null` if nobody does.
     pub holder: Option<Holder>,
@@ -40,18 +46,26 @@ pub struct AreaRef {
 /// The WGS84 position that was looked up.
 #[derive(Debug, Serialize, PartialEq)]
 pub struct LonLat {
+    /// Longitude in WGS84 degrees (-180 to 180).
     pub lon: f64,
+    /// Latitude in WGS84 degrees (-90 to 90).
     pub lat: f64,
 }
 
 /// The answer for one point. A unit is `null` where the point lies outside every unit of its kind.
 #[derive(Debug, Serialize, PartialEq)]
 pub struct LookupAnswer {
+    /// The point that was looked up, in WGS84 whatever CRS it was sent in.
     pub point: LonLat,
+    /// The district (区) the point lies in.
     pub district: Option<PlaceRef>,
+    /// The street (街道) the point lies in.
     pub street: Option<PlaceRef>,
+    /// The community (社区) the point lies in.
     pub community: Option<PlaceRef>,
+    /// The grid (网格) the point lies in.
     pub grid: Option<PlaceRef>,
+    /// The responsibility areas (民情责任田) the point lies in, ordered by code; usually one, empty if none.
     pub areas: Vec<AreaRef>,
 }
 
@@ -172,6 +186,7 @@ pub struct BatchRequest {
 /// The answer to a batch: one result per point, in the order sent.
 #[derive(Debug, Serialize)]
 pub struct BatchAnswer {
+    /// One answer per point, in the order the points were sent.
     pub results: Vec<LookupAnswer>,
 }
 

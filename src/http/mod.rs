@@ -31,6 +31,7 @@ pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
 /// What every handler shares.
 #[derive(Clone)]
 pub struct AppState {
+    /// The use cases, the store and the in-memory map data.
     pub app: Arc<App>,
     /// The vector tile sources and their cache.
     pub tiles: Arc<crate::tiles::TileService>,

@@ -93,6 +93,7 @@ const ITEMS_PARAMS: &[&str] = &[
 ];
 const FEATURE_PARAMS: &[&str] = &["f", "crs"];
 
+/// The routes of OGC API - Features: landing page, API description, conformance, collections and their items.
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(landing))
@@ -104,6 +105,7 @@ pub fn routes() -> Router<AppState> {
         .route("/collections/{collection}/items/{feature}", get(feature))
 }
 
+/// The query string as name/value pairs in order, or why it cannot be read (answered as 400 `invalid_query`).
 pub type QueryPairs = Result<Query<Vec<(String, String)>>, QueryRejection>;
 
 fn params(query: QueryPairs, allowed: &[&str]) -> Result<Params, ApiError> {

@@ -40,6 +40,7 @@ pub const MVT_CONTENT_TYPE: &str = "application/vnd.mapbox-vector-tile";
 /// Zoom range advertised in TileJSON; clients overzoom beyond it. Tiles are served up to
 /// [`tile_math::MAX_ZOOM`] all the same.
 pub const MIN_ZOOM: u8 = 0;
+/// The highest zoom advertised in TileJSON.
 pub const MAX_ZOOM: u8 = 18;
 
 /// Says whether the tile came from the server's cache (`hit`) or was made for this request

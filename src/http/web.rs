@@ -142,7 +142,9 @@ impl Basemap {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum BasemapCrs {
+    /// WGS84 or CGCS2000 imagery (e.g. Tianditu); `wgs84` in the settings.
     Wgs84,
+    /// GCJ-02 imagery (AMap, Tencent); `gcj02` in the settings.
     Gcj02,
 }
 

@@ -23,6 +23,7 @@ pub struct Holder {
     pub name: String,
     /// The name people know them by (张伟), if given.
     pub display_name: Option<String>,
+    /// A contact number to ring, if given.
     pub phone: Option<String>,
 }
 
@@ -51,6 +52,7 @@ pub enum ClaimEnd {
 }
 
 impl ClaimEnd {
+    /// The name stored in the database and used in the API (`"release"`).
     pub fn as_str(self) -> &'static str {
         match self {
             ClaimEnd::Release => "release",
@@ -80,11 +82,17 @@ impl FromStr for ClaimEnd {
 /// One claim of an area, current (`released_at` `None`) or ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Claim {
+    /// The claim's database id.
     pub id: Id,
+    /// The responsibility area (民情责任田) claimed.
     pub area_id: Id,
+    /// The cadre who holds or held the area.
     pub holder: Holder,
+    /// When the claim began, RFC 3339 UTC with milliseconds.
     pub claimed_at: String,
+    /// When the claim ended, RFC 3339 UTC with milliseconds; `None` while it is current.
     pub released_at: Option<String>,
+    /// How the claim ended; `None` while it is current.
     pub ended_by: Option<ClaimEnd>,
     /// Who ended it (the holder, an admin, the planner who deleted the area).
     pub ended_by_user: Option<Id>,
@@ -93,9 +101,13 @@ pub struct Claim {
 /// An area a user holds now, with the number of households in it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct HeldArea {
+    /// The area's database id.
     pub id: Id,
+    /// The area's code.
     pub code: String,
+    /// The area's Chinese name.
     pub name: String,
+    /// When the user claimed it, RFC 3339 UTC with milliseconds.
     pub claimed_at: String,
     /// Households whose responsibility areas include this one.
     pub households: i64,

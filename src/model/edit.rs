@@ -17,10 +17,15 @@ use std::str::FromStr;
 pub enum EditAction {
     /// Loaded from a file at the command line (also every version that existed before history).
     Import,
+    /// Drawn as a new place by a planner.
     Create,
+    /// Changed by a planner (name, code, parent or geometry).
     Update,
+    /// Made or changed by splitting a place along a line.
     Split,
+    /// Made, changed or removed by merging places into one.
     Merge,
+    /// Deleted; the version is the last one.
     Delete,
 }
 
@@ -67,10 +72,15 @@ impl FromStr for EditAction {
 /// The stored fields of a place, without its id and version.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PlaceFields {
+    /// Which level of the hierarchy, or a responsibility area.
     pub kind: PlaceKind,
+    /// Unique across all places, e.g. `370202010001003`.
     pub code: String,
+    /// The Chinese name, e.g. `香港花园社区`.
     pub name: String,
+    /// The containing place, of the kind [`PlaceKind::parent_kind`] asks for; `None` for a district.
     pub parent_id: Option<Id>,
+    /// The outline, in WGS84 longitude/latitude degrees.
     pub geometry: MultiPolygon<f64>,
 }
 
@@ -106,23 +116,38 @@ pub enum PlaceChange {
     /// A new place. `temp_id` is negative and stands for the id the store will give it wherever
     /// the same edit names it later: as the parent of a later insert or update, and in the
     /// household and building assignments.
-    Insert { temp_id: Id, place: PlaceFields },
+    Insert {
+        /// A negative stand-in for the id the store will give.
+        temp_id: Id,
+        /// The new place's fields.
+        place: PlaceFields,
+    },
     /// New fields for a place whose stored version must still be `expected_version`.
     Update {
+        /// The place to change.
         id: Id,
+        /// The version the editor started from.
         expected_version: i64,
+        /// The place's new fields.
         place: PlaceFields,
     },
     /// Removes a place whose stored version must still be `expected_version`.
-    Delete { id: Id, expected_version: i64 },
+    Delete {
+        /// The place to delete.
+        id: Id,
+        /// The version the editor started from.
+        expected_version: i64,
+    },
 }
 
 /// Everything one planner action changes, stored in one transaction or not at all.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PlaceEdit {
+    /// What kind of edit it is, as history and the trace name it.
     pub action: EditAction,
     /// Who did it; `None` is the operator at the command line.
     pub user_id: Option<Id>,
+    /// The places inserted, updated and deleted, in order.
     pub changes: Vec<PlaceChange>,
     /// Households whose grid or areas change; ids may be the negative `temp_id`s of inserts.
     pub households: Vec<HouseholdAssignment>,
@@ -169,6 +194,7 @@ impl CommittedEdit {
 /// serialized.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct UserRef {
+    /// The user's database id.
     pub id: Id,
     /// The login name; never serialized.
     #[serde(skip_serializing)]
@@ -183,9 +209,12 @@ pub struct UserRef {
 pub struct PlaceVersion {
     /// The place as it was in this version (`version` is the version number).
     pub place: Place,
+    /// Why this version was made.
     pub action: EditAction,
     /// RFC 3339 UTC with milliseconds.
     pub valid_from: String,
+    /// When the next version replaced it (exclusive), RFC 3339 UTC with milliseconds; `None` while current.
     pub valid_to: Option<String>,
+    /// Who made this version; `None` for the operator at the command line or when unknown.
     pub user: Option<UserRef>,
 }

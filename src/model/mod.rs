@@ -23,10 +23,15 @@ pub type Id = i64;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum PlaceKind {
+    /// A city district (区), e.g. 市南区 Shinan; the top of the hierarchy.
     District,
+    /// A street (街道), a sub-district office area inside a district.
     Street,
+    /// A residents' community (社区) inside a street.
     Community,
+    /// A grid (网格, 片区), the smallest unit of management inside a community: a few hundred households.
     Grid,
+    /// A responsibility area (民情责任田) that a street cadre claims; inside a street, may cut across grids.
     Area,
 }
 
@@ -82,8 +87,11 @@ impl FromStr for PlaceKind {
 /// A layer as named on the command line and in URLs: the plural of a kind, or buildings/households.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Layer {
+    /// The places of one kind (`districts`, `streets`, `communities`, `grids`, `areas`).
     Places(PlaceKind),
+    /// The buildings (`buildings`).
     Buildings,
+    /// The households (`households`); personal data.
     Households,
 }
 
@@ -137,13 +145,17 @@ pub struct UnknownName(pub String);
 /// A stored polygon of the hierarchy or a responsibility area.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Place {
+    /// The database id.
     pub id: Id,
+    /// Which level of the hierarchy, or a responsibility area.
     pub kind: PlaceKind,
     /// Unique across all places, e.g. `370202010001003` (DB11/T 2157 style: admin + street + community + grid).
     pub code: String,
     /// The Chinese name, e.g. `香港花园社区`.
     pub name: String,
+    /// The containing place, of the kind [`PlaceKind::parent_kind`] asks for; `None` for a district.
     pub parent_id: Option<Id>,
+    /// The outline, in WGS84 longitude/latitude degrees.
     pub geometry: MultiPolygon<f64>,
     /// Starts at 1 and grows with every change.
     pub version: i64,
@@ -175,24 +187,34 @@ impl Place {
 /// A place to be stored; the parent is named by its code and resolved by the store.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewPlace {
+    /// Which level of the hierarchy, or a responsibility area.
     pub kind: PlaceKind,
+    /// Unique across all places, e.g. `370202010001003`.
     pub code: String,
+    /// The Chinese name, e.g. `香港花园社区`.
     pub name: String,
+    /// The code of the containing place, of the kind [`PlaceKind::parent_kind`] asks for; `None` for a district.
     pub parent_code: Option<String>,
+    /// The outline, in WGS84 longitude/latitude degrees.
     pub geometry: MultiPolygon<f64>,
 }
 
 /// A building: a footprint drawn in 3D by its number of floors.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Building {
+    /// The database id.
     pub id: Id,
+    /// Unique across buildings.
     pub code: String,
+    /// The building's name, e.g. its number in the estate.
     pub name: String,
     /// The standard address (标准地址) of the building.
     pub address: String,
+    /// Number of floors (1 to 200 on import); the height the map draws it in 3D.
     pub floors: i32,
     /// Number of entrances (单元).
     pub units: i32,
+    /// The outline on the ground, in WGS84 longitude/latitude degrees.
     pub footprint: MultiPolygon<f64>,
     /// The grid the building lies in, computed by the spatial index.
     pub grid_id: Option<Id>,
@@ -201,11 +223,17 @@ pub struct Building {
 /// A building to be stored.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewBuilding {
+    /// Unique across buildings.
     pub code: String,
+    /// The building's name, e.g. its number in the estate.
     pub name: String,
+    /// The standard address (标准地址) of the building.
     pub address: String,
+    /// Number of floors (1 to 200 on import).
     pub floors: i32,
+    /// Number of entrances (单元), at least 1.
     pub units: i32,
+    /// The outline on the ground, in WGS84 longitude/latitude degrees.
     pub footprint: MultiPolygon<f64>,
 }
 
@@ -213,11 +241,15 @@ pub struct NewBuilding {
 /// public collections.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Household {
+    /// The database id.
     pub id: Id,
+    /// Unique across households.
     pub code: String,
     #[serde(flatten)]
+    /// What the user supplied: address, head of household, phone, tags, ….
     pub details: HouseholdDetails,
     #[serde(skip)]
+    /// Where the household is, in WGS84 longitude/latitude degrees; never serialized with the details.
     pub location: Point<f64>,
     /// The grid the household lies in, computed by the spatial index.
     pub grid_id: Option<Id>,
@@ -228,13 +260,21 @@ pub struct Household {
 /// The fields of a household a user supplies (everything but ids and computed assignments).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct HouseholdDetails {
+    /// The code of the building the household lives in, if known.
     pub building_code: Option<String>,
+    /// The entrance (单元) of the building, if known.
     pub unit: Option<i32>,
+    /// The floor (楼层), if known; negative below ground.
     pub floor: Option<i32>,
+    /// The room number (户), if known, e.g. `302`.
     pub room: Option<String>,
+    /// The standard address (标准地址) of the household.
     pub address: String,
+    /// The name of the head of the household.
     pub head_name: String,
+    /// A contact number, if known.
     pub phone: Option<String>,
+    /// How many people live in the household (1 if not given on import).
     pub people: i32,
     /// Free tags such as `elderly_alone` or `party_member`.
     pub tags: Vec<String>,
@@ -243,23 +283,31 @@ pub struct HouseholdDetails {
 /// A household to be stored.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewHousehold {
+    /// Unique across households.
     pub code: String,
+    /// What the user supplied: address, head of household, phone, tags, ….
     pub details: HouseholdDetails,
+    /// Where the household is, in WGS84 longitude/latitude degrees.
     pub location: Point<f64>,
 }
 
 /// Where the spatial index puts a household: its grid and its responsibility areas.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HouseholdAssignment {
+    /// The household's database id.
     pub household_id: Id,
+    /// The grid the household lies in; `None` if it lies outside every grid.
     pub grid_id: Option<Id>,
+    /// The responsibility areas the household lies in; empty if none.
     pub area_ids: Vec<Id>,
 }
 
 /// Where the spatial index puts a building: the grid that holds its footprint's interior point.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BuildingAssignment {
+    /// The building's database id.
     pub building_id: Id,
+    /// The grid that holds the footprint's interior point; `None` if none does.
     pub grid_id: Option<Id>,
 }
 

@@ -18,10 +18,15 @@ type BoxEntry = GeomWithData<Rectangle<[f64; 2]>, Id>;
 /// A place as the index keeps it: what a lookup answer names, and the prepared shape.
 #[derive(Debug, Clone)]
 pub struct IndexedPlace {
+    /// The place's database id.
     pub id: Id,
+    /// Which level of the hierarchy, or a responsibility area.
     pub kind: PlaceKind,
+    /// The place's code.
     pub code: String,
+    /// The place's Chinese name.
     pub name: String,
+    /// The containing place; `None` for a district.
     pub parent_id: Option<Id>,
     area: PreparedArea,
     envelope: Option<BoxEntry>,
@@ -33,9 +38,13 @@ pub struct IndexedPlace {
 /// ancestors; a level is looked up on its own only when no finer level owns the point (a gap).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Located {
+    /// The district (区) that owns the point.
     pub district: Option<Id>,
+    /// The street (街道) that owns the point.
     pub street: Option<Id>,
+    /// The community (社区) that owns the point.
     pub community: Option<Id>,
+    /// The grid (网格) that owns the point.
     pub grid: Option<Id>,
     /// Responsibility areas owning the point, ordered by code. Usually one.
     pub areas: Vec<Id>,

@@ -64,8 +64,11 @@ pub const MERCATOR_HALF_SIDE: f64 = 20_037_508.342_789_244;
 /// One tile of the XYZ grid (`y` counted from the north, as in slippy maps; not TMS).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TileId {
+    /// Zoom level, 0 to [`MAX_ZOOM`].
     pub z: u8,
+    /// Column, 0 to 2^z - 1 from the west.
     pub x: u32,
+    /// Row, 0 to 2^z - 1 from the north.
     pub y: u32,
 }
 
@@ -73,12 +76,18 @@ pub struct TileId {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TileIdError {
     #[error("max zoom is {MAX_ZOOM}; got z={0}")]
+    /// The zoom is above [`MAX_ZOOM`].
     ZoomTooLarge(u64),
     #[error("{axis}={value} is outside 0..{limit} (0 to 2^z - 1) at zoom {z}")]
+    /// `x` or `y` is not below 2^z.
     OutOfRange {
+        /// `'x'` or `'y'`.
         axis: char,
+        /// The value given.
         value: u64,
+        /// 2^z, the first value out of range.
         limit: u64,
+        /// The zoom level.
         z: u8,
     },
 }
@@ -261,9 +270,13 @@ pub fn zoom_to_fit(world: Rect<f64>, max: u8) -> u8 {
 /// A property value as MVT can carry it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum PropertyValue {
+    /// A string.
     Str(String),
+    /// A signed integer.
     Int(i64),
+    /// A 64-bit float.
     Double(f64),
+    /// A boolean.
     Bool(bool),
 }
 
@@ -301,9 +314,11 @@ impl From<bool> for PropertyValue {
 /// box, an optional MVT feature id and its properties (in order).
 #[derive(Debug, Clone, PartialEq)]
 pub struct TileFeature {
+    /// The MVT feature id, if the feature has one.
     pub id: Option<u64>,
     geometry: Geometry<f64>,
     bbox: Rect<f64>,
+    /// The feature's properties as name/value pairs, in order.
     pub properties: Vec<(String, PropertyValue)>,
 }
 

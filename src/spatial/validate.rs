@@ -42,6 +42,7 @@ pub fn check_point(p: &Point<f64>) -> Result<(), String> {
 /// Why a geometry cannot be stored, and where on it, when that can be pointed at.
 #[derive(Debug, Clone, PartialEq)]
 pub struct InvalidGeometry {
+    /// What is wrong, for people.
     pub message: String,
     /// Where the rings of an invalid polygon cross or touch (see [`Invalidity::at`]).
     pub at: Option<MultiPoint<f64>>,
@@ -116,8 +117,11 @@ pub enum ProblemCode {
 /// Another place a problem involves.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Other {
+    /// The other place's database id.
     pub id: Id,
+    /// The other place's code.
     pub code: String,
+    /// The other place's Chinese name.
     pub name: String,
 }
 
@@ -134,7 +138,9 @@ impl Other {
 /// One problem of a place, with where it is.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Problem {
+    /// Which rule is broken.
     pub code: ProblemCode,
+    /// What is wrong, for people.
     pub message: String,
     /// Where it is: the overlap or the part outside as polygons, the crossings of an invalid
     /// polygon as points; `None` if the problem has no place.

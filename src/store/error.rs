@@ -17,7 +17,12 @@ pub enum StoreError {
     NoSuchArea(Id),
     /// The id names a place of another kind where a responsibility area was asked for.
     #[error("place {id} is a {kind}, not a responsibility area; only areas can be claimed")]
-    NotAnArea { id: Id, kind: PlaceKind },
+    NotAnArea {
+        /// The id given.
+        id: Id,
+        /// The kind of place it names.
+        kind: PlaceKind,
+    },
     /// No account has this id.
     #[error("there is no user with id {0}")]
     NoSuchUser(Id),
@@ -34,35 +39,57 @@ pub enum StoreError {
         one_child(child)
     )]
     HasChildren {
+        /// The place still referenced as a parent.
         id: Id,
+        /// One of its children, by kind and code, if known.
         child: Option<(PlaceKind, String)>,
     },
     /// An edit expected a version of a place that is no longer the stored one; nothing was
     /// written.
     #[error("place {id} is at version {stored}, not {expected}: reload it and edit again")]
-    VersionMismatch { id: Id, expected: i64, stored: i64 },
+    VersionMismatch {
+        /// The place edited.
+        id: Id,
+        /// The version the edit started from.
+        expected: i64,
+        /// The version stored now.
+        stored: i64,
+    },
     /// Someone holds the area already (constraint `area_claims_one_holder`); `current` is the
     /// claim that won, if it could still be read.
     #[error("area {area_id} is already claimed{}", claimed_by(current))]
     AlreadyClaimed {
+        /// The area claimed.
         area_id: Id,
+        /// The current claim, if it could be read.
         current: Option<Box<Claim>>,
     },
     /// A release by someone who does not hold the area (any more); `current` is who does.
     #[error("area {area_id} is {}", held_by(current, *holder_id))]
     NotHeld {
+        /// The area to release.
         area_id: Id,
+        /// Who the release says holds it.
         holder_id: Id,
+        /// The current claim, if any.
         current: Option<Box<Claim>>,
     },
     /// Only cadres hold areas.
     #[error("{name} is a {role}; only a cadre can hold an area")]
-    NotACadre { name: String, role: Role },
+    NotACadre {
+        /// The account's login name.
+        name: String,
+        /// The account's role.
+        role: Role,
+    },
     /// One item of a bulk write was refused; nothing of the write was stored.
     #[error("item {position} ({code}): {problem}")]
     Item {
+        /// Position of the item in the write, from 0.
         position: usize,
+        /// The item's code.
         code: String,
+        /// Why it was refused.
         problem: ItemProblem,
     },
     /// An instant that is not in the stored form `2026-11-28T15:59:59.999Z`.
@@ -73,8 +100,11 @@ pub enum StoreError {
     /// otherwise it broke a rule of the data (a check), 422.
     #[error("{}{detail}", if *clash { "still referenced or taken: " } else { "" })]
     Refused {
+        /// The constraint's name in the schema.
         name: String,
+        /// Whether it clashed with stored rows (409) rather than broke a rule of the data (422).
         clash: bool,
+        /// What the database says.
         detail: String,
     },
     /// What the database holds cannot be read back (a row written by something else).
@@ -89,8 +119,10 @@ pub enum StoreError {
     )]
     UnsupportedUrl(String),
     #[error("database error: {0}")]
+    /// Any other database failure (connection lost, database down, …).
     Database(sqlx::Error),
     #[error("migration failed: {0}")]
+    /// A schema migration could not be applied when the store was opened.
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
 
@@ -98,25 +130,50 @@ pub enum StoreError {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ItemProblem {
     #[error("a {kind} has no parent, but parent_code {code:?} was given")]
-    UnexpectedParent { kind: PlaceKind, code: String },
+    /// A district item names a parent.
+    UnexpectedParent {
+        /// The item's kind.
+        kind: PlaceKind,
+        /// The `parent_code` given.
+        code: String,
+    },
     #[error("a {kind} needs a parent_code naming its {want}")]
-    MissingParent { kind: PlaceKind, want: PlaceKind },
+    /// An item below a district names no parent.
+    MissingParent {
+        /// The item's kind.
+        kind: PlaceKind,
+        /// The kind its parent must have.
+        want: PlaceKind,
+    },
     #[error("parent_code {0:?} names no stored place")]
+    /// The `parent_code` names no place, neither stored nor earlier in the write.
     UnknownParent(String),
     #[error("parent_code {code:?} is a {found}, but a {kind}'s parent must be a {want}")]
+    /// The `parent_code` names a place of the wrong kind.
     WrongParent {
+        /// The `parent_code` given.
         code: String,
+        /// The kind of place it names.
         found: PlaceKind,
+        /// The item's kind.
         kind: PlaceKind,
+        /// The kind its parent must have.
         want: PlaceKind,
     },
     #[error("the code is already used by a {0}")]
+    /// The item's code is already used by a place of another kind (named here).
     CodeOfAnotherKind(PlaceKind),
     #[error("building_code {0:?} names no stored building")]
+    /// A household's `building_code` names no building.
     UnknownBuilding(String),
     /// A constraint of the schema refused the item; `clash`: a unique or foreign key one.
     #[error("{detail}")]
-    Refused { clash: bool, detail: String },
+    Refused {
+        /// Whether it clashed with stored rows rather than broke a rule of the data.
+        clash: bool,
+        /// What the database says.
+        detail: String,
+    },
 }
 
 impl StoreError {

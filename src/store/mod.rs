@@ -25,6 +25,7 @@ use crate::model::{
 use async_trait::async_trait;
 use std::sync::Arc;
 
+/// The result of a store operation; the error is a [`StoreError`] unless said otherwise.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// A place in the database's order of the changes of area holders (migration 0006
@@ -37,15 +38,20 @@ pub type Seq = i64;
 /// How many rows a bulk write inserted and how many it updated (matched by code).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct WriteSummary {
+    /// Rows inserted (a code not stored before).
     pub inserted: usize,
+    /// Rows updated (a code already stored).
     pub updated: usize,
 }
 
 /// Row counts per layer.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Counts {
+    /// Places of every kind.
     pub places: usize,
+    /// Buildings.
     pub buildings: usize,
+    /// Households.
     pub households: usize,
 }
 
@@ -56,11 +62,13 @@ pub trait Store: Send + Sync + 'static {
     /// `"sqlite"` or `"postgres"`.
     fn backend(&self) -> &'static str;
 
+    /// How many places, buildings and households are stored.
     async fn counts(&self) -> Result<Counts>;
 
     /// All places of one kind (or of every kind), ordered by id.
     async fn places(&self, kind: Option<PlaceKind>) -> Result<Vec<Place>>;
 
+    /// The place with this id, or `None` if there is none.
     async fn place(&self, id: Id) -> Result<Option<Place>>;
 
     /// Inserts new places and updates those whose code exists (name, parent, geometry; the

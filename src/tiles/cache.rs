@@ -29,7 +29,9 @@ pub type Key = (usize, Datum, TileId);
 /// One encoded tile: the plain bytes, the same gzipped, and the hash the ETags derive from.
 #[derive(Debug)]
 pub struct EncodedTile {
+    /// The tile as encoded, uncompressed.
     pub raw: Bytes,
+    /// The same bytes gzipped, for clients that accept gzip.
     pub gzip: Bytes,
     hash: String,
 }

@@ -21,7 +21,9 @@ struct Prepared {
 /// How often a tile was asked of the cache ([`TileService::cached`]) and found, or not.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct CacheStats {
+    /// Tiles found in the cache.
     pub hits: u64,
+    /// Tiles not in the cache, made and stored.
     pub misses: u64,
 }
 
@@ -110,6 +112,7 @@ fn tile_area(tile: TileId, datum: Datum) -> Option<Rect<f64>> {
 }
 
 impl TileService {
+    /// A service over these sources, in drawing order from the bottom, with an empty cache.
     pub fn new(sources: Vec<Box<dyn TileSource>>) -> TileService {
         TileService {
             aspects: sources.iter().map(|s| s.depends_on()).collect(),

@@ -10,8 +10,11 @@ const KRASOVSKY_EE: f64 = 0.006_693_421_622_965_943;
 
 /// The China box the GCJ-02 rule applies in (degrees).
 pub const CHINA_WEST: f64 = 72.004;
+/// The east edge of the China box (degrees of longitude).
 pub const CHINA_EAST: f64 = 137.8347;
+/// The south edge of the China box (degrees of latitude).
 pub const CHINA_SOUTH: f64 = 0.8293;
+/// The north edge of the China box (degrees of latitude).
 pub const CHINA_NORTH: f64 = 55.8271;
 
 /// Baidu's angular constant: pi * 3000 / 180.
