@@ -2,7 +2,9 @@
 //! index built from it, and the writes that keep the two in step.
 
 use crate::geodata::LayerData;
-use crate::model::{Building, BuildingAssignment, Claim, Holder, HouseholdAssignment, Id, Place};
+use crate::model::{
+    Building, BuildingAssignment, Claim, Holder, Household, HouseholdAssignment, Id, Place,
+};
 use crate::spatial::assign::{assign_buildings, assign_households};
 use crate::spatial::index::SpatialIndex;
 use crate::store::{Result, Seq, Store, WriteSummary};
@@ -174,7 +176,7 @@ impl App {
             holder_order: Mutex::default(),
             logins: accounts::Logins::default(),
         };
-        app.refresh(None).await?;
+        app.refresh().await?;
         tracing::info!(
             places = app.index().len(),
             backend = app.store.backend(),
@@ -194,15 +196,26 @@ impl App {
         self.snapshot.load().index.clone()
     }
 
-    /// Reads everything from the store and swaps in a new snapshot: with `index` if given (an
-    /// import built it already), else with an index built from the places read.
-    async fn refresh(&self, index: Option<Arc<SpatialIndex>>) -> Result<()> {
-        let places = self.store.places(None).await?;
-        let buildings = self.store.buildings().await?;
-        let households: Vec<HouseholdPoint> = self
-            .store
-            .households()
-            .await?
+    /// Reads everything from the store and swaps in a new snapshot built from it.
+    async fn refresh(&self) -> Result<()> {
+        let stored = self.read_stored().await?;
+        let (stored, index) = indexed(stored).await;
+        self.publish_stored(stored, index).await
+    }
+
+    /// Every place, building and household the store holds, for a new snapshot.
+    async fn read_stored(&self) -> Result<Stored> {
+        Ok(Stored {
+            places: self.store.places(None).await?,
+            buildings: self.store.buildings().await?,
+            households: self.store.households().await?,
+        })
+    }
+
+    /// Swaps in a snapshot of `stored` with `index` and the current claims.
+    async fn publish_stored(&self, stored: Stored, index: Arc<SpatialIndex>) -> Result<()> {
+        let households: Vec<HouseholdPoint> = stored
+            .households
             .into_iter()
             .map(|h| HouseholdPoint {
                 id: h.id,
@@ -210,9 +223,11 @@ impl App {
                 grid_id: h.grid_id,
             })
             .collect();
-        let index = index.unwrap_or_else(|| Arc::new(SpatialIndex::build(&places)));
-        let (places, buildings, households) =
-            (Arc::new(places), Arc::new(buildings), Arc::new(households));
+        let (places, buildings, households) = (
+            Arc::new(stored.places),
+            Arc::new(stored.buildings),
+            Arc::new(households),
+        );
         let (seq, claims) = self.store.current_claims_ordered().await?;
         let mut order = self.holder_order();
         let current = self.snapshot.load();
@@ -237,7 +252,7 @@ impl App {
     /// this process did not make.
     pub async fn reload(&self) -> Result<()> {
         let _serial = self.edits.lock().await;
-        self.refresh(None).await
+        self.refresh().await
     }
 
     /// Keeps this process in step with writes that others commit to the store (other instances
@@ -343,33 +358,31 @@ impl App {
     /// grid and areas up to date.
     pub async fn import(&self, data: LayerData) -> Result<(WriteSummary, Reassigned)> {
         let _serial = self.edits.lock().await;
-        let (summary, index) = match &data {
-            LayerData::Places(places) => {
-                let summary = self.store.upsert_places(places).await?;
-                let places = self.store.places(None).await?;
-                (summary, Arc::new(SpatialIndex::build(&places)))
-            }
-            LayerData::Buildings(buildings) => {
-                (self.store.upsert_buildings(buildings).await?, self.index())
-            }
-            LayerData::Households(households) => (
-                self.store.upsert_households(households).await?,
-                self.index(),
-            ),
+        let summary = match &data {
+            LayerData::Places(places) => self.store.upsert_places(places).await?,
+            LayerData::Buildings(buildings) => self.store.upsert_buildings(buildings).await?,
+            LayerData::Households(households) => self.store.upsert_households(households).await?,
         };
-        let moved = self.reassign(&index).await?;
-        self.refresh(Some(index)).await?;
+        let stored = self.read_stored().await?;
+        let (mut stored, index) = match data {
+            LayerData::Places(_) => indexed(stored).await,
+            _ => (stored, self.index()),
+        };
+        let moved = self.reassign(&index, &mut stored).await?;
+        self.publish_stored(stored, index).await?;
         Ok((summary, moved))
     }
 
     /// Recomputes every household's grid and areas and every building's grid in `index`, and
-    /// writes the ones that changed.
-    async fn reassign(&self, index: &SpatialIndex) -> Result<Reassigned> {
-        let households = self.store.households().await?;
-        let buildings = self.store.buildings().await?;
-        let household_points: Vec<(Id, Coord<f64>)> =
-            households.iter().map(|h| (h.id, h.location.0)).collect();
-        let building_points: Vec<(Id, Coord<f64>)> = buildings
+    /// writes the ones that changed, to the store and to `stored`.
+    async fn reassign(&self, index: &SpatialIndex, stored: &mut Stored) -> Result<Reassigned> {
+        let household_points: Vec<(Id, Coord<f64>)> = stored
+            .households
+            .iter()
+            .map(|h| (h.id, h.location.0))
+            .collect();
+        let building_points: Vec<(Id, Coord<f64>)> = stored
+            .buildings
             .iter()
             .filter_map(|b| Some((b.id, b.footprint.interior_point()?.0)))
             .collect();
@@ -377,12 +390,12 @@ impl App {
         let building_moves = assign_buildings(index, &building_points);
         let changed_households: Vec<HouseholdAssignment> = household_moves
             .into_iter()
-            .zip(&households)
+            .zip(&stored.households)
             .filter(|(new, old)| new.grid_id != old.grid_id || new.area_ids != old.area_ids)
             .map(|(new, _)| new)
             .collect();
-        let old_building_grids: std::collections::HashMap<Id, Option<Id>> =
-            buildings.iter().map(|b| (b.id, b.grid_id)).collect();
+        let old_building_grids: HashMap<Id, Option<Id>> =
+            stored.buildings.iter().map(|b| (b.id, b.grid_id)).collect();
         let changed_buildings: Vec<BuildingAssignment> = building_moves
             .into_iter()
             .filter(|new| old_building_grids.get(&new.building_id) != Some(&new.grid_id))
@@ -391,6 +404,25 @@ impl App {
             self.store
                 .apply_assignments(&changed_households, &changed_buildings)
                 .await?;
+        }
+        let moved: HashMap<Id, &HouseholdAssignment> = changed_households
+            .iter()
+            .map(|a| (a.household_id, a))
+            .collect();
+        for household in &mut stored.households {
+            if let Some(a) = moved.get(&household.id) {
+                household.grid_id = a.grid_id;
+                household.area_ids = a.area_ids.clone();
+            }
+        }
+        let moved: HashMap<Id, Option<Id>> = changed_buildings
+            .iter()
+            .map(|a| (a.building_id, a.grid_id))
+            .collect();
+        for building in &mut stored.buildings {
+            if let Some(grid_id) = moved.get(&building.id) {
+                building.grid_id = *grid_id;
+            }
         }
         Ok(Reassigned {
             households: changed_households.len(),
@@ -410,6 +442,24 @@ impl App {
         }
         Ok(true)
     }
+}
+
+/// What the store holds, read once for a new snapshot.
+struct Stored {
+    places: Vec<Place>,
+    buildings: Vec<Building>,
+    households: Vec<Household>,
+}
+
+/// `stored` with an index of its places, built off the async workers: at city scale it takes
+/// seconds, and a reload must not be refused as busy, so it does not queue in the CPU pool.
+async fn indexed(stored: Stored) -> (Stored, Arc<SpatialIndex>) {
+    tokio::task::spawn_blocking(move || {
+        let index = SpatialIndex::build(&stored.places);
+        (stored, Arc::new(index))
+    })
+    .await
+    .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
 }
 
 /// Holders by area id from the current claims.

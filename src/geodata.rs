@@ -445,6 +445,24 @@ fn collection(features: Vec<Feature>, crs: Crs) -> FeatureCollection {
     collection
 }
 
+/// A place as a GeoJSON Feature in `crs`: the properties of [`Place::properties`] and the code of
+/// its parent. Every API answer and export of a place is built here; answers add their own
+/// properties to it.
+pub fn place_feature(
+    place: &Place,
+    parent_code: Option<&str>,
+    crs: Crs,
+) -> Result<Feature, CrsError> {
+    let mut properties = place.properties();
+    properties.insert("parent_code".into(), parent_code.into());
+    feature(
+        place.id,
+        place.geometry.clone().into(),
+        crs,
+        JsonValue::Object(properties),
+    )
+}
+
 /// Places as GeoJSON; `codes` maps ids to codes so each feature can name its parent.
 pub fn places_to_geojson(
     places: &[Place],
@@ -454,14 +472,8 @@ pub fn places_to_geojson(
     let features = places
         .iter()
         .map(|p| {
-            let props = json!({
-                "code": p.code,
-                "name": p.name,
-                "kind": p.kind,
-                "parent_code": p.parent_id.and_then(|id| codes.get(&id)),
-                "version": p.version,
-            });
-            feature(p.id, p.geometry.clone().into(), crs, props)
+            let parent_code = p.parent_id.and_then(|id| codes.get(&id));
+            place_feature(p, parent_code.map(String::as_str), crs)
         })
         .collect::<Result<_, _>>()?;
     Ok(collection(features, crs))

@@ -10,6 +10,7 @@ use common::Server;
 use geo::{BoundingRect, Coord, Geometry, Intersects, MultiPolygon, Rect};
 use geojson::{FeatureCollection, JsonValue};
 use reqwest::StatusCode;
+use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::OnceLock;
 use wangge::spatial::crs::Crs;
@@ -400,6 +401,23 @@ async fn one_feature_by_its_numeric_id() {
         assert_eq!(answer.status, StatusCode::NOT_FOUND, "{missing}");
         assert_eq!(error_code(&answer), "not_found");
     }
+}
+
+#[tokio::test]
+async fn the_rest_api_and_ogc_answer_a_place_with_one_feature() {
+    let server = demo_server();
+    let page = get(&server.url("/ogc/collections/grids/items?limit=1")).await;
+    let ogc = &page.body["features"][0];
+    let id = ogc["id"].as_i64().expect("numeric ids");
+    let rest = get(&server.url(&format!("/api/v1/grids/{id}"))).await;
+    assert_eq!(rest.body["id"], id);
+    assert_eq!(rest.body["geometry"], ogc["geometry"]);
+    let mut properties = rest.body["properties"].as_object().unwrap().clone();
+    assert_eq!(properties.remove("id"), Some(json!(id)));
+    let updated_at = properties.remove("updated_at").unwrap();
+    assert!(updated_at.as_str().is_some_and(|t| t.ends_with('Z')), "{updated_at}");
+    assert_eq!(JsonValue::Object(properties), ogc["properties"]);
+    assert_eq!(ogc["properties"]["kind"], "grid");
 }
 
 // ------------------------------------------------------------------------ filters

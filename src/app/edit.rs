@@ -120,7 +120,8 @@ struct Plan {
 
 /// Validates `changes` against `map` and works out who they move; pure CPU work, run off the
 /// async workers.
-fn plan(map: &MapData, current: &SpatialIndex, changes: &[PlaceChange]) -> Result<Plan, EditError> {
+fn plan(map: &MapData, changes: &[PlaceChange]) -> Result<Plan, EditError> {
+    let current = &map.index;
     let world = apply(&map.places, changes)?;
     let ids = changed_ids(changes);
     let deleted: Vec<Id> = changes
@@ -239,11 +240,10 @@ impl App {
     ) -> Result<EditOutcome, EditError> {
         let _serial = self.edits.lock().await;
         let map = self.map_data();
-        let current = map.index.clone();
         let (changes, planned) = {
             let map = map.clone();
             self.compute(move || {
-                let planned = plan(&map, &current, &changes);
+                let planned = plan(&map, &changes);
                 (changes, planned)
             })
             .await?

@@ -148,21 +148,17 @@ fn where_json(at: &Geometry<f64>) -> Value {
     }
 }
 
-/// A place as a GeoJSON Feature of this API.
+/// A place as a GeoJSON Feature of this API: that of [`geodata::place_feature`] with the place's
+/// `id` and when it was last changed.
 fn feature(place: &Place, codes: &HashMap<Id, String>, updated_at: Option<&str>) -> Value {
-    json!({
-        "type": "Feature",
-        "id": place.id,
-        "geometry": geometry_json(&place.geometry),
-        "properties": {
-            "id": place.id,
-            "code": place.code,
-            "name": place.name,
-            "parent_code": place.parent_id.and_then(|id| codes.get(&id)),
-            "version": place.version,
-            "updated_at": updated_at,
-        },
-    })
+    let parent_code = place.parent_id.and_then(|id| codes.get(&id));
+    let mut feature = geodata::place_feature(place, parent_code.map(String::as_str), Crs::Wgs84)
+        .expect("WGS84 needs no transformation");
+    if let Some(properties) = &mut feature.properties {
+        properties.insert("id".into(), place.id.into());
+        properties.insert("updated_at".into(), updated_at.into());
+    }
+    serde_json::to_value(feature).expect("a feature serialises")
 }
 
 /// A problem as the API reports it.

@@ -162,10 +162,23 @@ pub struct Place {
 }
 
 impl Place {
-    /// The place as a GeoJSON Feature in WGS84 with its stored fields as properties (`kind`,
-    /// `code`, `name`, `parent_id`, `version`): what the audit trace keeps before and after an
-    /// edit, and the base that answers add to.
+    /// The properties every GeoJSON form of this place carries: `code`, `name`, `kind` and
+    /// `version`. Each form adds how it names the parent (`parent_id` in the audit trace,
+    /// `parent_code` in answers and exports) and what else it knows.
+    pub fn properties(&self) -> geojson::JsonObject {
+        let mut properties = geojson::JsonObject::new();
+        properties.insert("code".into(), self.code.clone().into());
+        properties.insert("name".into(), self.name.clone().into());
+        properties.insert("kind".into(), self.kind.as_str().into());
+        properties.insert("version".into(), self.version.into());
+        properties
+    }
+
+    /// The place as a GeoJSON Feature in WGS84 with its stored fields as properties (those of
+    /// [`Place::properties`] and `parent_id`): what the audit trace keeps before and after an edit.
     pub fn to_feature(&self) -> serde_json::Value {
+        let mut properties = self.properties();
+        properties.insert("parent_id".into(), self.parent_id.into());
         let geometry = geojson::Geometry::new(geojson::GeometryValue::from(
             &geo::Geometry::MultiPolygon(self.geometry.clone()),
         ));
@@ -173,13 +186,7 @@ impl Place {
             "type": "Feature",
             "id": self.id,
             "geometry": geometry,
-            "properties": {
-                "kind": self.kind,
-                "code": self.code,
-                "name": self.name,
-                "parent_id": self.parent_id,
-                "version": self.version,
-            },
+            "properties": properties,
         })
     }
 }
