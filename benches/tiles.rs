@@ -119,6 +119,7 @@ fn hit_rates_under_one_write_per_second() -> (CacheStats, CacheStats) {
                 password: "bench password".into(),
                 display_name: None,
                 phone: None,
+                community: None,
             },
             None,
         ))

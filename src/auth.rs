@@ -98,6 +98,8 @@ pub struct User {
     pub display_name: Option<String>,
     /// A contact number, shown to residents for an area's holder.
     pub phone: Option<String>,
+    /// The community a secretary answers for: they see the households in its grids.
+    pub community_id: Option<Id>,
 }
 
 impl From<&User> for Holder {
@@ -124,6 +126,8 @@ pub struct NewUser {
     pub display_name: Option<String>,
     /// A contact number, if given.
     pub phone: Option<String>,
+    /// The community a secretary answers for, if given.
+    pub community_id: Option<Id>,
 }
 
 /// An account with its argon2 PHC string, as the store keeps it.

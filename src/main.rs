@@ -191,6 +191,10 @@ enum UserCommand {
         /// A contact number, shown to residents for the areas they hold.
         #[arg(long)]
         phone: Option<String>,
+        /// The code of the community a secretary answers for: they see the households in its
+        /// grids.
+        #[arg(long)]
+        community: Option<String>,
         /// Read the password from the first line of this file instead of standard input.
         #[arg(long)]
         password_file: Option<PathBuf>,
@@ -287,15 +291,17 @@ async fn main() -> anyhow::Result<()> {
                     role,
                     display_name,
                     phone,
+                    community,
                     password_file,
                     db,
                 },
         } => {
-            let contact = Contact {
+            let profile = Profile {
                 display_name,
                 phone,
+                community,
             };
-            add_user(&name, role, contact, password_file, &db.database).await
+            add_user(&name, role, profile, password_file, &db.database).await
         }
     }
 }
@@ -432,16 +438,17 @@ async fn export(
     Ok(())
 }
 
-/// How residents reach a user: optional, blank means none.
-struct Contact {
+/// How residents reach a user, and a secretary's community: optional, blank means none.
+struct Profile {
     display_name: Option<String>,
     phone: Option<String>,
+    community: Option<String>,
 }
 
 async fn add_user(
     name: &str,
     role: Role,
-    contact: Contact,
+    profile: Profile,
     password_file: Option<PathBuf>,
     database: &str,
 ) -> anyhow::Result<()> {
@@ -468,8 +475,9 @@ async fn add_user(
                 name: name.to_string(),
                 role,
                 password,
-                display_name: given(contact.display_name),
-                phone: given(contact.phone),
+                display_name: given(profile.display_name),
+                phone: given(profile.phone),
+                community: given(profile.community),
             },
             None,
         )

@@ -415,7 +415,10 @@ async fn the_rest_api_and_ogc_answer_a_place_with_one_feature() {
     let mut properties = rest.body["properties"].as_object().unwrap().clone();
     assert_eq!(properties.remove("id"), Some(json!(id)));
     let updated_at = properties.remove("updated_at").unwrap();
-    assert!(updated_at.as_str().is_some_and(|t| t.ends_with('Z')), "{updated_at}");
+    assert!(
+        updated_at.as_str().is_some_and(|t| t.ends_with('Z')),
+        "{updated_at}"
+    );
     assert_eq!(JsonValue::Object(properties), ogc["properties"]);
     assert_eq!(ogc["properties"]["kind"], "grid");
 }

@@ -2,107 +2,17 @@
 
 mod common;
 
-use geo::{MultiPolygon, Point, polygon};
+use common::fixtures::{building, hierarchy, household, place, square, user};
+
+use geo::{MultiPolygon, polygon};
 use serde_json::json;
 use std::sync::Arc;
-use wangge::auth::{NewAudit, NewUser, Role, User};
+use wangge::auth::{NewAudit, Role, User};
 use wangge::model::edit::{EditAction, PlaceChange, PlaceEdit, PlaceFields};
 use wangge::model::{
-    BuildingAssignment, ClaimEnd, HeldArea, Holder, HouseholdAssignment, HouseholdDetails, Id,
-    NewBuilding, NewHousehold, NewPlace, PlaceKind,
+    BuildingAssignment, ClaimEnd, HeldArea, Holder, HouseholdAssignment, Id, PlaceKind,
 };
 use wangge::store::{Counts, ItemProblem, Store, StoreError, WriteSummary};
-
-fn square(x0: f64, y0: f64, size: f64) -> MultiPolygon<f64> {
-    MultiPolygon(vec![polygon![
-        (x: x0, y: y0),
-        (x: x0 + size, y: y0),
-        (x: x0 + size, y: y0 + size),
-        (x: x0, y: y0 + size),
-    ]])
-}
-
-fn place(
-    kind: PlaceKind,
-    code: &str,
-    parent: Option<&str>,
-    geometry: MultiPolygon<f64>,
-) -> NewPlace {
-    NewPlace {
-        kind,
-        code: code.into(),
-        name: format!("{kind} {code}"),
-        parent_code: parent.map(str::to_string),
-        geometry,
-    }
-}
-
-/// District 370202 ⊃ street ⊃ community ⊃ two grids, and one area.
-fn hierarchy() -> Vec<NewPlace> {
-    use PlaceKind::*;
-    vec![
-        place(District, "370202", None, square(120.30, 36.00, 0.2)),
-        place(
-            Street,
-            "370202010",
-            Some("370202"),
-            square(120.37, 36.05, 0.03),
-        ),
-        place(
-            Community,
-            "370202010001",
-            Some("370202010"),
-            square(120.37, 36.05, 0.01),
-        ),
-        place(
-            Grid,
-            "370202010001001",
-            Some("370202010001"),
-            square(120.37, 36.05, 0.005),
-        ),
-        place(
-            Grid,
-            "370202010001002",
-            Some("370202010001"),
-            square(120.375, 36.05, 0.005),
-        ),
-        place(
-            Area,
-            "370202010-Q01",
-            Some("370202010"),
-            square(120.372, 36.05, 0.006),
-        ),
-    ]
-}
-
-fn building(code: &str) -> NewBuilding {
-    NewBuilding {
-        code: code.into(),
-        name: "香港花园3号楼".into(),
-        address: "山东省青岛市市南区香港中路18号".into(),
-        floors: 7,
-        units: 2,
-        footprint: square(120.371, 36.051, 0.0003),
-    }
-}
-
-fn household(code: &str, building_code: Option<&str>) -> NewHousehold {
-    NewHousehold {
-        code: code.into(),
-        details: HouseholdDetails {
-            building_code: building_code.map(str::to_string),
-            unit: Some(2),
-            floor: Some(5),
-            room: Some("0501".into()),
-            address: "香港中路18号3号楼2单元501户".into(),
-            head_name: "王芳".into(),
-            phone: Some("13800001234".into()),
-            people: 3,
-            tags: vec!["party_member".into(), "elderly_alone".into()],
-        },
-        location: Point::new(120.37115, 36.05115),
-    }
-}
 
 async fn an_empty_store_counts_nothing(store: Arc<dyn Store>) {
     assert_eq!(store.counts().await.unwrap(), Counts::default());
@@ -847,19 +757,6 @@ async fn an_edit_stores_places_versions_reassignments_and_audit_at_once(store: A
     assert!(store.place(community.id).await.unwrap().is_some());
 }
 
-async fn user(store: &Arc<dyn Store>, name: &str, role: Role, shown: Option<&str>) -> User {
-    store
-        .insert_user(&NewUser {
-            name: name.into(),
-            role,
-            password_hash: "h".into(),
-            display_name: shown.map(str::to_string),
-            phone: shown.map(|_| "13900001111".to_string()),
-        })
-        .await
-        .unwrap()
-}
-
 /// Unix milliseconds of a stored claim time (`YYYY-MM-DDTHH:MM:SS.mmmZ`), read with the `time`
 /// crate as an independent check of the stored text.
 fn millis(t: &str) -> i64 {
@@ -1162,32 +1059,7 @@ async fn concurrent_claims_have_one_winner(store: Arc<dyn Store>) {
     assert_eq!(store.audit("area", Some(area)).await.unwrap().len(), 1);
 }
 
-macro_rules! contract {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            use super::*;
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let db = common::temp_sqlite();
-                    super::$name(common::sqlite_store(&db).await).await;
-                }
-            )*
-        }
-        mod postgres {
-            use super::*;
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let Some(store) = common::postgres_store().await else { return };
-                    super::$name(store).await;
-                }
-            )*
-        }
-    };
-}
-
-contract!(
+store_contract!(
     imports_start_a_history,
     an_edit_with_a_stale_version_changes_nothing,
     history_grows_and_answers_as_of_an_instant,

@@ -5,7 +5,7 @@
 use super::App;
 use crate::auth::throttle::LoginThrottle;
 use crate::auth::{self, AuditRecord, NewAudit, NewUser, Role, User};
-use crate::model::Id;
+use crate::model::{Id, PlaceKind};
 use crate::store::StoreError;
 use std::net::IpAddr;
 use std::sync::OnceLock;
@@ -20,6 +20,9 @@ pub enum AccountError {
     #[error("a password has at most {} bytes", auth::MAX_PASSWORD_BYTES)]
     /// The password is longer than [`auth::MAX_PASSWORD_BYTES`] bytes.
     PasswordTooLong,
+    #[error("there is no community with code {0:?}")]
+    /// The community named for a secretary does not exist.
+    NoSuchCommunity(String),
     #[error("the name is empty")]
     /// An account to create has an empty (or blank) name.
     EmptyName,
@@ -74,6 +77,8 @@ pub struct NewAccount {
     pub display_name: Option<String>,
     /// A contact number, shown to residents for an area's holder.
     pub phone: Option<String>,
+    /// The code of the community a secretary answers for.
+    pub community: Option<String>,
 }
 
 /// What logins share within one process: the throttle and the password checks in flight.
@@ -213,6 +218,17 @@ impl App {
         if account.password.len() > auth::MAX_PASSWORD_BYTES {
             return Err(AccountError::PasswordTooLong);
         }
+        let community_id = match &account.community {
+            None => None,
+            Some(code) => Some(
+                self.map_data()
+                    .places
+                    .iter()
+                    .find(|p| p.kind == PlaceKind::Community && &p.code == code)
+                    .map(|p| p.id)
+                    .ok_or_else(|| AccountError::NoSuchCommunity(code.clone()))?,
+            ),
+        };
         let password = account.password;
         let hash = tokio::task::spawn_blocking(move || auth::hash_password(&password))
             .await
@@ -226,6 +242,7 @@ impl App {
                 password_hash: hash,
                 display_name: account.display_name,
                 phone: account.phone,
+                community_id,
             })
             .await?;
         self.store
@@ -241,6 +258,7 @@ impl App {
                     "role": user.role,
                     "display_name": user.display_name,
                     "phone": user.phone,
+                    "community_id": user.community_id,
                 })),
             })
             .await?;

@@ -227,7 +227,9 @@ impl From<StoreError> for ApiError {
             StoreError::NoSuchPlace(_)
             | StoreError::NoSuchArea(_)
             | StoreError::NotAnArea { .. }
-            | StoreError::NoSuchUser(_) => ApiError::NotFound(message),
+            | StoreError::NoSuchUser(_)
+            | StoreError::NoSuchHousehold(_)
+            | StoreError::NoSuchNeed(_) => ApiError::NotFound(message),
             StoreError::CodeTaken(_)
             | StoreError::NameTaken(_)
             | StoreError::HasChildren { .. }
@@ -240,6 +242,7 @@ impl From<StoreError> for ApiError {
             StoreError::VersionMismatch { .. } => ApiError::PreconditionFailed(message),
             StoreError::AlreadyClaimed { .. } => ApiError::conflict("already_claimed", message),
             StoreError::NotHeld { .. } => ApiError::conflict("not_claimed", message),
+            StoreError::KeyReused { .. } => ApiError::conflict("idempotency_key_reused", message),
             StoreError::NotACadre { .. }
             | StoreError::Item { .. }
             | StoreError::BadInstant(_)
@@ -259,9 +262,9 @@ impl From<crate::app::AccountError> for ApiError {
         match e {
             AccountError::NameTooLong => ApiError::unprocessable("name_too_long", message),
             AccountError::PasswordTooLong => ApiError::unprocessable("password_too_long", message),
-            AccountError::EmptyName | AccountError::EmptyPassword => {
-                ApiError::unprocessable("invalid", message)
-            }
+            AccountError::EmptyName
+            | AccountError::EmptyPassword
+            | AccountError::NoSuchCommunity(_) => ApiError::unprocessable("invalid", message),
             AccountError::Throttled { retry_after } => ApiError::TooManyAttempts {
                 retry_after_secs: crate::app::retry_secs(retry_after),
             },

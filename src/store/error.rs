@@ -26,6 +26,24 @@ pub enum StoreError {
     /// No account has this id.
     #[error("there is no user with id {0}")]
     NoSuchUser(Id),
+    /// No household has this id.
+    #[error("there is no household with id {0}")]
+    NoSuchHousehold(Id),
+    /// No need has this id.
+    #[error("there is no need with id {0}")]
+    NoSuchNeed(Id),
+    /// A visit was sent again under the key of a stored one but with other content (constraint
+    /// `visits_key`): a phone that reuses ids, or two records mixed up; nothing was stored.
+    #[error(
+        "the Idempotency-Key {key:?} was used for visit {visit_id} with other content; \
+         send a new record under a new key"
+    )]
+    KeyReused {
+        /// The key sent.
+        key: String,
+        /// The visit stored under it.
+        visit_id: Id,
+    },
     /// Another place has this code (constraint `places_code_key`).
     #[error("the code {0:?} is already used by another place")]
     CodeTaken(String),
@@ -258,6 +276,7 @@ const SQLITE_UNIQUE: &[(&str, &str)] = &[
     ("area_claims.area_id", "area_claims_one_holder"),
     ("buildings.code", "buildings_code_key"),
     ("households.code", "households_code_key"),
+    ("visits.user_id, visits.idempotency_key", "visits_key"),
 ];
 
 /// The constraint that refused a row: which kind and its name in the schema.

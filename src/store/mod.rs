@@ -18,6 +18,7 @@ pub use error::{ItemProblem, StoreError};
 
 use crate::auth::{AuditRecord, NewAudit, NewUser, Role, StoredUser, User};
 use crate::model::edit::{CommittedEdit, PlaceEdit, PlaceVersion};
+use crate::model::visits::{CadreWork, LastVisits, Need, NewVisit, Visit};
 use crate::model::{
     Building, BuildingAssignment, Claim, HeldArea, Household, HouseholdAssignment, Id, NewBuilding,
     NewHousehold, NewPlace, Place, PlaceKind,
@@ -86,6 +87,37 @@ pub trait Store: Send + Sync + 'static {
     /// All households with their assignments, ordered by id.
     async fn households(&self) -> Result<Vec<Household>>;
 
+    /// The households of `ids` that exist, with their assignments, ordered by id.
+    async fn households_by_id(&self, ids: &[Id]) -> Result<Vec<Household>>;
+
+    /// The ids of the households whose head's name, address or code contains `text`, ordered
+    /// by id.
+    async fn households_matching(&self, text: &str) -> Result<Vec<Id>>;
+
+    /// Stores a visit and the needs it found, in one transaction, and returns it with `true`.
+    /// A visit whose user and key are stored already (constraint `visits_key`) stores nothing:
+    /// with the same digest it returns the stored visit with `false` (a resend), with another
+    /// digest it is [`StoreError::KeyReused`]. An unknown household is
+    /// [`StoreError::NoSuchHousehold`].
+    async fn record_visit(&self, visit: &NewVisit) -> Result<(Visit, bool)>;
+
+    /// Every visit of a household with its needs, newest first.
+    async fn visits(&self, household_id: Id) -> Result<Vec<Visit>>;
+
+    /// The latest visit, and the latest on-site visit, of every household that had a visit.
+    async fn last_visits(&self) -> Result<Vec<LastVisits>>;
+
+    /// Every need, open or met, by id.
+    async fn needs(&self) -> Result<Vec<Need>>;
+
+    /// Marks a need met by `by` now and returns it; a need met already keeps who met it and
+    /// when. An unknown id is [`StoreError::NoSuchNeed`].
+    async fn meet_need(&self, id: Id, by: Id) -> Result<Need>;
+
+    /// Each cadre's on-site visits and needs met since `since` (stored instant form; other text
+    /// is [`StoreError::BadInstant`]), by user id.
+    async fn cadre_work(&self, since: &str) -> Result<Vec<CadreWork>>;
+
     /// Inserts or updates (by code) households. A `building_code` must name a stored building.
     async fn upsert_households(&self, households: &[NewHousehold]) -> Result<WriteSummary>;
 
@@ -124,6 +156,7 @@ pub trait Store: Send + Sync + 'static {
             password_hash: password_hash.to_string(),
             display_name: None,
             phone: None,
+            community_id: None,
         })
         .await
     }

@@ -174,7 +174,16 @@ impl Dialect for Postgres {
     const HOUSEHOLDS: &'static str = "SELECT h.id, h.code, b.code AS building_code, h.unit, \
          h.floor, h.room, h.address, h.head_name, h.phone, h.people, \
          array_to_json(h.tags)::text AS tags, ST_X(h.location) AS lon, ST_Y(h.location) AS lat, \
-         h.grid_id FROM households h LEFT JOIN buildings b ON b.id = h.building_id ORDER BY h.id";
+         h.grid_id FROM households h LEFT JOIN buildings b ON b.id = h.building_id \
+         WHERE $1::json IS NULL OR h.id IN (SELECT json_array_elements_text($1::json)::bigint) \
+         ORDER BY h.id";
+    const HOUSEHOLD_AREAS: &'static str = "SELECT household_id, area_id FROM household_areas \
+         WHERE $1::json IS NULL \
+         OR household_id IN (SELECT json_array_elements_text($1::json)::bigint) \
+         ORDER BY household_id, area_id";
+    const HOUSEHOLDS_MATCHING: &'static str = "SELECT id FROM households \
+         WHERE strpos(head_name, $1) > 0 OR strpos(address, $1) > 0 OR strpos(code, $1) > 0 \
+         ORDER BY id";
     const UPSERT_HOUSEHOLD: &'static str = "INSERT INTO households (code, building_id, unit, \
          floor, room, address, head_name, phone, people, tags, location) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, \
@@ -184,6 +193,42 @@ impl Dialect for Postgres {
          unit = EXCLUDED.unit, floor = EXCLUDED.floor, room = EXCLUDED.room, \
          address = EXCLUDED.address, head_name = EXCLUDED.head_name, phone = EXCLUDED.phone, \
          people = EXCLUDED.people, tags = EXCLUDED.tags, location = EXCLUDED.location";
+
+    const INSERT_VISIT: &'static str = "INSERT INTO visits (household_id, user_id, \
+         idempotency_key, digest, visited_at, position, accuracy_m, distance_m, on_site, notes) \
+         VALUES ($1, $2, $3, $4, $5::timestamptz, ST_SetSRID(ST_MakePoint($6, $7), 4326), $8, \
+         $9, $10, $11) RETURNING id";
+    const VISITS: &'static str = concat!(
+        "SELECT v.id, v.household_id, v.user_id, v.digest, ",
+        rfc3339_ms!("v.visited_at"),
+        " AS visited_at, ",
+        rfc3339_ms!("v.recorded_at"),
+        " AS recorded_at, ST_X(v.position) AS lon, ST_Y(v.position) AS lat, v.accuracy_m, \
+         v.distance_m, v.on_site, v.notes FROM visits v"
+    );
+    const NEEDS: &'static str = concat!(
+        "SELECT n.id, n.visit_id, n.household_id, n.kind, n.note, ",
+        rfc3339_ms!("n.met_at"),
+        " AS met_at, n.met_by FROM needs n"
+    );
+    const MEET_NEED: &'static str = concat!(
+        "UPDATE needs SET met_at = ",
+        now_ms!(),
+        ", met_by = $2 WHERE id = $1 AND met_at IS NULL"
+    );
+    const LAST_VISITS: &'static str = concat!(
+        "SELECT household_id, ",
+        rfc3339_ms!("max(visited_at)"),
+        " AS any_at, ",
+        rfc3339_ms!("max(visited_at) FILTER (WHERE on_site)"),
+        " AS on_site_at FROM visits GROUP BY household_id"
+    );
+    const CADRE_WORK: &'static str = "SELECT u.id AS user_id, \
+         (SELECT count(*) FROM visits v WHERE v.user_id = u.id AND v.on_site \
+          AND v.visited_at >= $1::timestamptz) AS on_site_visits, \
+         (SELECT count(*) FROM needs n WHERE n.met_by = u.id \
+          AND n.met_at >= $1::timestamptz) AS needs_met \
+         FROM users u WHERE u.role = 'cadre' ORDER BY u.id";
 
     const INSERT_AUDIT: &'static str = "INSERT INTO audit \
          (at, user_id, action, entity, entity_id, before, after) \

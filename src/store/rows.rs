@@ -6,6 +6,7 @@
 use super::StoreError;
 use crate::auth::{AuditRecord, Role, User};
 use crate::model::edit::{EditAction, PlaceFields, PlaceVersion, UserRef};
+use crate::model::visits::{CadreWork, LastVisits, Need, NeedKind, Visit};
 use crate::model::{Building, Claim, HeldArea, Holder, Household, HouseholdDetails, Id, Place};
 use geo::{Geometry, MultiPolygon, Point};
 use geozero::{CoordDimensions, ToGeo, ToWkb, wkb::Wkb};
@@ -123,6 +124,7 @@ pub struct UserRow {
     role: String,
     display_name: Option<String>,
     phone: Option<String>,
+    community_id: Option<Id>,
 }
 
 impl TryFrom<UserRow> for User {
@@ -134,6 +136,7 @@ impl TryFrom<UserRow> for User {
             role: parse::<Role>("role", &row.role)?,
             display_name: row.display_name,
             phone: row.phone,
+            community_id: row.community_id,
         })
     }
 }
@@ -303,4 +306,104 @@ pub(crate) struct NewVersion<'a> {
     pub valid_to: Option<&'a str>,
     pub action: EditAction,
     pub user_id: Option<Id>,
+}
+
+/// A visit without its needs (read apart); the columns of `Dialect::VISITS`.
+#[derive(sqlx::FromRow)]
+pub struct VisitRow {
+    pub(crate) id: Id,
+    household_id: Id,
+    user_id: Id,
+    pub(crate) digest: String,
+    visited_at: String,
+    recorded_at: String,
+    lon: f64,
+    lat: f64,
+    accuracy_m: Option<f64>,
+    distance_m: f64,
+    on_site: bool,
+    notes: String,
+}
+
+impl VisitRow {
+    /// The visit with the needs it found.
+    pub(crate) fn into_visit(self, needs: Vec<Need>) -> Visit {
+        Visit {
+            id: self.id,
+            household_id: self.household_id,
+            user_id: self.user_id,
+            visited_at: self.visited_at,
+            recorded_at: self.recorded_at,
+            lon: self.lon,
+            lat: self.lat,
+            accuracy_m: self.accuracy_m,
+            distance_m: self.distance_m,
+            on_site: self.on_site,
+            notes: self.notes,
+            needs,
+        }
+    }
+}
+
+/// The columns of `Dialect::NEEDS`.
+#[derive(sqlx::FromRow)]
+pub struct NeedRow {
+    id: Id,
+    visit_id: Id,
+    household_id: Id,
+    kind: String,
+    note: String,
+    met_at: Option<String>,
+    met_by: Option<Id>,
+}
+
+impl TryFrom<NeedRow> for Need {
+    type Error = StoreError;
+    fn try_from(row: NeedRow) -> Result<Need> {
+        Ok(Need {
+            id: row.id,
+            visit_id: row.visit_id,
+            household_id: row.household_id,
+            kind: parse::<NeedKind>("need type", &row.kind)?,
+            note: row.note,
+            met_at: row.met_at,
+            met_by: row.met_by,
+        })
+    }
+}
+
+/// The columns of `Dialect::LAST_VISITS`.
+#[derive(sqlx::FromRow)]
+pub struct LastVisitsRow {
+    household_id: Id,
+    any_at: String,
+    on_site_at: Option<String>,
+}
+
+impl From<LastVisitsRow> for LastVisits {
+    fn from(row: LastVisitsRow) -> LastVisits {
+        LastVisits {
+            household_id: row.household_id,
+            any: row.any_at,
+            on_site: row.on_site_at,
+        }
+    }
+}
+
+/// The columns of `Dialect::CADRE_WORK`.
+#[derive(sqlx::FromRow)]
+pub struct CadreWorkRow {
+    user_id: Id,
+    on_site_visits: i64,
+    needs_met: i64,
+}
+
+impl From<CadreWorkRow> for CadreWork {
+    fn from(row: CadreWorkRow) -> CadreWork {
+        CadreWork {
+            user_id: row.user_id,
+            on_site_visits: row.on_site_visits,
+            needs_met: row.needs_met,
+        }
+    }
 }

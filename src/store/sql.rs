@@ -11,14 +11,15 @@
 //! list as the blocks here: the types it binds and the rows it reads).
 
 use super::rows::{
-    self, AuditRow, BuildingRow, ClaimRow, HeldAreaRow, HouseholdRow, NewVersion, PlaceRow,
-    StoredUserRow, UserRow, VersionRow,
+    self, AuditRow, BuildingRow, CadreWorkRow, ClaimRow, HeldAreaRow, HouseholdRow, LastVisitsRow,
+    NeedRow, NewVersion, PlaceRow, StoredUserRow, UserRow, VersionRow, VisitRow,
 };
 use super::{Counts, Result, Seq, Store, StoreError, WriteSummary};
 use crate::auth::{AuditRecord, NewAudit, NewUser, StoredUser, User};
 use crate::model::edit::{
     CommittedEdit, EditAction, PlaceChange, PlaceEdit, PlaceFields, PlaceVersion,
 };
+use crate::model::visits::{CadreWork, LastVisits, Need, NewVisit, Visit};
 use crate::model::{
     Building, BuildingAssignment, Claim, HeldArea, Household, HouseholdAssignment, Id, NewBuilding,
     NewHousehold, NewPlace, Place, PlaceKind,
@@ -28,6 +29,7 @@ use sqlx::{AssertSqlSafe, Database, Encode, Executor, FromRow, IntoArguments, Po
 use std::collections::HashMap;
 
 mod claims;
+mod visits;
 
 /// What a backend says in its own SQL. Every statement takes its parameters in the order its
 /// comment gives and returns the columns the row struct it is read into names.
@@ -69,8 +71,14 @@ pub trait Dialect: Database {
     const BUILDINGS: &'static str;
     /// Inserts or updates by code (code, name, address, floors, units, WKB).
     const UPSERT_BUILDING: &'static str;
-    /// [`HouseholdRow`]s by id.
+    /// [`HouseholdRow`]s by id: all if `$1` is NULL, else those whose id is in the JSON array
+    /// `$1`.
     const HOUSEHOLDS: &'static str;
+    /// `(household_id, area_id)` by household and area: all if `$1` is NULL, else those of the
+    /// households in the JSON array `$1`.
+    const HOUSEHOLD_AREAS: &'static str;
+    /// The `id`s of the households whose head's name, address or code contains `$1`, by id.
+    const HOUSEHOLDS_MATCHING: &'static str;
     /// Inserts or updates by code (code, building_id, unit, floor, room, address, head_name,
     /// phone, people, tags as a JSON array, lon, lat).
     const UPSERT_HOUSEHOLD: &'static str;
@@ -96,6 +104,20 @@ pub trait Dialect: Database {
     const HOLDERS_AT: &'static str;
     /// [`HeldAreaRow`]s of user `$1`, oldest claim first.
     const HELD_AREAS: &'static str;
+
+    /// A new visit (household_id, user_id, idempotency_key, digest, visited_at, lon, lat,
+    /// accuracy_m, distance_m, on_site, notes), returning `id`.
+    const INSERT_VISIT: &'static str;
+    /// Selects [`rows::VisitRow`]s (`v` the visit); append `WHERE …`.
+    const VISITS: &'static str;
+    /// Selects [`rows::NeedRow`]s (`n` the need); append `WHERE …`.
+    const NEEDS: &'static str;
+    /// Marks need `$1` met now by user `$2`, unless it is met already.
+    const MEET_NEED: &'static str;
+    /// [`rows::LastVisitsRow`]s of every household with a visit.
+    const LAST_VISITS: &'static str;
+    /// [`rows::CadreWorkRow`]s of every cadre since instant `$1`, by user id.
+    const CADRE_WORK: &'static str;
 
     /// Where the spatial index put households and buildings: the statements differ in shape,
     /// not only in text (PostgreSQL sends whole arrays, one round trip each).
@@ -135,11 +157,10 @@ const PLACE_BY_CODE: &str = "SELECT id, kind FROM places WHERE code = $1";
 const DELETE_PLACE: &str = "DELETE FROM places WHERE id = $1 AND version = $2";
 const BUILDING_BY_CODE: &str = "SELECT id FROM buildings WHERE code = $1";
 const HOUSEHOLD_BY_CODE: &str = "SELECT id FROM households WHERE code = $1";
-const HOUSEHOLD_AREAS: &str =
-    "SELECT household_id, area_id FROM household_areas ORDER BY household_id, area_id";
-const USER_COLUMNS: &str = "u.id, u.name, u.role, u.display_name, u.phone";
-const INSERT_USER: &str = "INSERT INTO users (name, role, password_hash, display_name, phone) \
-     VALUES ($1, $2, $3, $4, $5) RETURNING id";
+const USER_COLUMNS: &str = "u.id, u.name, u.role, u.display_name, u.phone, u.community_id";
+const INSERT_USER: &str = "INSERT INTO users \
+     (name, role, password_hash, display_name, phone, community_id) \
+     VALUES ($1, $2, $3, $4, $5, $6) RETURNING id";
 const CREATE_TOKEN: &str = "INSERT INTO tokens (hash, user_id, expires_at) VALUES ($1, $2, $3)";
 const FORGET_DEAD_TOKENS: &str =
     "DELETE FROM tokens WHERE expires_at <= $1 OR revoked_at IS NOT NULL RETURNING user_id";
@@ -167,6 +188,8 @@ where
     for<'q> i32: Encode<'q, DB> + Type<DB>,
     for<'q> Option<i32>: Encode<'q, DB> + Type<DB>,
     for<'q> f64: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<f64>: Encode<'q, DB> + Type<DB>,
+    for<'q> bool: Encode<'q, DB> + Type<DB>,
     for<'q> &'q str: Encode<'q, DB> + Type<DB>,
     for<'q> Option<&'q str>: Encode<'q, DB> + Type<DB>,
     for<'q> String: Encode<'q, DB> + Type<DB>,
@@ -187,6 +210,10 @@ where
     AuditRow: for<'r> FromRow<'r, DB::Row>,
     ClaimRow: for<'r> FromRow<'r, DB::Row>,
     HeldAreaRow: for<'r> FromRow<'r, DB::Row>,
+    VisitRow: for<'r> FromRow<'r, DB::Row>,
+    NeedRow: for<'r> FromRow<'r, DB::Row>,
+    LastVisitsRow: for<'r> FromRow<'r, DB::Row>,
+    CadreWorkRow: for<'r> FromRow<'r, DB::Row>,
 {
     fn backend(&self) -> &'static str {
         DB::BACKEND
@@ -308,20 +335,53 @@ where
     }
 
     async fn households(&self) -> Result<Vec<Household>> {
-        let mut areas: HashMap<Id, Vec<Id>> = HashMap::new();
-        let pairs: Vec<(Id, Id)> = sqlx::query_as(HOUSEHOLD_AREAS)
+        self.households_where(None).await
+    }
+
+    async fn households_by_id(&self, ids: &[Id]) -> Result<Vec<Household>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids = serde_json::to_string(ids).expect("ids serialise");
+        self.households_where(Some(&ids)).await
+    }
+
+    async fn households_matching(&self, text: &str) -> Result<Vec<Id>> {
+        Ok(sqlx::query_scalar(DB::HOUSEHOLDS_MATCHING)
+            .bind(text)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    async fn record_visit(&self, visit: &NewVisit) -> Result<(Visit, bool)> {
+        self.insert_visit(visit).await
+    }
+
+    async fn visits(&self, household_id: Id) -> Result<Vec<Visit>> {
+        self.visits_of(household_id).await
+    }
+
+    async fn last_visits(&self) -> Result<Vec<LastVisits>> {
+        let rows: Vec<LastVisitsRow> = sqlx::query_as(DB::LAST_VISITS)
             .fetch_all(&self.pool)
             .await?;
-        for (household, area) in pairs {
-            areas.entry(household).or_default().push(area);
-        }
-        let rows: Vec<HouseholdRow> = sqlx::query_as(DB::HOUSEHOLDS).fetch_all(&self.pool).await?;
-        rows.into_iter()
-            .map(|row| {
-                let area_ids = areas.remove(&row.id).unwrap_or_default();
-                row.into_household(area_ids)
-            })
-            .collect()
+        Ok(rows.into_iter().map(LastVisits::from).collect())
+    }
+
+    async fn needs(&self) -> Result<Vec<Need>> {
+        self.all_needs().await
+    }
+
+    async fn meet_need(&self, id: Id, by: Id) -> Result<Need> {
+        self.mark_met(id, by).await
+    }
+
+    async fn cadre_work(&self, since: &str) -> Result<Vec<CadreWork>> {
+        let rows: Vec<CadreWorkRow> = sqlx::query_as(DB::CADRE_WORK)
+            .bind(super::instant(since)?)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.into_iter().map(CadreWork::from).collect())
     }
 
     async fn upsert_households(&self, households: &[NewHousehold]) -> Result<WriteSummary> {
@@ -520,6 +580,7 @@ where
             .bind(user.password_hash.as_str())
             .bind(user.display_name.as_deref())
             .bind(user.phone.as_deref())
+            .bind(user.community_id)
             .fetch_one(&self.pool)
             .await
             .map_err(|e| {
@@ -535,6 +596,7 @@ where
             role: user.role,
             display_name: user.display_name.clone(),
             phone: user.phone.clone(),
+            community_id: user.community_id,
         })
     }
 

@@ -115,7 +115,14 @@ impl Dialect for Sqlite {
          floors = excluded.floors, units = excluded.units, geom = excluded.geom";
     const HOUSEHOLDS: &'static str = "SELECT h.id, h.code, b.code AS building_code, h.unit, \
          h.floor, h.room, h.address, h.head_name, h.phone, h.people, h.tags, h.lon, h.lat, \
-         h.grid_id FROM households h LEFT JOIN buildings b ON b.id = h.building_id ORDER BY h.id";
+         h.grid_id FROM households h LEFT JOIN buildings b ON b.id = h.building_id \
+         WHERE $1 IS NULL OR h.id IN (SELECT value FROM json_each($1)) ORDER BY h.id";
+    const HOUSEHOLD_AREAS: &'static str = "SELECT household_id, area_id FROM household_areas \
+         WHERE $1 IS NULL OR household_id IN (SELECT value FROM json_each($1)) \
+         ORDER BY household_id, area_id";
+    const HOUSEHOLDS_MATCHING: &'static str = "SELECT id FROM households \
+         WHERE instr(head_name, $1) > 0 OR instr(address, $1) > 0 OR instr(code, $1) > 0 \
+         ORDER BY id";
     const UPSERT_HOUSEHOLD: &'static str = "INSERT INTO households (code, building_id, unit, \
          floor, room, address, head_name, phone, people, tags, lon, lat) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
@@ -123,6 +130,28 @@ impl Dialect for Sqlite {
          unit = excluded.unit, floor = excluded.floor, room = excluded.room, \
          address = excluded.address, head_name = excluded.head_name, phone = excluded.phone, \
          people = excluded.people, tags = excluded.tags, lon = excluded.lon, lat = excluded.lat";
+
+    const INSERT_VISIT: &'static str = "INSERT INTO visits (household_id, user_id, \
+         idempotency_key, digest, visited_at, lon, lat, accuracy_m, distance_m, on_site, notes) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id";
+    const VISITS: &'static str = "SELECT v.id, v.household_id, v.user_id, v.digest, \
+         v.visited_at, v.recorded_at, v.lon, v.lat, v.accuracy_m, v.distance_m, v.on_site, \
+         v.notes FROM visits v";
+    const NEEDS: &'static str =
+        "SELECT n.id, n.visit_id, n.household_id, n.kind, n.note, n.met_at, n.met_by FROM needs n";
+    const MEET_NEED: &'static str = concat!(
+        "UPDATE needs SET met_at = ",
+        now!(),
+        ", met_by = $2 WHERE id = $1 AND met_at IS NULL"
+    );
+    const LAST_VISITS: &'static str = "SELECT household_id, max(visited_at) AS any_at, \
+         max(CASE WHEN on_site THEN visited_at END) AS on_site_at \
+         FROM visits GROUP BY household_id";
+    const CADRE_WORK: &'static str = "SELECT u.id AS user_id, \
+         (SELECT count(*) FROM visits v \
+          WHERE v.user_id = u.id AND v.on_site AND v.visited_at >= $1) AS on_site_visits, \
+         (SELECT count(*) FROM needs n WHERE n.met_by = u.id AND n.met_at >= $1) AS needs_met \
+         FROM users u WHERE u.role = 'cadre' ORDER BY u.id";
 
     const INSERT_AUDIT: &'static str = concat!(
         "INSERT INTO audit (at, user_id, action, entity, entity_id, before, after) \

@@ -2,6 +2,7 @@
 //! schema in a real PostGIS) and the real `wangge` binary serving on a free port.
 #![allow(dead_code)] // each test file uses its own subset
 
+pub mod fixtures;
 pub mod in_process;
 
 use std::io::{BufRead, BufReader};
@@ -228,4 +229,30 @@ pub fn add_user(database: &str, name: &str, role: &str, password: &str) {
         "wangge user add {name} failed: {}",
         String::from_utf8_lossy(&output.stderr)
     );
+}
+
+/// Runs each named `async fn(Arc<dyn Store>)` of the calling test file against SQLite and against
+/// PostGIS: `store_contract!(a_test, another_test);` makes `sqlite::a_test`, `postgres::a_test`, ….
+#[macro_export]
+macro_rules! store_contract {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let db = $crate::common::temp_sqlite();
+                    super::$name($crate::common::sqlite_store(&db).await).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let Some(store) = $crate::common::postgres_store().await else { return };
+                    super::$name(store).await;
+                }
+            )*
+        }
+    };
 }

@@ -1,0 +1,249 @@
+//! The visit diary's store contract, on SQLite and on PostGIS: households by id and by text,
+//! visits once per idempotency key, needs open until met, the latest visits and each cadre's work.
+
+mod common;
+
+use common::fixtures::{building, hierarchy, household, user};
+use std::sync::Arc;
+use wangge::auth::{NewUser, Role};
+use wangge::model::Id;
+use wangge::model::visits::{NeedKind, NewNeed, NewVisit};
+use wangge::store::{Store, StoreError};
+
+/// Two households (one in a building), as the demo's import would store them.
+async fn two_households(store: &Arc<dyn Store>) -> (Id, Id) {
+    store.upsert_places(&hierarchy()).await.unwrap();
+    store.upsert_buildings(&[building("B1")]).await.unwrap();
+    let mut second = household("H2", None);
+    second.details.head_name = "李建国".into();
+    second.details.address = "山东省青岛市市南区珠海路街道东海西路5号".into();
+    store
+        .upsert_households(&[household("H1", Some("B1")), second])
+        .await
+        .unwrap();
+    let all = store.households().await.unwrap();
+    (all[0].id, all[1].id)
+}
+
+fn visit(household_id: Id, user_id: Id, key: &str, at: &str, on_site: bool) -> NewVisit {
+    NewVisit {
+        household_id,
+        user_id,
+        key: key.into(),
+        digest: format!("digest of {key} at {at}"),
+        visited_at: at.into(),
+        lon: 120.3712,
+        lat: 36.0512,
+        accuracy_m: Some(8.0),
+        distance_m: if on_site { 3.5 } else { 420.0 },
+        on_site,
+        notes: "独居老人，身体尚好".into(),
+        needs: vec![
+            NewNeed {
+                kind: NeedKind::Wristband,
+                note: "需要智能手环".into(),
+            },
+            NewNeed {
+                kind: NeedKind::Extinguisher,
+                note: "厨房缺灭火器".into(),
+            },
+        ],
+    }
+}
+
+async fn households_are_read_by_id_and_found_by_text(store: Arc<dyn Store>) {
+    let (first, second) = two_households(&store).await;
+    let both = store
+        .households_by_id(&[second, first, 999_999])
+        .await
+        .unwrap();
+    assert_eq!(
+        both.iter().map(|h| h.id).collect::<Vec<_>>(),
+        [first, second]
+    );
+    assert_eq!(both, store.households().await.unwrap());
+    assert!(store.households_by_id(&[]).await.unwrap().is_empty());
+    assert_eq!(store.households_matching("建国").await.unwrap(), [second]);
+    assert_eq!(
+        store.households_matching("香港中路").await.unwrap(),
+        [first]
+    );
+    assert_eq!(
+        store.households_matching("H").await.unwrap(),
+        [first, second]
+    );
+    // Text is matched as it is, not as a LIKE pattern.
+    assert!(store.households_matching("%").await.unwrap().is_empty());
+    assert!(store.households_matching("_").await.unwrap().is_empty());
+}
+
+async fn a_visit_is_stored_once_per_key(store: Arc<dyn Store>) {
+    let (first, _) = two_households(&store).await;
+    let cadre = user(&store, "zhangwei", Role::Cadre, None).await;
+    let other = user(&store, "lina", Role::Cadre, None).await;
+    let sent = visit(first, cadre.id, "phone-1", "2026-11-30T02:00:00.000Z", true);
+    let (stored, created) = store.record_visit(&sent).await.unwrap();
+    assert!(created);
+    assert_eq!(
+        (stored.household_id, stored.user_id, stored.on_site),
+        (first, cadre.id, true)
+    );
+    assert_eq!(stored.visited_at, "2026-11-30T02:00:00.000Z");
+    assert_eq!((stored.lon, stored.lat), (sent.lon, sent.lat));
+    assert_eq!((stored.accuracy_m, stored.distance_m), (Some(8.0), 3.5));
+    assert_eq!(stored.recorded_at.len(), 24, "{}", stored.recorded_at);
+    let kinds: Vec<NeedKind> = stored.needs.iter().map(|n| n.kind).collect();
+    assert_eq!(kinds, [NeedKind::Wristband, NeedKind::Extinguisher]);
+    assert!(stored.needs.iter().all(|n| n.met_at.is_none()));
+
+    // A resend after a lost answer: the stored visit, nothing new.
+    let (again, created) = store.record_visit(&sent).await.unwrap();
+    assert!(!created);
+    assert_eq!(again, stored);
+    assert_eq!(
+        store.visits(first).await.unwrap(),
+        std::slice::from_ref(&stored)
+    );
+    assert_eq!(store.needs().await.unwrap().len(), 2);
+
+    // The same key for other content: refused, nothing stored.
+    let mut changed = sent.clone();
+    changed.notes = "另一次走访".into();
+    changed.digest = "another digest".into();
+    match store.record_visit(&changed).await {
+        Err(StoreError::KeyReused { key, visit_id }) => {
+            assert_eq!((key.as_str(), visit_id), ("phone-1", stored.id));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(store.visits(first).await.unwrap().len(), 1);
+
+    // Keys are the phone's own: another cadre's phone may use the same one.
+    let theirs = visit(
+        first,
+        other.id,
+        "phone-1",
+        "2026-11-30T03:00:00.000Z",
+        false,
+    );
+    let (theirs, created) = store.record_visit(&theirs).await.unwrap();
+    assert!(created);
+    let newest_first: Vec<Id> = store
+        .visits(first)
+        .await
+        .unwrap()
+        .iter()
+        .map(|v| v.id)
+        .collect();
+    assert_eq!(newest_first, [theirs.id, stored.id]);
+
+    let nowhere = visit(
+        999_999,
+        cadre.id,
+        "phone-2",
+        "2026-11-30T02:00:00.000Z",
+        true,
+    );
+    assert!(matches!(
+        store.record_visit(&nowhere).await,
+        Err(StoreError::NoSuchHousehold(999_999))
+    ));
+}
+
+async fn needs_stay_open_until_met(store: Arc<dyn Store>) {
+    let (first, _) = two_households(&store).await;
+    let cadre = user(&store, "zhangwei", Role::Cadre, None).await;
+    let sent = visit(first, cadre.id, "k", "2026-11-30T02:00:00.000Z", true);
+    let (stored, _) = store.record_visit(&sent).await.unwrap();
+    let wristband = stored.needs[0].id;
+    let met = store.meet_need(wristband, cadre.id).await.unwrap();
+    assert_eq!(met.met_by, Some(cadre.id));
+    let met_at = met.met_at.clone().expect("met now");
+    // Met twice: who met it and when stay as they were.
+    let admin = user(&store, "admin", Role::Admin, None).await;
+    let again = store.meet_need(wristband, admin.id).await.unwrap();
+    assert_eq!((again.met_by, again.met_at), (Some(cadre.id), Some(met_at)));
+    let open: Vec<NeedKind> = store
+        .needs()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|n| n.met_at.is_none())
+        .map(|n| n.kind)
+        .collect();
+    assert_eq!(open, [NeedKind::Extinguisher]);
+    assert!(matches!(
+        store.meet_need(999_999, cadre.id).await,
+        Err(StoreError::NoSuchNeed(999_999))
+    ));
+}
+
+async fn the_latest_visits_and_each_cadres_work_are_counted(store: Arc<dyn Store>) {
+    let (first, second) = two_households(&store).await;
+    let cadre = user(&store, "zhangwei", Role::Cadre, None).await;
+    let idle = user(&store, "lina", Role::Cadre, None).await;
+    user(&store, "planner", Role::Planner, None).await;
+    for (key, at, on_site) in [
+        ("a", "2026-10-01T02:00:00.000Z", true),
+        ("b", "2026-11-20T02:00:00.000Z", true),
+        ("c", "2026-11-25T02:00:00.000Z", false),
+    ] {
+        store
+            .record_visit(&visit(first, cadre.id, key, at, on_site))
+            .await
+            .unwrap();
+    }
+    let last = store.last_visits().await.unwrap();
+    assert_eq!(last.len(), 1, "{last:?}");
+    assert_eq!(last[0].household_id, first);
+    assert_eq!(last[0].any, "2026-11-25T02:00:00.000Z");
+    assert_eq!(last[0].on_site.as_deref(), Some("2026-11-20T02:00:00.000Z"));
+    assert!(last.iter().all(|l| l.household_id != second));
+
+    let need = store.needs().await.unwrap()[0].id;
+    store.meet_need(need, cadre.id).await.unwrap();
+    let work = store.cadre_work("2026-11-01T00:00:00.000Z").await.unwrap();
+    let counts: Vec<(Id, i64, i64)> = work
+        .iter()
+        .map(|w| (w.user_id, w.on_site_visits, w.needs_met))
+        .collect();
+    // Only cadres, each once; the October visit and the off-site one do not count.
+    assert_eq!(counts, [(cadre.id, 1, 1), (idle.id, 0, 0)]);
+    assert!(matches!(
+        store.cadre_work("last month").await,
+        Err(StoreError::BadInstant(_))
+    ));
+}
+
+async fn a_secretary_keeps_their_community(store: Arc<dyn Store>) {
+    store.upsert_places(&hierarchy()).await.unwrap();
+    let community = store
+        .places(None)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|p| p.code == "370202010001")
+        .unwrap();
+    let created = store
+        .insert_user(&NewUser {
+            name: "shuji".into(),
+            role: Role::Secretary,
+            password_hash: "h".into(),
+            display_name: None,
+            phone: None,
+            community_id: Some(community.id),
+        })
+        .await
+        .unwrap();
+    assert_eq!(created.community_id, Some(community.id));
+    let found = store.user_by_name("shuji").await.unwrap().unwrap();
+    assert_eq!(found.user.community_id, Some(community.id));
+}
+
+store_contract!(
+    households_are_read_by_id_and_found_by_text,
+    a_visit_is_stored_once_per_key,
+    needs_stay_open_until_met,
+    the_latest_visits_and_each_cadres_work_are_counted,
+    a_secretary_keeps_their_community,
+);
