@@ -13,18 +13,24 @@ use geo::{Coord, InteriorPoint};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+pub mod access;
 mod accounts;
 mod changes;
 mod claims;
 pub mod cpu;
 mod edit;
 mod reshape;
+mod visits;
 pub use accounts::{AccountError, NewAccount, Session, retry_secs};
 pub use changes::{Aspect, CHANGE_LOG_LENGTH, ChangeLog, MapChange, Region};
 pub use claims::ClaimError;
 use cpu::{Busy, CpuPool};
 pub use edit::{EditError, EditOutcome, Past};
 pub use reshape::{MAX_MERGE, ReshapeError};
+pub use visits::{
+    DueWalk, HouseholdFilter, HouseholdPage, HouseholdView, VisitError, VisitInput, VisitPolicy,
+    VisitTimes, on_site,
+};
 
 /// Why a use case that does geometry work failed.
 #[derive(Debug, thiserror::Error)]
@@ -59,6 +65,10 @@ pub struct App {
     holder_order: Mutex<HolderOrder>,
     /// The login throttle and the password checks in flight.
     logins: accounts::Logins,
+    /// When each household was last visited.
+    diary: visits::Diary,
+    /// How often households are visited, by tag.
+    visit_policy: visits::VisitPolicy,
 }
 
 /// The changes of area holders that the in-memory holders include, by their [`Seq`]: memory
@@ -136,7 +146,7 @@ pub struct MapData {
     pub places: Arc<Vec<Place>>,
     /// Every building, with the grid the index put it in.
     pub buildings: Arc<Vec<Building>>,
-    /// Household locations and grids only: what a map may show without personal data.
+    /// Every household without its personal data: maps show only the location and grid.
     pub households: Arc<Vec<HouseholdPoint>>,
     /// The current holder of every claimed area, by area id.
     pub holders: Arc<HashMap<Id, Holder>>,
@@ -144,8 +154,10 @@ pub struct MapData {
     pub changes: ChangeLog,
 }
 
-/// A household as a map may show it: a position and the grid it counts towards, nothing personal.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// A household as memory keeps it: a position, where it counts and what the visit plans read,
+/// nothing personal (names, phones and rooms stay in the store). Maps show only the position
+/// and the grid.
+#[derive(Debug, Clone, PartialEq)]
 pub struct HouseholdPoint {
     /// The household's database id.
     pub id: Id,
@@ -153,6 +165,12 @@ pub struct HouseholdPoint {
     pub location: Coord<f64>,
     /// The grid (网格) the household lies in; `None` if it lies outside every grid.
     pub grid_id: Option<Id>,
+    /// The responsibility areas it lies in: their holders answer for it.
+    pub area_ids: Vec<Id>,
+    /// Its building's code, if it is in one.
+    pub building_code: Option<String>,
+    /// Its tags (`elderly_alone`, …), which set how often it is visited.
+    pub tags: Vec<String>,
 }
 
 /// How many households and buildings a reassignment moved.
@@ -175,6 +193,8 @@ impl App {
             cpu: CpuPool::for_this_machine(),
             holder_order: Mutex::default(),
             logins: accounts::Logins::default(),
+            diary: visits::Diary::default(),
+            visit_policy: visits::VisitPolicy::default(),
         };
         app.refresh().await?;
         tracing::info!(
@@ -196,8 +216,11 @@ impl App {
         self.snapshot.load().index.clone()
     }
 
-    /// Reads everything from the store and swaps in a new snapshot built from it.
+    /// Reads everything from the store and swaps in a new snapshot built from it, and the
+    /// latest visits of every household.
     async fn refresh(&self) -> Result<()> {
+        let last_visits = self.store.last_visits().await?;
+        self.diary.replace(visits::times_of(last_visits));
         let stored = self.read_stored().await?;
         let (stored, index) = indexed(stored).await;
         self.publish_stored(stored, index).await
@@ -221,6 +244,9 @@ impl App {
                 id: h.id,
                 location: h.location.0,
                 grid_id: h.grid_id,
+                area_ids: h.area_ids,
+                building_code: h.details.building_code,
+                tags: h.details.tags,
             })
             .collect();
         let (places, buildings, households) = (

@@ -156,6 +156,11 @@ async fn needs_stay_open_until_met(store: Arc<dyn Store>) {
     let sent = visit(first, cadre.id, "k", "2026-11-30T02:00:00.000Z", true);
     let (stored, _) = store.record_visit(&sent).await.unwrap();
     let wristband = stored.needs[0].id;
+    assert_eq!(
+        store.need(wristband).await.unwrap().as_ref(),
+        Some(&stored.needs[0])
+    );
+    assert_eq!(store.need(999_999).await.unwrap(), None);
     let met = store.meet_need(wristband, cadre.id).await.unwrap();
     assert_eq!(met.met_by, Some(cadre.id));
     let met_at = met.met_at.clone().expect("met now");

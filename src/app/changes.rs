@@ -390,6 +390,9 @@ mod tests {
             id,
             location: Coord { x, y: 36.005 },
             grid_id,
+            area_ids: Vec::new(),
+            building_code: None,
+            tags: Vec::new(),
         }
     }
 

@@ -293,10 +293,8 @@ impl App {
             .chain(committed.places.iter().cloned())
             .collect();
         places.sort_by_key(|p| p.id);
-        let household_grids: HashMap<Id, Option<Id>> = households
-            .iter()
-            .map(|a| (a.household_id, a.grid_id.map(|g| committed.real_id(g))))
-            .collect();
+        let moved: HashMap<Id, &HouseholdAssignment> =
+            households.iter().map(|a| (a.household_id, a)).collect();
         let building_grids: HashMap<Id, Option<Id>> = buildings
             .iter()
             .map(|a| (a.building_id, a.grid_id.map(|g| committed.real_id(g))))
@@ -304,9 +302,13 @@ impl App {
         let households = map
             .households
             .iter()
-            .map(|h| HouseholdPoint {
-                grid_id: household_grids.get(&h.id).copied().unwrap_or(h.grid_id),
-                ..*h
+            .map(|h| match moved.get(&h.id) {
+                Some(a) => HouseholdPoint {
+                    grid_id: a.grid_id.map(|g| committed.real_id(g)),
+                    area_ids: a.area_ids.iter().map(|&g| committed.real_id(g)).collect(),
+                    ..h.clone()
+                },
+                None => h.clone(),
             })
             .collect();
         let buildings = map

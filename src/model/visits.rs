@@ -176,6 +176,10 @@ pub struct LastVisits {
 pub struct CadreWork {
     /// The cadre.
     pub user_id: Id,
+    /// Their login name.
+    pub name: String,
+    /// The name people know them by, if given.
+    pub display_name: Option<String>,
     /// Their visits at the door in the period.
     pub on_site_visits: i64,
     /// The needs they marked met in the period.

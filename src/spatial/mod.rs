@@ -14,6 +14,7 @@ pub mod crs;
 pub mod index;
 pub mod owner;
 pub mod reshape;
+pub mod route;
 pub mod tiles;
 pub mod validate;
 pub mod validity;

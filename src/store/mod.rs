@@ -107,6 +107,9 @@ pub trait Store: Send + Sync + 'static {
     /// The latest visit, and the latest on-site visit, of every household that had a visit.
     async fn last_visits(&self) -> Result<Vec<LastVisits>>;
 
+    /// The need with this id, or `None`.
+    async fn need(&self, id: Id) -> Result<Option<Need>>;
+
     /// Every need, open or met, by id.
     async fn needs(&self) -> Result<Vec<Need>>;
 

@@ -368,6 +368,10 @@ where
         Ok(rows.into_iter().map(LastVisits::from).collect())
     }
 
+    async fn need(&self, id: Id) -> Result<Option<Need>> {
+        self.need_by_id(id).await
+    }
+
     async fn needs(&self) -> Result<Vec<Need>> {
         self.all_needs().await
     }

@@ -331,6 +331,9 @@ pub(super) mod tests {
                 y: 36.061,
             },
             grid_id: Some(1),
+            area_ids: Vec::new(),
+            building_code: None,
+            tags: vec!["elderly_alone".into()],
         }])
     }
 

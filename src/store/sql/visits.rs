@@ -191,6 +191,12 @@ where
         Self::needs_where(&self.pool, "n.id > $1", 0).await
     }
 
+    /// See [`crate::store::Store::need`].
+    pub(super) async fn need_by_id(&self, id: Id) -> Result<Option<Need>> {
+        let found = Self::needs_where(&self.pool, "n.id = $1", id).await?;
+        Ok(found.into_iter().next())
+    }
+
     /// See [`crate::store::Store::meet_need`].
     pub(super) async fn mark_met(&self, id: Id, by: Id) -> Result<Need> {
         let mut tx = self.pool.begin_with(DB::BEGIN_WRITE).await?;

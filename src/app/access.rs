@@ -1,0 +1,84 @@
+//! Who may see which households' personal data: decided here, once, for every endpoint that
+//! answers with names, phones or rooms, and for every write that touches a household.
+//!
+//! | role      | sees                                                      |
+//! |-----------|-----------------------------------------------------------|
+//! | admin     | every household                                           |
+//! | cadre     | the households in the areas they hold now                 |
+//! | secretary | the households in the grids of their community            |
+//! | planner   | none (statistics only)                                    |
+//!
+//! Anonymous callers never reach here: the HTTP layer answers 401 first.
+
+use super::{HouseholdPoint, MapData};
+use crate::auth::{Role, User};
+use crate::model::{Id, PlaceKind};
+use std::collections::HashSet;
+
+/// The households a user may see, from one snapshot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HouseholdScope {
+    /// Every household (an admin).
+    All,
+    /// Those in any of these areas (a cadre's areas).
+    Areas(HashSet<Id>),
+    /// Those in any of these grids (a secretary's community's grids).
+    Grids(HashSet<Id>),
+    /// None: statistics only (a planner, or a secretary without a community).
+    Nothing,
+}
+
+impl HouseholdScope {
+    /// The scope of `user` in `map`.
+    pub fn of(user: &User, map: &MapData) -> HouseholdScope {
+        match user.role {
+            Role::Admin => HouseholdScope::All,
+            Role::Cadre => HouseholdScope::Areas(
+                map.holders
+                    .iter()
+                    .filter(|(_, holder)| holder.id == user.id)
+                    .map(|(&area, _)| area)
+                    .collect(),
+            ),
+            Role::Secretary => match user.community_id {
+                Some(community) => HouseholdScope::Grids(
+                    map.places
+                        .iter()
+                        .filter(|p| p.kind == PlaceKind::Grid && p.parent_id == Some(community))
+                        .map(|p| p.id)
+                        .collect(),
+                ),
+                None => HouseholdScope::Nothing,
+            },
+            Role::Planner => HouseholdScope::Nothing,
+        }
+    }
+
+    /// Whether the household is in the scope.
+    pub fn admits(&self, household: &HouseholdPoint) -> bool {
+        match self {
+            HouseholdScope::All => true,
+            HouseholdScope::Areas(areas) => household.area_ids.iter().any(|a| areas.contains(a)),
+            HouseholdScope::Grids(grids) => household.grid_id.is_some_and(|g| grids.contains(&g)),
+            HouseholdScope::Nothing => false,
+        }
+    }
+
+    /// Whether the user may see any household's personal data at all.
+    pub fn sees_households(&self) -> bool {
+        *self != HouseholdScope::Nothing
+    }
+}
+
+/// Whether `user` may record a visit to `household`: its area's holder, or an admin. A
+/// secretary reads the diary of their community but does not write in a cadre's.
+pub fn may_visit(user: &User, household: &HouseholdPoint, map: &MapData) -> bool {
+    match user.role {
+        Role::Admin => true,
+        Role::Cadre => household
+            .area_ids
+            .iter()
+            .any(|a| map.holders.get(a).is_some_and(|h| h.id == user.id)),
+        Role::Secretary | Role::Planner => false,
+    }
+}

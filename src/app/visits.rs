@@ -1,0 +1,577 @@
+//! The visit diary (民情日记) as use cases: who sees which households, recording a visit at the
+//! door (once per idempotency key, with its distance from the household), needs met, and the
+//! due households of a cadre in walking order.
+//!
+//! Memory keeps, beside the snapshot, when each household was last visited
+//! ([`VisitTimes`]): the plans and the coverage read only that, so they answer for a whole
+//! street without reading the visits table.
+
+use super::access::{HouseholdScope, may_visit};
+use super::cpu::Busy;
+use super::{App, HouseholdPoint, MapData};
+use crate::auth::{Role, User};
+use crate::model::visits::{Need, NewNeed, NewVisit, Visit};
+use crate::model::{Household, Id, PlaceKind};
+use crate::spatial::route::{Walk, WalkingOrder};
+use crate::store::StoreError;
+use geo::{Contains, Coord, Distance, Haversine, MultiPoint, Point};
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, RwLock};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+/// A phone's clock may run a little ahead of the server's: a visit this far in the future is
+/// taken as now-ish, further is refused.
+const CLOCK_SKEW_MS: i64 = 5 * 60 * 1000;
+/// Within this many metres of the household (plus the stated accuracy) a visit is on site.
+const ON_SITE_METRES: f64 = 50.0;
+/// However poor the accuracy, no further than this.
+const ON_SITE_CAP_METRES: f64 = 100.0;
+const DAY_MS: i64 = 86_400_000;
+
+/// How often households are visited, by tag; the tags households may carry are its keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VisitPolicy {
+    /// Days between visits of a household without a tag listed here.
+    pub default_days: u32,
+    /// Days between visits by tag; a household with several tags is visited as often as the
+    /// most demanding asks.
+    pub intervals: BTreeMap<String, u32>,
+}
+
+impl Default for VisitPolicy {
+    fn default() -> Self {
+        let intervals = [
+            ("elderly_alone", 7),
+            ("disabled", 14),
+            ("child_left_behind", 14),
+            ("low_income", 30),
+            ("mobile_member", 30),
+            ("veteran", 60),
+            ("party_member", 90),
+        ];
+        VisitPolicy {
+            default_days: 90,
+            intervals: intervals
+                .into_iter()
+                .map(|(tag, days)| (tag.to_string(), days))
+                .collect(),
+        }
+    }
+}
+
+impl VisitPolicy {
+    /// Days between visits of a household with these tags.
+    pub fn interval_days(&self, tags: &[String]) -> u32 {
+        tags.iter()
+            .filter_map(|t| self.intervals.get(t))
+            .copied()
+            .min()
+            .unwrap_or(self.default_days)
+    }
+
+    /// Whether households may carry `tag`.
+    pub fn knows(&self, tag: &str) -> bool {
+        self.intervals.contains_key(tag)
+    }
+}
+
+/// When a household was last visited, in Unix milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct VisitTimes {
+    /// Its latest visit of any kind.
+    pub any: Option<i64>,
+    /// Its latest visit at the door, which plans and coverage count.
+    pub on_site: Option<i64>,
+}
+
+/// The latest visits of every household, kept beside the snapshot: visits come many times a
+/// minute and change no map, so they do not make new snapshots.
+#[derive(Debug, Default)]
+pub(super) struct Diary {
+    times: RwLock<HashMap<Id, VisitTimes>>,
+}
+
+impl Diary {
+    pub(super) fn replace(&self, times: HashMap<Id, VisitTimes>) {
+        *self.times.write().unwrap_or_else(|e| e.into_inner()) = times;
+    }
+
+    fn record(&self, household_id: Id, at: i64, on_site: bool) {
+        let mut times = self.times.write().unwrap_or_else(|e| e.into_inner());
+        let entry = times.entry(household_id).or_default();
+        entry.any = entry.any.max(Some(at));
+        if on_site {
+            entry.on_site = entry.on_site.max(Some(at));
+        }
+    }
+
+    /// The times of every household, read under one lock.
+    pub(super) fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<Id, VisitTimes>> {
+        self.times.read().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// An instant in the stored form as Unix milliseconds.
+pub fn millis(stored: &str) -> Option<i64> {
+    let t = OffsetDateTime::parse(stored, &Rfc3339).ok()?;
+    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok()
+}
+
+/// Unix milliseconds in the stored form.
+pub fn stored(millis: i64) -> String {
+    let t = OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+    crate::timestamp::format(t)
+}
+
+/// Now, in Unix milliseconds.
+pub fn now_millis() -> i64 {
+    i64::try_from(OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000)
+        .expect("now fits in 64 bits of milliseconds")
+}
+
+/// Why a use case of the diary was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum VisitError {
+    /// No household has this id, or none the caller may see (the two are not told apart, so
+    /// that ids cannot be probed).
+    #[error("there is no household with id {0}")]
+    NoSuchHousehold(Id),
+    /// The caller may read statistics only.
+    #[error("a {0} sees household statistics only, not households")]
+    CountsOnly(Role),
+    /// Only the holder of one of the household's areas (or an admin) records its visits.
+    #[error("household {0} is in no area you hold; only its area's holder records its visits")]
+    NotYours(Id),
+    /// `visited_at` is later than now.
+    #[error("visited_at {0} is in the future")]
+    InTheFuture(String),
+    /// `visited_at` is not an RFC 3339 date-time.
+    #[error("visited_at {0:?} is not an RFC 3339 date-time such as 2026-12-02T10:30:00+08:00")]
+    BadTime(String),
+    /// The phone was outside every grid: a position from elsewhere, not a visit here.
+    #[error("the position ({lon}, {lat}) is outside every grid")]
+    OutsideGrids {
+        /// WGS84 longitude.
+        lon: f64,
+        /// WGS84 latitude.
+        lat: f64,
+    },
+    /// A need a user may not mark met.
+    #[error("need {0} is of a household you do not answer for")]
+    NotYourNeed(Id),
+    /// Too much CPU work is in line to order the walk now.
+    #[error("{0}")]
+    Busy(#[from] Busy),
+    /// The store refused or failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A visit as a phone sends it, its position in WGS84 already.
+#[derive(Debug, Clone)]
+pub struct VisitInput {
+    /// The household visited.
+    pub household_id: Id,
+    /// The phone's own id for the record (`Idempotency-Key`).
+    pub key: String,
+    /// When, RFC 3339 with any offset.
+    pub visited_at: String,
+    /// Where the phone was, WGS84.
+    pub position: Coord<f64>,
+    /// The accuracy the phone stated, metres.
+    pub accuracy_m: Option<f64>,
+    /// What the cadre wrote.
+    pub notes: String,
+    /// What the household needs.
+    pub needs: Vec<NewNeed>,
+}
+
+/// Which households a list asks for, beside the caller's scope.
+#[derive(Debug, Clone, Default)]
+pub struct HouseholdFilter {
+    /// In this area.
+    pub area: Option<Id>,
+    /// In this grid.
+    pub grid: Option<Id>,
+    /// In the building with this code.
+    pub building: Option<String>,
+    /// Carrying this tag.
+    pub tag: Option<String>,
+    /// Head's name, address or code containing this text.
+    pub text: Option<String>,
+    /// Due (or overdue) for a visit.
+    pub due: bool,
+}
+
+/// A household with what its visits say.
+#[derive(Debug, Clone)]
+pub struct HouseholdView {
+    /// As stored, with its personal data.
+    pub household: Household,
+    /// Its latest visits.
+    pub times: VisitTimes,
+    /// When its next visit is due (Unix ms): its last on-site visit plus its interval; `None`
+    /// for a household never visited at the door, which is due now.
+    pub next_due: Option<i64>,
+}
+
+/// One page of households.
+#[derive(Debug, Clone)]
+pub struct HouseholdPage {
+    /// How many households match, over all pages.
+    pub matched: usize,
+    /// This page's households, by id.
+    pub households: Vec<HouseholdView>,
+}
+
+/// My due households in walking order.
+#[derive(Debug, Clone)]
+pub struct DueWalk {
+    /// In walking order.
+    pub households: Vec<HouseholdView>,
+    /// The length of the walk from the start, metres on the ground.
+    pub metres: f64,
+}
+
+/// When a household with `times` and `tags` is next due, by `policy`.
+fn next_due(policy: &VisitPolicy, times: VisitTimes, tags: &[String]) -> Option<i64> {
+    let days = i64::from(policy.interval_days(tags));
+    times.on_site.map(|at| at + days * DAY_MS)
+}
+
+/// Whether a phone at `distance_m` from the household, stating `accuracy_m`, was at the door:
+/// within 50 m plus the accuracy, capped at 100 m. A stated accuracy of 0 is what phones report
+/// for a hand-placed pin or a mocked location: never on site.
+pub fn on_site(distance_m: f64, accuracy_m: Option<f64>) -> bool {
+    match accuracy_m {
+        Some(a) if a <= 0.0 => false,
+        a => distance_m <= (ON_SITE_METRES + a.unwrap_or(0.0)).min(ON_SITE_CAP_METRES),
+    }
+}
+
+impl App {
+    /// How often households are visited.
+    pub fn visit_policy(&self) -> &VisitPolicy {
+        &self.visit_policy
+    }
+
+    /// The latest visits of a household.
+    pub fn visit_times(&self, household_id: Id) -> VisitTimes {
+        self.diary
+            .read()
+            .get(&household_id)
+            .copied()
+            .unwrap_or_default()
+    }
+
+    /// The households `user` may see in the current snapshot, filtered, one page of them.
+    pub async fn households_page(
+        &self,
+        user: &User,
+        filter: &HouseholdFilter,
+        offset: usize,
+        limit: usize,
+    ) -> Result<HouseholdPage, VisitError> {
+        let map = self.map_data();
+        let scope = HouseholdScope::of(user, &map);
+        if !scope.sees_households() {
+            return Err(VisitError::CountsOnly(user.role));
+        }
+        let text: Option<HashSet<Id>> = match &filter.text {
+            Some(t) => Some(
+                self.store
+                    .households_matching(t)
+                    .await?
+                    .into_iter()
+                    .collect(),
+            ),
+            None => None,
+        };
+        let now = now_millis();
+        let matching: Vec<Id> = {
+            let times = self.diary.read();
+            map.households
+                .iter()
+                .filter(|h| scope.admits(h))
+                .filter(|h| filter.area.is_none_or(|a| h.area_ids.contains(&a)))
+                .filter(|h| filter.grid.is_none_or(|g| h.grid_id == Some(g)))
+                .filter(|h| {
+                    filter
+                        .building
+                        .as_ref()
+                        .is_none_or(|b| h.building_code.as_ref() == Some(b))
+                })
+                .filter(|h| filter.tag.as_ref().is_none_or(|t| h.tags.contains(t)))
+                .filter(|h| text.as_ref().is_none_or(|ids| ids.contains(&h.id)))
+                .filter(|h| {
+                    !filter.due || {
+                        let t = times.get(&h.id).copied().unwrap_or_default();
+                        next_due(&self.visit_policy, t, &h.tags).is_none_or(|d| d <= now)
+                    }
+                })
+                .map(|h| h.id)
+                .collect()
+        };
+        let page: Vec<Id> = matching.iter().skip(offset).take(limit).copied().collect();
+        let households = self.views(self.store.households_by_id(&page).await?);
+        Ok(HouseholdPage {
+            matched: matching.len(),
+            households,
+        })
+    }
+
+    /// One household `user` may see.
+    pub async fn household(&self, user: &User, id: Id) -> Result<HouseholdView, VisitError> {
+        let map = self.map_data();
+        let scope = HouseholdScope::of(user, &map);
+        if !scope.sees_households() {
+            return Err(VisitError::CountsOnly(user.role));
+        }
+        if !map.households.iter().any(|h| h.id == id && scope.admits(h)) {
+            return Err(VisitError::NoSuchHousehold(id));
+        }
+        let household = self.store.households_by_id(&[id]).await?;
+        self.views(household)
+            .pop()
+            .ok_or(VisitError::NoSuchHousehold(id))
+    }
+
+    /// The visits of a household `user` may see, newest first.
+    pub async fn household_visits(&self, user: &User, id: Id) -> Result<Vec<Visit>, VisitError> {
+        self.household(user, id).await?;
+        Ok(self.store.visits(id).await?)
+    }
+
+    fn views(&self, households: Vec<Household>) -> Vec<HouseholdView> {
+        let times = self.diary.read();
+        households
+            .into_iter()
+            .map(|household| {
+                let t = times.get(&household.id).copied().unwrap_or_default();
+                HouseholdView {
+                    next_due: next_due(&self.visit_policy, t, &household.details.tags),
+                    times: t,
+                    household,
+                }
+            })
+            .collect()
+    }
+
+    /// Records a visit by `user`: the holder of one of the household's areas, or an admin.
+    /// Returns the stored visit and whether it is new (a resend under the same key is not).
+    pub async fn record_visit(
+        self: &Arc<Self>,
+        user: &User,
+        input: VisitInput,
+    ) -> Result<(Visit, bool), VisitError> {
+        let map = self.map_data();
+        let household = map
+            .households
+            .iter()
+            .find(|h| h.id == input.household_id)
+            .filter(|h| HouseholdScope::of(user, &map).admits(h))
+            .ok_or(VisitError::NoSuchHousehold(input.household_id))?;
+        if !may_visit(user, household, &map) {
+            return Err(VisitError::NotYours(household.id));
+        }
+        let at = millis(&input.visited_at).ok_or(VisitError::BadTime(input.visited_at.clone()))?;
+        if at > now_millis() + CLOCK_SKEW_MS {
+            return Err(VisitError::InTheFuture(input.visited_at));
+        }
+        if map.index.owner(PlaceKind::Grid, input.position).is_none() {
+            return Err(VisitError::OutsideGrids {
+                lon: input.position.x,
+                lat: input.position.y,
+            });
+        }
+        let distance_m = distance_from(&map, household, input.position);
+        let visit = NewVisit {
+            household_id: household.id,
+            user_id: user.id,
+            digest: digest(&input),
+            key: input.key,
+            visited_at: stored(at),
+            lon: input.position.x,
+            lat: input.position.y,
+            accuracy_m: input.accuracy_m,
+            distance_m,
+            on_site: on_site(distance_m, input.accuracy_m),
+            notes: input.notes,
+            needs: input.needs,
+        };
+        let app = self.clone();
+        Self::to_the_end(async move {
+            let (visit, created) = app.store.record_visit(&visit).await?;
+            if created {
+                app.diary.record(visit.household_id, at, visit.on_site);
+            }
+            Ok((visit, created))
+        })
+        .await
+    }
+
+    /// Marks a need met: by whoever may see its household, except a planner.
+    pub async fn meet_need(&self, user: &User, id: Id) -> Result<Need, VisitError> {
+        let need = self
+            .store
+            .need(id)
+            .await?
+            .ok_or(StoreError::NoSuchNeed(id))?;
+        let map = self.map_data();
+        let scope = HouseholdScope::of(user, &map);
+        let visible = map
+            .households
+            .iter()
+            .any(|h| h.id == need.household_id && scope.admits(h));
+        if !visible {
+            return Err(VisitError::NotYourNeed(id));
+        }
+        Ok(self.store.meet_need(id, user.id).await?)
+    }
+
+    /// The households `user` may visit that are due now, in walking order from `start`.
+    pub async fn due_walk(&self, user: &User, start: Coord<f64>) -> Result<DueWalk, VisitError> {
+        let map = self.map_data();
+        let scope = HouseholdScope::of(user, &map);
+        if !scope.sees_households() {
+            return Err(VisitError::CountsOnly(user.role));
+        }
+        let now = now_millis();
+        let due: Vec<HouseholdPoint> = {
+            let times = self.diary.read();
+            map.households
+                .iter()
+                .filter(|h| scope.admits(h))
+                .filter(|h| {
+                    let t = times.get(&h.id).copied().unwrap_or_default();
+                    next_due(&self.visit_policy, t, &h.tags).is_none_or(|d| d <= now)
+                })
+                .cloned()
+                .collect()
+        };
+        let points = MultiPoint::new(due.iter().map(|h| Point::from(h.location)).collect());
+        let Walk { order, metres } = self
+            .compute(move || points.walking_order(Point::from(start)))
+            .await?;
+        let ids: Vec<Id> = due.iter().map(|h| h.id).collect();
+        let mut by_id: HashMap<Id, HouseholdView> = self
+            .views(self.store.households_by_id(&ids).await?)
+            .into_iter()
+            .map(|v| (v.household.id, v))
+            .collect();
+        let households = order
+            .into_iter()
+            .filter_map(|i| by_id.remove(&ids[i]))
+            .collect();
+        Ok(DueWalk { households, metres })
+    }
+}
+
+/// Metres on the ground from the household: 0 inside its building's footprint, else from its
+/// door (the household's point).
+fn distance_from(map: &MapData, household: &HouseholdPoint, at: Coord<f64>) -> f64 {
+    let inside = household.building_code.as_ref().is_some_and(|code| {
+        map.buildings
+            .iter()
+            .find(|b| &b.code == code)
+            .is_some_and(|b| b.footprint.contains(&at))
+    });
+    if inside {
+        0.0
+    } else {
+        Haversine.distance(Point::from(household.location), Point::from(at))
+    }
+}
+
+/// A digest of what a phone sent, to tell a resend from a key reused for other content. The
+/// time is digested as the instant it names, so that one sent again with another offset is the
+/// same visit.
+fn digest(input: &VisitInput) -> String {
+    let canonical = serde_json::json!({
+        "household": input.household_id,
+        "visited_at": millis(&input.visited_at),
+        "lon": input.position.x,
+        "lat": input.position.y,
+        "accuracy_m": input.accuracy_m,
+        "notes": input.notes,
+        "needs": input.needs,
+    });
+    let hash = Sha256::digest(canonical.to_string().as_bytes());
+    hash.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The diary's times from the store's latest visits.
+pub(super) fn times_of(last: Vec<crate::model::visits::LastVisits>) -> HashMap<Id, VisitTimes> {
+    last.into_iter()
+        .map(|l| {
+            let times = VisitTimes {
+                any: millis(&l.any),
+                on_site: l.on_site.as_deref().and_then(millis),
+            };
+            (l.household_id, times)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn on_site_is_within_fifty_metres_plus_the_accuracy_capped_at_a_hundred() {
+        assert!(on_site(0.0, None));
+        assert!(on_site(50.0, None));
+        assert!(!on_site(50.1, None));
+        assert!(on_site(70.0, Some(25.0)));
+        assert!(!on_site(80.0, Some(25.0)));
+        assert!(on_site(100.0, Some(500.0)));
+        assert!(!on_site(100.5, Some(500.0)));
+        // A hand-placed pin or a mocked location states 0: never on site, even at the door.
+        assert!(!on_site(0.0, Some(0.0)));
+    }
+
+    #[test]
+    fn the_most_demanding_tag_sets_the_interval() {
+        let policy = VisitPolicy::default();
+        assert_eq!(policy.interval_days(&[]), 90);
+        assert_eq!(policy.interval_days(&["unknown".into()]), 90);
+        let tags = ["party_member".to_string(), "elderly_alone".to_string()];
+        assert_eq!(policy.interval_days(&tags), 7);
+    }
+
+    #[test]
+    fn instants_round_trip_through_milliseconds() {
+        let at = "2026-12-02T02:30:00.123Z";
+        assert_eq!(stored(millis(at).unwrap()), at);
+        assert_eq!(
+            millis("2026-12-02T10:30:00.123+08:00"),
+            millis(at),
+            "an offset names the same instant"
+        );
+    }
+
+    #[test]
+    fn a_resend_with_another_offset_has_the_same_digest() {
+        let input = VisitInput {
+            household_id: 7,
+            key: "k".into(),
+            visited_at: "2026-12-02T10:30:00+08:00".into(),
+            position: Coord {
+                x: 120.37,
+                y: 36.06,
+            },
+            accuracy_m: Some(10.0),
+            notes: "好".into(),
+            needs: vec![],
+        };
+        let mut utc = input.clone();
+        utc.visited_at = "2026-12-02T02:30:00Z".into();
+        assert_eq!(digest(&input), digest(&utc));
+        let mut other = input.clone();
+        other.notes = "不好".into();
+        assert_ne!(digest(&input), digest(&other));
+    }
+}
