@@ -33,6 +33,35 @@ pub fn now() -> String {
     format(OffsetDateTime::now_utc())
 }
 
+/// An RFC 3339 instant (any offset) as Unix milliseconds; `None` if it is not one.
+///
+/// ```
+/// use wangge::timestamp::to_millis;
+/// assert_eq!(to_millis("1970-01-01T08:00:01.5+08:00"), Some(1_500));
+/// assert_eq!(to_millis("yesterday"), None);
+/// ```
+pub fn to_millis(text: &str) -> Option<i64> {
+    let t = OffsetDateTime::parse(text, &Rfc3339).ok()?;
+    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok()
+}
+
+/// Unix milliseconds in the stored form.
+///
+/// ```
+/// assert_eq!(wangge::timestamp::from_millis(1_500), "1970-01-01T00:00:01.500Z");
+/// ```
+pub fn from_millis(millis: i64) -> String {
+    let t = OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+    format(t)
+}
+
+/// Now, in Unix milliseconds.
+pub fn now_millis() -> i64 {
+    i64::try_from(OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000)
+        .expect("now fits in 64 bits of milliseconds")
+}
+
 /// Unix seconds as an RFC 3339 UTC timestamp to the second (`2026-11-28T08:00:00Z`): the form
 /// of token expiries and OGC `timeStamp`s. Seconds outside the years 0000 to 9999 are clamped to
 /// them, so the year always has four digits.

@@ -14,12 +14,11 @@ use crate::model::visits::{Need, NewNeed, NewVisit, Visit};
 use crate::model::{Household, Id, PlaceKind};
 use crate::spatial::route::{Walk, WalkingOrder};
 use crate::store::StoreError;
+use crate::timestamp::{from_millis as stored, now_millis, to_millis as millis};
 use geo::{Contains, Coord, Distance, Haversine, MultiPoint, Point};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, RwLock};
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 /// A phone's clock may run a little ahead of the server's: a visit this far in the future is
 /// taken as now-ish, further is refused.
@@ -111,25 +110,6 @@ impl Diary {
     pub(super) fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<Id, VisitTimes>> {
         self.times.read().unwrap_or_else(|e| e.into_inner())
     }
-}
-
-/// An instant in the stored form as Unix milliseconds.
-pub fn millis(stored: &str) -> Option<i64> {
-    let t = OffsetDateTime::parse(stored, &Rfc3339).ok()?;
-    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok()
-}
-
-/// Unix milliseconds in the stored form.
-pub fn stored(millis: i64) -> String {
-    let t = OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000)
-        .unwrap_or(OffsetDateTime::UNIX_EPOCH);
-    crate::timestamp::format(t)
-}
-
-/// Now, in Unix milliseconds.
-pub fn now_millis() -> i64 {
-    i64::try_from(OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000)
-        .expect("now fits in 64 bits of milliseconds")
 }
 
 /// Why a use case of the diary was refused.

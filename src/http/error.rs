@@ -275,6 +275,24 @@ impl From<crate::app::AccountError> for ApiError {
     }
 }
 
+impl From<crate::app::VisitError> for ApiError {
+    fn from(e: crate::app::VisitError) -> Self {
+        use crate::app::VisitError;
+        let message = e.to_string();
+        match e {
+            VisitError::NoSuchHousehold(_) => ApiError::NotFound(message),
+            VisitError::CountsOnly(_) | VisitError::NotYours(_) | VisitError::NotYourNeed(_) => {
+                ApiError::Forbidden(message)
+            }
+            VisitError::InTheFuture(_) => ApiError::unprocessable("future_visit", message),
+            VisitError::BadTime(_) => ApiError::unprocessable("invalid_time", message),
+            VisitError::OutsideGrids { .. } => ApiError::unprocessable("outside_grids", message),
+            VisitError::Busy(busy) => busy.into(),
+            VisitError::Store(e) => e.into(),
+        }
+    }
+}
+
 impl From<crate::app::ClaimError> for ApiError {
     fn from(e: crate::app::ClaimError) -> Self {
         use crate::app::ClaimError;

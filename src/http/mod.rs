@@ -4,6 +4,7 @@ pub mod auth;
 pub mod claims;
 pub mod client;
 pub mod error;
+pub mod households;
 pub mod json;
 pub mod limits;
 pub mod lookup;
@@ -88,6 +89,7 @@ pub fn router_with(app: Arc<App>, config: HttpConfig) -> Router {
         .merge(auth::routes())
         .merge(places::routes())
         .merge(claims::routes())
+        .merge(households::routes())
         .merge(tiles::routes())
         .nest("/ogc", ogc::routes())
         // A nested router answers "/ogc" but not "/ogc/"; OGC clients use both.

@@ -1,0 +1,332 @@
+//! Households and the visit diary (民情日记) over HTTP. Personal data: every route needs a login,
+//! and which households come back is decided once, by `app::access::HouseholdScope`.
+//!
+//! - `GET /api/v1/households?area=&grid=&building=&tag=&q=&due=true&limit=&offset=`: a page of
+//!   the households the caller may see, as GeoJSON Features (WGS84 points).
+//! - `GET /api/v1/households/{id}` and `GET /api/v1/households/{id}/visits` (newest first).
+//! - `GET /api/v1/me/visits/due?lon=&lat=&crs=`: my due households in walking order from there.
+//! - `POST /api/v1/visits` with an `Idempotency-Key` header: 201 stored, 200 a resend of the
+//!   same record, 409 the key used for other content.
+//! - `POST /api/v1/needs/{id}/met`.
+
+use super::AppState;
+use super::auth::Caller;
+use super::error::ApiError;
+use super::json::ApiJson;
+use super::query::crs_param;
+use crate::app::{HouseholdFilter, HouseholdView, VisitInput};
+use crate::model::Id;
+use crate::model::visits::{NeedKind, NewNeed, Visit};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use geo::Coord;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+
+/// The largest page of households.
+pub const MAX_PAGE: usize = 500;
+const DEFAULT_PAGE: usize = 50;
+/// The longest notes of a visit, in characters.
+const MAX_NOTES_CHARS: usize = 4_000;
+/// The most needs one visit records.
+const MAX_NEEDS: usize = 20;
+/// The longest idempotency key.
+const MAX_KEY_CHARS: usize = 128;
+
+/// The routes of households, visits and needs.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/households", get(list))
+        .route("/api/v1/households/{id}", get(one))
+        .route("/api/v1/households/{id}/visits", get(visits))
+        .route("/api/v1/me/visits/due", get(due))
+        .route("/api/v1/visits", post(record))
+        .route("/api/v1/needs/{id}/met", post(met))
+}
+
+fn id_of(raw: &str, what: &str) -> Result<Id, ApiError> {
+    raw.parse().map_err(|_| {
+        ApiError::bad_request(
+            "invalid_id",
+            format!("a {what} id is an integer, got {raw:?}"),
+        )
+    })
+}
+
+/// A whole number parameter no larger than `max`.
+fn count(
+    params: &HashMap<String, String>,
+    name: &str,
+    max: usize,
+) -> Result<Option<usize>, ApiError> {
+    params
+        .get(name)
+        .map(|raw| match raw.parse::<usize>() {
+            Ok(n) if n <= max => Ok(n),
+            _ => Err(ApiError::bad_request(
+                "invalid_parameter",
+                format!("{name} is a whole number up to {max}, got {raw:?}"),
+            )),
+        })
+        .transpose()
+}
+
+/// A household as a GeoJSON Feature: its point, its fields, where it counts and its visits.
+fn feature(view: &HouseholdView) -> Value {
+    let h = &view.household;
+    let d = &h.details;
+    json!({
+        "type": "Feature",
+        "id": h.id,
+        "geometry": {"type": "Point", "coordinates": [h.location.x(), h.location.y()]},
+        "properties": {
+            "id": h.id,
+            "code": h.code,
+            "building_code": d.building_code,
+            "unit": d.unit,
+            "floor": d.floor,
+            "room": d.room,
+            "address": d.address,
+            "head_name": d.head_name,
+            "phone": d.phone,
+            "people": d.people,
+            "tags": d.tags,
+            "grid_id": h.grid_id,
+            "area_ids": h.area_ids,
+            "last_visit_at": view.times.any.map(crate::timestamp::from_millis),
+            "last_on_site_visit_at": view.times.on_site.map(crate::timestamp::from_millis),
+            "next_visit_due": view.next_due.map(crate::timestamp::from_millis),
+        },
+    })
+}
+
+/// `GET /api/v1/households`.
+async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    let number = |name: &str| -> Result<Option<Id>, ApiError> {
+        params.get(name).map(|raw| id_of(raw, name)).transpose()
+    };
+    let due = match params.get("due").map(String::as_str) {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(other) => {
+            return Err(ApiError::bad_request(
+                "invalid_parameter",
+                format!("due is true or false, got {other:?}"),
+            ));
+        }
+    };
+    let filter = HouseholdFilter {
+        area: number("area")?,
+        grid: number("grid")?,
+        building: params.get("building").cloned(),
+        tag: params.get("tag").cloned(),
+        text: params
+            .get("q")
+            .filter(|q| !q.trim().is_empty())
+            .map(|q| q.trim().to_string()),
+        due,
+    };
+    let limit = count(&params, "limit", MAX_PAGE)?.unwrap_or(DEFAULT_PAGE);
+    let offset = count(&params, "offset", usize::MAX)?.unwrap_or(0);
+    let page = state
+        .app
+        .households_page(&caller.user, &filter, offset, limit)
+        .await?;
+    let features: Vec<Value> = page.households.iter().map(feature).collect();
+    Ok(Json(json!({
+        "type": "FeatureCollection",
+        "numberMatched": page.matched,
+        "numberReturned": features.len(),
+        "features": features,
+    })))
+}
+
+/// `GET /api/v1/households/{id}`.
+async fn one(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(raw): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let view = state
+        .app
+        .household(&caller.user, id_of(&raw, "household")?)
+        .await?;
+    Ok(Json(feature(&view)))
+}
+
+/// `GET /api/v1/households/{id}/visits`: newest first.
+async fn visits(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(raw): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let visits = state
+        .app
+        .household_visits(&caller.user, id_of(&raw, "household")?)
+        .await?;
+    Ok(Json(json!({ "visits": visits })))
+}
+
+/// `GET /api/v1/me/visits/due?lon=&lat=&crs=`.
+async fn due(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    let crs = crs_param(params.get("crs").map(String::as_str))?;
+    let coordinate = |name: &str| -> Result<f64, ApiError> {
+        let raw = params.get(name).ok_or_else(|| {
+            ApiError::bad_request(
+                "missing_parameter",
+                format!("the parameter {name} is missing: where the walk starts"),
+            )
+        })?;
+        raw.parse().map_err(|_| {
+            ApiError::bad_request(
+                "invalid_number",
+                format!("{name} must be a number, got {raw:?}"),
+            )
+        })
+    };
+    let (lon, lat) = crs.to_wgs84(coordinate("lon")?, coordinate("lat")?)?;
+    let walk = state
+        .app
+        .due_walk(&caller.user, Coord { x: lon, y: lat })
+        .await?;
+    let features: Vec<Value> = walk.households.iter().map(feature).collect();
+    Ok(Json(json!({
+        "type": "FeatureCollection",
+        "walk_m": (walk.metres * 10.0).round() / 10.0,
+        "start": [lon, lat],
+        "features": features,
+    })))
+}
+
+/// Where the phone was.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Position {
+    lon: f64,
+    lat: f64,
+    crs: Option<String>,
+    accuracy_m: Option<f64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NeedBody {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    note: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VisitBody {
+    household: Id,
+    visited_at: String,
+    position: Position,
+    #[serde(default)]
+    notes: String,
+    #[serde(default)]
+    needs: Vec<NeedBody>,
+}
+
+fn visit_json(visit: &Visit) -> Value {
+    json!({ "visit": visit, "distance_m": visit.distance_m, "on_site": visit.on_site })
+}
+
+/// `POST /api/v1/visits`.
+async fn record(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<VisitBody>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let key = headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|k| !k.is_empty() && k.chars().count() <= MAX_KEY_CHARS)
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "missing_idempotency_key",
+                format!(
+                    "send the phone's own id for this record (1 to {MAX_KEY_CHARS} characters) \
+                     as the Idempotency-Key header, so that a resend stores nothing twice"
+                ),
+            )
+        })?
+        .to_string();
+    if body.notes.chars().count() > MAX_NOTES_CHARS {
+        return Err(ApiError::unprocessable(
+            "notes_too_long",
+            format!("notes have at most {MAX_NOTES_CHARS} characters"),
+        ));
+    }
+    if body.needs.len() > MAX_NEEDS {
+        return Err(ApiError::unprocessable(
+            "too_many_needs",
+            format!("a visit records at most {MAX_NEEDS} needs"),
+        ));
+    }
+    let needs = body
+        .needs
+        .into_iter()
+        .map(|n| {
+            let kind: NeedKind = n
+                .kind
+                .parse()
+                .map_err(|e: String| ApiError::unprocessable("unknown_need_type", e))?;
+            Ok(NewNeed { kind, note: n.note })
+        })
+        .collect::<Result<Vec<_>, ApiError>>()?;
+    let p = &body.position;
+    if let Some(a) = p.accuracy_m
+        && !(a.is_finite() && a >= 0.0)
+    {
+        return Err(ApiError::unprocessable(
+            "invalid_accuracy",
+            format!("accuracy_m is a distance in metres, 0 or more, got {a}"),
+        ));
+    }
+    let crs = crs_param(p.crs.as_deref())?;
+    let (lon, lat) = crs.to_wgs84(p.lon, p.lat)?;
+    let input = VisitInput {
+        household_id: body.household,
+        key,
+        visited_at: body.visited_at,
+        position: Coord { x: lon, y: lat },
+        accuracy_m: p.accuracy_m,
+        notes: body.notes,
+        needs,
+    };
+    let (visit, created) = state.app.record_visit(&caller.user, input).await?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(visit_json(&visit))))
+}
+
+/// `POST /api/v1/needs/{id}/met`.
+async fn met(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(raw): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let need = state
+        .app
+        .meet_need(&caller.user, id_of(&raw, "need")?)
+        .await?;
+    Ok(Json(json!({ "need": need })))
+}
