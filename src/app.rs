@@ -20,6 +20,7 @@ mod claims;
 pub mod cpu;
 mod edit;
 mod reshape;
+mod stats;
 mod visits;
 pub use accounts::{AccountError, NewAccount, Session, retry_secs};
 pub use changes::{Aspect, CHANGE_LOG_LENGTH, ChangeLog, MapChange, Region};
@@ -27,6 +28,7 @@ pub use claims::ClaimError;
 use cpu::{Busy, CpuPool};
 pub use edit::{EditError, EditOutcome, Past};
 pub use reshape::{MAX_MERGE, ReshapeError};
+pub use stats::{CoverageRow, NeedsRow};
 pub use visits::{
     DueWalk, HouseholdFilter, HouseholdPage, HouseholdView, VisitError, VisitInput, VisitPolicy,
     VisitTimes, on_site,

@@ -40,7 +40,12 @@ async fn send(request: reqwest::RequestBuilder) -> (StatusCode, Value) {
 
 async fn demo() -> &'static Demo {
     static DEMO: tokio::sync::OnceCell<Demo> = tokio::sync::OnceCell::const_new();
-    DEMO.get_or_init(|| async {
+    DEMO.get_or_init(Demo::start).await
+}
+
+impl Demo {
+    /// A server of its own, for tests that count what the others would change.
+    async fn start() -> Demo {
         let db = common::temp_sqlite();
         let server = Server::start(&db.url, &["--demo"]);
         let mut tokens = std::collections::HashMap::new();
@@ -81,11 +86,8 @@ async fn demo() -> &'static Demo {
             .await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
         demo
-    })
-    .await
-}
+    }
 
-impl Demo {
     async fn get(&self, path: &str, who: Option<&str>) -> (StatusCode, Value) {
         let mut request = reqwest::Client::new().get(self.server.url(path));
         if let Some(who) = who {
@@ -546,4 +548,135 @@ async fn tiles_and_ogc_never_carry_names_or_phones() {
         }
     }
     // The OGC collections publish no households at all: tests/ogc.rs.
+}
+
+/// An instant `days` ago, RFC 3339.
+fn days_ago(days: i64) -> String {
+    let t = time::OffsetDateTime::now_utc() - time::Duration::days(days);
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap()
+}
+
+fn row<'a>(rows: &'a Value, code: &str) -> &'a Value {
+    rows["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["code"] == code)
+        .unwrap_or_else(|| panic!("no row {code} in {rows}"))
+}
+
+#[tokio::test]
+async fn coverage_needs_and_pioneers_count_the_diary() {
+    let demo = Demo::start().await;
+    let in_area = households_inside("areas", AREA).len();
+    let (status, before) = demo
+        .get("/api/v1/stats/coverage?level=area", Some("planner"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{before}");
+    let q01 = row(&before, AREA);
+    assert_eq!(q01["households"], in_area);
+    assert_eq!(
+        (q01["visited"].as_u64(), q01["overdue"].as_u64()),
+        (Some(0), Some(in_area as u64))
+    );
+    let (_, streets) = demo
+        .get("/api/v1/stats/coverage?level=street", Some("admin"))
+        .await;
+    let all = demo_layer("households").features.len();
+    assert_eq!(streets["rows"][0]["households"], all);
+
+    // Yesterday at one door, 40 days ago at another.
+    let (recent, lon, lat) = my_household(&demo, 0).await;
+    let (old, old_lon, old_lat) = my_household(&demo, 1).await;
+    for (id, x, y, at, key) in [
+        (recent, lon, lat, days_ago(1), "s-1"),
+        (old, old_lon, old_lat, days_ago(40), "s-2"),
+    ] {
+        let mut body = visit(id, x, y, 10.0, "走访");
+        body["visited_at"] = json!(at);
+        let (status, answer) = demo
+            .post("/api/v1/visits", Some("cadre"), body, Some(key))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{answer}");
+    }
+    let (_, month) = demo
+        .get("/api/v1/stats/coverage?level=area&days=30", Some("shuji"))
+        .await;
+    let (_, two_months) = demo
+        .get("/api/v1/stats/coverage?level=area&days=60", Some("cadre"))
+        .await;
+    assert_eq!(row(&month, AREA)["visited"], 1);
+    assert_eq!(row(&two_months, AREA)["visited"], 2);
+    let coverage = row(&month, AREA)["coverage"].as_f64().unwrap();
+    assert!(
+        (coverage - 1.0 / in_area as f64).abs() < 0.001,
+        "{coverage}"
+    );
+    // Yesterday's household is not overdue whatever its tags (7 days at least).
+    assert!(row(&month, AREA)["overdue"].as_u64().unwrap() < in_area as u64);
+
+    let (_, needs) = demo
+        .get("/api/v1/stats/needs?level=area", Some("planner"))
+        .await;
+    assert_eq!(row(&needs, AREA)["open"]["wristband"], 2);
+    let (_, visits) = demo
+        .get(
+            &format!("/api/v1/households/{recent}/visits"),
+            Some("cadre"),
+        )
+        .await;
+    let need = visits["visits"][0]["needs"][0]["id"].as_i64().unwrap();
+    demo.post(
+        &format!("/api/v1/needs/{need}/met"),
+        Some("cadre"),
+        json!({}),
+        None,
+    )
+    .await;
+    let (_, needs) = demo
+        .get("/api/v1/stats/needs?level=grid", Some("planner"))
+        .await;
+    let met: u64 = needs["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["met"]["wristband"].as_u64())
+        .sum();
+    assert_eq!(met, 1);
+
+    let (_, pioneers) = demo
+        .get("/api/v1/stats/pioneers?days=60", Some("shuji"))
+        .await;
+    let first = &pioneers["rows"][0];
+    assert_eq!(
+        (
+            first["rank"].as_u64(),
+            first["on_site_visits"].as_u64(),
+            first["needs_met"].as_u64()
+        ),
+        (Some(1), Some(2), Some(1))
+    );
+    assert!(
+        !pioneers.to_string().contains("\"cadre\""),
+        "no login names: {pioneers}"
+    );
+    let (_, month) = demo
+        .get("/api/v1/stats/pioneers?days=30", Some("admin"))
+        .await;
+    assert_eq!(month["rows"][0]["on_site_visits"], 1);
+
+    for (path, status) in [
+        (
+            "/api/v1/stats/coverage?level=country",
+            StatusCode::BAD_REQUEST,
+        ),
+        ("/api/v1/stats/coverage?days=0", StatusCode::BAD_REQUEST),
+        ("/api/v1/stats/pioneers?days=99999", StatusCode::BAD_REQUEST),
+    ] {
+        let (got, body) = demo.get(path, Some("admin")).await;
+        assert_eq!(got, status, "{path}: {body}");
+    }
+    let (status, _) = demo.get("/api/v1/stats/coverage", None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
 }

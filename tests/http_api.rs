@@ -441,6 +441,15 @@ async fn the_openapi_document_describes_every_route() {
         ("/api/v1/areas/{id}/claims", "get"),
         ("/api/v1/areas/holders", "get"),
         ("/api/v1/me/areas", "get"),
+        ("/api/v1/households", "get"),
+        ("/api/v1/households/{id}", "get"),
+        ("/api/v1/households/{id}/visits", "get"),
+        ("/api/v1/me/visits/due", "get"),
+        ("/api/v1/visits", "post"),
+        ("/api/v1/needs/{id}/met", "post"),
+        ("/api/v1/stats/coverage", "get"),
+        ("/api/v1/stats/needs", "get"),
+        ("/api/v1/stats/pioneers", "get"),
     ] {
         assert!(
             doc["paths"][path][method].is_object(),

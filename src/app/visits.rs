@@ -27,7 +27,8 @@ const CLOCK_SKEW_MS: i64 = 5 * 60 * 1000;
 const ON_SITE_METRES: f64 = 50.0;
 /// However poor the accuracy, no further than this.
 const ON_SITE_CAP_METRES: f64 = 100.0;
-const DAY_MS: i64 = 86_400_000;
+/// A day, in the milliseconds of [`VisitTimes`].
+pub(super) const DAY_MS: i64 = 86_400_000;
 
 /// How often households are visited, by tag; the tags households may carry are its keys.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -217,7 +218,7 @@ pub struct DueWalk {
 }
 
 /// When a household with `times` and `tags` is next due, by `policy`.
-fn next_due(policy: &VisitPolicy, times: VisitTimes, tags: &[String]) -> Option<i64> {
+pub(super) fn next_due(policy: &VisitPolicy, times: VisitTimes, tags: &[String]) -> Option<i64> {
     let days = i64::from(policy.interval_days(tags));
     times.on_site.map(|at| at + days * DAY_MS)
 }

@@ -12,6 +12,7 @@ pub mod ogc;
 pub mod places;
 pub mod query;
 pub mod security;
+pub mod stats;
 pub mod tiles;
 pub mod web;
 
@@ -90,6 +91,7 @@ pub fn router_with(app: Arc<App>, config: HttpConfig) -> Router {
         .merge(places::routes())
         .merge(claims::routes())
         .merge(households::routes())
+        .merge(stats::routes())
         .merge(tiles::routes())
         .nest("/ogc", ogc::routes())
         // A nested router answers "/ogc" but not "/ogc/"; OGC clients use both.

@@ -176,8 +176,6 @@ pub struct LastVisits {
 pub struct CadreWork {
     /// The cadre.
     pub user_id: Id,
-    /// Their login name.
-    pub name: String,
     /// The name people know them by, if given.
     pub display_name: Option<String>,
     /// Their visits at the door in the period.

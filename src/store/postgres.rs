@@ -223,7 +223,7 @@ impl Dialect for Postgres {
         rfc3339_ms!("max(visited_at) FILTER (WHERE on_site)"),
         " AS on_site_at FROM visits GROUP BY household_id"
     );
-    const CADRE_WORK: &'static str = "SELECT u.id AS user_id, u.name, u.display_name, \
+    const CADRE_WORK: &'static str = "SELECT u.id AS user_id, u.display_name, \
          (SELECT count(*) FROM visits v WHERE v.user_id = u.id AND v.on_site \
           AND v.visited_at >= $1::timestamptz) AS on_site_visits, \
          (SELECT count(*) FROM needs n WHERE n.met_by = u.id \

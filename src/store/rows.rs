@@ -394,7 +394,6 @@ impl From<LastVisitsRow> for LastVisits {
 #[derive(sqlx::FromRow)]
 pub struct CadreWorkRow {
     user_id: Id,
-    name: String,
     display_name: Option<String>,
     on_site_visits: i64,
     needs_met: i64,
@@ -404,7 +403,6 @@ impl From<CadreWorkRow> for CadreWork {
     fn from(row: CadreWorkRow) -> CadreWork {
         CadreWork {
             user_id: row.user_id,
-            name: row.name,
             display_name: row.display_name,
             on_site_visits: row.on_site_visits,
             needs_met: row.needs_met,

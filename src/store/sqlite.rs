@@ -147,7 +147,7 @@ impl Dialect for Sqlite {
     const LAST_VISITS: &'static str = "SELECT household_id, max(visited_at) AS any_at, \
          max(CASE WHEN on_site THEN visited_at END) AS on_site_at \
          FROM visits GROUP BY household_id";
-    const CADRE_WORK: &'static str = "SELECT u.id AS user_id, u.name, u.display_name, \
+    const CADRE_WORK: &'static str = "SELECT u.id AS user_id, u.display_name, \
          (SELECT count(*) FROM visits v \
           WHERE v.user_id = u.id AND v.on_site AND v.visited_at >= $1) AS on_site_visits, \
          (SELECT count(*) FROM needs n WHERE n.met_by = u.id AND n.met_at >= $1) AS needs_met \
