@@ -52,4 +52,4 @@ if command -v xdg-open >/dev/null && [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; 
   (sleep 3 && xdg-open "$URL" >/dev/null 2>&1) &
 fi
 echo "serving the demo at $URL (Ctrl-C stops)" >&2
-exec target/release/wangge serve --demo "$@"
+exec target/release/wangge serve --demo-diary "$@"

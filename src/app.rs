@@ -18,6 +18,7 @@ mod accounts;
 mod changes;
 mod claims;
 pub mod cpu;
+mod demo_diary;
 mod edit;
 mod reshape;
 mod stats;

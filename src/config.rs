@@ -11,10 +11,11 @@ use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
 /// Every key the file may hold: the ids of the `serve` arguments it can set.
-pub const KEYS: [&str; 11] = [
+pub const KEYS: [&str; 12] = [
     "bind",
     "database",
     "demo",
+    "demo_diary",
     "web_root",
     "basemap_url",
     "basemap_crs",
@@ -36,6 +37,8 @@ pub struct ServeFile {
     pub database: Option<String>,
     /// Load the demo street (Zhuhai Road, Shinan, Qingdao) if the store is empty.
     pub demo: Option<bool>,
+    /// As `demo`, and invent a year of visits by demo cadres if the store holds none.
+    pub demo_diary: Option<bool>,
     /// The web map's folder (`index.html`, `src/`, `node_modules/`).
     pub web_root: Option<PathBuf>,
     /// An external raster basemap under our layers: a tile URL template with `{z}`, `{x}` and `{y}`.
@@ -124,6 +127,7 @@ impl ServeFile {
             one("bind", self.bind.clone()),
             one("database", self.database.clone()),
             one("demo", self.demo.map(|v| v.to_string())),
+            one("demo_diary", self.demo_diary.map(|v| v.to_string())),
             one(
                 "web_root",
                 self.web_root
@@ -328,6 +332,7 @@ mod tests {
             bind: Some(String::new()),
             database: Some(String::new()),
             demo: Some(true),
+            demo_diary: Some(true),
             web_root: Some(PathBuf::new()),
             basemap_url: Some(String::new()),
             basemap_crs: Some(String::new()),

@@ -120,6 +120,10 @@ enum Command {
         /// Load the demo street (Zhuhai Road, Shinan, Qingdao) if the store is empty.
         #[arg(long)]
         demo: bool,
+        /// As --demo, and invent a year of visits (民情日记) by six demo cadres, who cannot log
+        /// in, if the store holds no visit: the statistics and the map show something.
+        #[arg(long)]
+        demo_diary: bool,
         #[command(flatten)]
         web: WebArgs,
         /// How long a bearer token from a login stays valid, in seconds (1 to 31536000).
@@ -256,6 +260,7 @@ async fn main() -> anyhow::Result<()> {
             bind,
             db,
             demo,
+            demo_diary,
             web,
             token_ttl,
             limits,
@@ -269,6 +274,11 @@ async fn main() -> anyhow::Result<()> {
                     request_vertices: limits.max_request_vertices,
                 },
                 trusted_proxies: wangge::http::client::TrustedProxies(trust_proxy),
+            };
+            let demo = match (demo, demo_diary) {
+                (_, true) => Demo::WithDiary,
+                (true, false) => Demo::Street,
+                (false, false) => Demo::None,
             };
             serve(&bind, &db.database, demo, config).await
         }
@@ -313,14 +323,26 @@ async fn open_app(database: &str) -> anyhow::Result<Arc<App>> {
     Ok(Arc::new(App::open(store).await?))
 }
 
-async fn serve(bind: &str, database: &str, demo: bool, config: HttpConfig) -> anyhow::Result<()> {
+/// What demo data `serve` loads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Demo {
+    None,
+    Street,
+    WithDiary,
+}
+
+async fn serve(bind: &str, database: &str, demo: Demo, config: HttpConfig) -> anyhow::Result<()> {
     let app = open_app(database).await?;
-    if demo {
+    if demo != Demo::None {
         if app.load_demo_if_empty().await? {
             tracing::info!("demo street loaded");
         } else {
             tracing::info!("the store already holds data; demo not loaded");
         }
+    }
+    if demo == Demo::WithDiary {
+        let visits = app.load_demo_diary().await?;
+        tracing::info!(visits, "demo diary loaded");
     }
     if app.follow_store().await? {
         tracing::info!("following changes other writers make to the database");

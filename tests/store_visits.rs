@@ -245,7 +245,28 @@ async fn a_secretary_keeps_their_community(store: Arc<dyn Store>) {
     assert_eq!(found.user.community_id, Some(community.id));
 }
 
+async fn an_import_of_visits_stores_all_or_nothing(store: Arc<dyn Store>) {
+    let (first, second) = two_households(&store).await;
+    let cadre = user(&store, "zhangwei", Role::Cadre, None).await;
+    let good = [
+        visit(first, cadre.id, "i-1", "2026-10-01T02:00:00.000Z", true),
+        visit(second, cadre.id, "i-2", "2026-10-02T02:00:00.000Z", false),
+    ];
+    let bad = visit(999_999, cadre.id, "i-3", "2026-10-03T02:00:00.000Z", true);
+    let with_bad: Vec<NewVisit> = good.iter().cloned().chain([bad]).collect();
+    assert!(store.import_visits(&with_bad).await.is_err());
+    assert!(
+        store.last_visits().await.unwrap().is_empty(),
+        "nothing of the batch"
+    );
+    assert!(store.needs().await.unwrap().is_empty());
+    assert_eq!(store.import_visits(&good).await.unwrap(), 2);
+    assert_eq!(store.last_visits().await.unwrap().len(), 2);
+    assert_eq!(store.needs().await.unwrap().len(), 4);
+}
+
 store_contract!(
+    an_import_of_visits_stores_all_or_nothing,
     households_are_read_by_id_and_found_by_text,
     a_visit_is_stored_once_per_key,
     needs_stay_open_until_met,

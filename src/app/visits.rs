@@ -453,7 +453,7 @@ impl App {
 
 /// Metres on the ground from the household: 0 inside its building's footprint, else from its
 /// door (the household's point).
-fn distance_from(map: &MapData, household: &HouseholdPoint, at: Coord<f64>) -> f64 {
+pub(super) fn distance_from(map: &MapData, household: &HouseholdPoint, at: Coord<f64>) -> f64 {
     let inside = household.building_code.as_ref().is_some_and(|code| {
         map.buildings
             .iter()

@@ -101,6 +101,10 @@ pub trait Store: Send + Sync + 'static {
     /// [`StoreError::NoSuchHousehold`].
     async fn record_visit(&self, visit: &NewVisit) -> Result<(Visit, bool)>;
 
+    /// Stores visits and their needs in one transaction (an import, such as the demo diary):
+    /// all or, on the first error, none. Returns how many were stored.
+    async fn import_visits(&self, visits: &[NewVisit]) -> Result<usize>;
+
     /// Every visit of a household with its needs, newest first.
     async fn visits(&self, household_id: Id) -> Result<Vec<Visit>>;
 

@@ -357,6 +357,10 @@ where
         self.insert_visit(visit).await
     }
 
+    async fn import_visits(&self, visits: &[NewVisit]) -> Result<usize> {
+        self.insert_visits(visits).await
+    }
+
     async fn visits(&self, household_id: Id) -> Result<Vec<Visit>> {
         self.visits_of(household_id).await
     }

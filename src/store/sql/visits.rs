@@ -72,20 +72,7 @@ where
         if exists.is_none() {
             return Err(StoreError::NoSuchHousehold(visit.household_id));
         }
-        let inserted = sqlx::query_scalar::<_, Id>(DB::INSERT_VISIT)
-            .bind(visit.household_id)
-            .bind(visit.user_id)
-            .bind(visit.key.as_str())
-            .bind(visit.digest.as_str())
-            .bind(visit.visited_at.as_str())
-            .bind(visit.lon)
-            .bind(visit.lat)
-            .bind(visit.accuracy_m)
-            .bind(visit.distance_m)
-            .bind(visit.on_site)
-            .bind(visit.notes.as_str())
-            .fetch_one(&mut *tx)
-            .await;
+        let inserted = Self::insert_one(&mut tx, visit).await;
         let id = match inserted {
             Ok(id) => id,
             Err(e) if StoreError::violates(&e, VISITS_KEY) => {
@@ -104,15 +91,7 @@ where
             }
             Err(e) => return Err(e.into()),
         };
-        for need in &visit.needs {
-            sqlx::query(INSERT_NEED)
-                .bind(id)
-                .bind(visit.household_id)
-                .bind(need.kind.as_str())
-                .bind(need.note.as_str())
-                .execute(&mut *tx)
-                .await?;
-        }
+        Self::insert_needs(&mut tx, id, visit).await?;
         let stored = Self::visits_where(&mut tx, Which::Visit(id)).await?;
         tx.commit().await?;
         let visit = stored
@@ -121,6 +100,47 @@ where
             .map(|(_, v)| v)
             .ok_or_else(|| StoreError::Corrupt(format!("visit {id} vanished")))?;
         Ok((visit, true))
+    }
+
+    /// See [`crate::store::Store::import_visits`].
+    pub(super) async fn insert_visits(&self, visits: &[NewVisit]) -> Result<usize> {
+        let mut tx = self.pool.begin_with(DB::BEGIN_WRITE).await?;
+        for visit in visits {
+            let id = Self::insert_one(&mut tx, visit).await?;
+            Self::insert_needs(&mut tx, id, visit).await?;
+        }
+        tx.commit().await?;
+        Ok(visits.len())
+    }
+
+    async fn insert_one(conn: &mut DB::Connection, visit: &NewVisit) -> sqlx::Result<Id> {
+        sqlx::query_scalar::<_, Id>(DB::INSERT_VISIT)
+            .bind(visit.household_id)
+            .bind(visit.user_id)
+            .bind(visit.key.as_str())
+            .bind(visit.digest.as_str())
+            .bind(visit.visited_at.as_str())
+            .bind(visit.lon)
+            .bind(visit.lat)
+            .bind(visit.accuracy_m)
+            .bind(visit.distance_m)
+            .bind(visit.on_site)
+            .bind(visit.notes.as_str())
+            .fetch_one(&mut *conn)
+            .await
+    }
+
+    async fn insert_needs(conn: &mut DB::Connection, id: Id, visit: &NewVisit) -> Result<()> {
+        for need in &visit.needs {
+            sqlx::query(INSERT_NEED)
+                .bind(id)
+                .bind(visit.household_id)
+                .bind(need.kind.as_str())
+                .bind(need.note.as_str())
+                .execute(&mut *conn)
+                .await?;
+        }
+        Ok(())
     }
 
     /// The visit `user_id` stored under `key`, with its digest.

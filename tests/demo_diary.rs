@@ -1,0 +1,95 @@
+//! `wangge serve --demo-diary`: a year of invented visits that makes the statistics show well
+//! covered and neglected areas on first start, by demo cadres who cannot log in, once.
+
+mod common;
+
+use common::Server;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+async fn post_json(server: &Server, path: &str, body: Value) -> (StatusCode, Value) {
+    let response = reqwest::Client::new()
+        .post(server.url(path))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+async fn get(server: &Server, path: &str, token: &str) -> Value {
+    let response = reqwest::Client::new()
+        .get(server.url(path))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    response.json().await.unwrap()
+}
+
+fn coverage_of(rows: &Value, code: &str) -> f64 {
+    rows["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["code"] == code)
+        .unwrap()["coverage"]
+        .as_f64()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_demo_diary_shows_covered_and_neglected_areas_once() {
+    let db = common::temp_sqlite();
+    common::add_user(&db.url, "boss", "admin", "pw of boss");
+    let total_visits = |pioneers: &Value| -> u64 {
+        pioneers["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["on_site_visits"].as_u64().unwrap())
+            .sum()
+    };
+    let mut first_total = None;
+    for start in 0..2 {
+        let server = Server::start(&db.url, &["--demo-diary"]);
+        let (status, login) = post_json(
+            &server,
+            "/api/v1/auth/login",
+            json!({"name": "boss", "password": "pw of boss"}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{login}");
+        let token = login["token"].as_str().unwrap();
+        let rows = get(&server, "/api/v1/stats/coverage?level=area&days=90", token).await;
+        let best = coverage_of(&rows, "370202010-Q01");
+        let laziest = coverage_of(&rows, "370202010-Q06");
+        assert!(best > 0.6, "the most diligent cadre's area: {best}");
+        assert!(laziest < best / 2.0, "{laziest} vs {best}");
+        for neglected in ["370202010-Q07", "370202010-Q08"] {
+            assert_eq!(coverage_of(&rows, neglected), 0.0, "{neglected}");
+        }
+        let needs = get(&server, "/api/v1/stats/needs?level=street", token).await;
+        let open = &needs["rows"][0]["open"];
+        assert!(open["wristband"].as_u64().unwrap() > 0, "{needs}");
+        let pioneers = get(&server, "/api/v1/stats/pioneers?days=365", token).await;
+        assert_eq!(pioneers["rows"].as_array().unwrap().len(), 6);
+        assert_eq!(pioneers["rows"][0]["user"]["display_name"], "张伟");
+        // A second start adds nothing.
+        let total = total_visits(&pioneers);
+        assert_eq!(*first_total.get_or_insert(total), total, "start {start}");
+        let (status, _) = post_json(
+            &server,
+            "/api/v1/auth/login",
+            json!({"name": "demo-zhangwei", "password": "!demo account: no login"}),
+        )
+        .await;
+        assert_eq!(
+            status,
+            StatusCode::UNAUTHORIZED,
+            "demo cadres cannot log in"
+        );
+    }
+}
