@@ -29,7 +29,7 @@ pub use claims::ClaimError;
 use cpu::{Busy, CpuPool};
 pub use edit::{EditError, EditOutcome, Past};
 pub use reshape::{MAX_MERGE, ReshapeError};
-pub use stats::{CoverageRow, NeedsRow};
+pub use stats::{CoverageRow, NeedsRow, coverage};
 pub use visits::{
     DueWalk, HouseholdFilter, HouseholdPage, HouseholdView, VisitError, VisitInput, VisitPolicy,
     VisitTimes, on_site,

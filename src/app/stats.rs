@@ -2,8 +2,8 @@
 //! needs per unit and type, and the 先锋榜 of cadres. Counts only, never a name or a phone of a
 //! household: every signed-in role may read them.
 
-use super::visits::{DAY_MS, VisitError, next_due};
-use super::{App, HouseholdPoint};
+use super::visits::{DAY_MS, VisitError, VisitPolicy, VisitTimes, next_due};
+use super::{App, HouseholdPoint, MapData};
 use crate::model::visits::{CadreWork, NeedKind};
 use crate::model::{Id, PlaceKind};
 use crate::timestamp::{from_millis, now_millis};
@@ -52,8 +52,7 @@ struct Units {
 }
 
 impl Units {
-    fn of(app: &App, level: PlaceKind) -> Units {
-        let map = app.map_data();
+    fn of(map: &MapData, level: PlaceKind) -> Units {
         Units {
             places: map
                 .places
@@ -70,17 +69,21 @@ impl Units {
         }
     }
 
-    /// The units of this level the household counts towards: its areas, its grid, or the
-    /// community or street above its grid.
-    fn of_household(&self, h: &HouseholdPoint) -> Vec<Id> {
+    /// Calls `count` with each unit of this level the household counts towards: its areas, its
+    /// grid, or the community or street above its grid.
+    fn of_household(&self, h: &HouseholdPoint, mut count: impl FnMut(Id)) {
         let up = |id: Option<Id>| id.and_then(|i| self.parent.get(&i).copied());
-        match self.level {
-            PlaceKind::Area => h.area_ids.clone(),
-            PlaceKind::Grid => h.grid_id.into_iter().collect(),
-            PlaceKind::Community => up(h.grid_id).into_iter().collect(),
-            PlaceKind::Street => up(up(h.grid_id)).into_iter().collect(),
-            PlaceKind::District => up(up(up(h.grid_id))).into_iter().collect(),
-        }
+        let unit = match self.level {
+            PlaceKind::Area => {
+                h.area_ids.iter().copied().for_each(count);
+                return;
+            }
+            PlaceKind::Grid => h.grid_id,
+            PlaceKind::Community => up(h.grid_id),
+            PlaceKind::Street => up(up(h.grid_id)),
+            PlaceKind::District => up(up(up(h.grid_id))),
+        };
+        unit.into_iter().for_each(&mut count);
     }
 }
 
@@ -96,53 +99,16 @@ impl App {
     }
 
     fn coverage_now(&self, level: PlaceKind, days: u32) -> Vec<CoverageRow> {
-        let units = Units::of(self, level);
         let map = self.map_data();
-        let now = now_millis();
-        let since = now - i64::from(days) * DAY_MS;
-        // households, visited, overdue by unit
-        let mut counts: HashMap<Id, [usize; 3]> = HashMap::new();
         let times = self.diary.read();
-        for h in map.households.iter() {
-            let t = times.get(&h.id).copied().unwrap_or_default();
-            let visited = t.on_site.is_some_and(|at| at >= since);
-            let overdue = next_due(self.visit_policy(), t, &h.tags).is_none_or(|d| d < now);
-            for unit in units.of_household(h) {
-                let c = counts.entry(unit).or_default();
-                c[0] += 1;
-                c[1] += usize::from(visited);
-                c[2] += usize::from(overdue);
-            }
-        }
-        let mut rows: Vec<CoverageRow> = units
-            .places
-            .into_iter()
-            .map(|(id, code, name)| {
-                let [households, visited, overdue] = counts.get(&id).copied().unwrap_or_default();
-                CoverageRow {
-                    id,
-                    code,
-                    name,
-                    households,
-                    visited,
-                    coverage: if households == 0 {
-                        0.0
-                    } else {
-                        (visited as f64 / households as f64 * 1000.0).round() / 1000.0
-                    },
-                    overdue,
-                }
-            })
-            .collect();
-        rows.sort_by(|a, b| a.code.cmp(&b.code));
-        rows
+        coverage(&map, &times, self.visit_policy(), level, days, now_millis())
     }
 
     /// Open and met needs per unit of `level` and type, by code.
     pub async fn needs_by_unit(&self, level: PlaceKind) -> Result<Vec<NeedsRow>, VisitError> {
         let needs = self.store.needs().await?;
-        let units = Units::of(self, level);
         let map = self.map_data();
+        let units = Units::of(&map, level);
         let households: HashMap<Id, &HouseholdPoint> =
             map.households.iter().map(|h| (h.id, h)).collect();
         let mut rows: BTreeMap<Id, NeedsRow> = units
@@ -163,7 +129,7 @@ impl App {
             let Some(h) = households.get(&need.household_id) else {
                 continue;
             };
-            for unit in units.of_household(h) {
+            units.of_household(h, |unit| {
                 if let Some(row) = rows.get_mut(&unit) {
                     let tally = if need.met_at.is_some() {
                         &mut row.met
@@ -172,7 +138,7 @@ impl App {
                     };
                     *tally.entry(need.kind).or_default() += 1;
                 }
-            }
+            });
         }
         let mut rows: Vec<NeedsRow> = rows.into_values().collect();
         rows.sort_by(|a, b| a.code.cmp(&b.code));
@@ -193,4 +159,53 @@ impl App {
         });
         Ok(work)
     }
+}
+
+/// Coverage per unit of `level` at `now` (Unix ms) over the last `days` days, by code: what
+/// [`App::coverage`] answers from the snapshot and the diary, apart for benchmarks.
+pub fn coverage(
+    map: &MapData,
+    times: &HashMap<Id, VisitTimes>,
+    policy: &VisitPolicy,
+    level: PlaceKind,
+    days: u32,
+    now: i64,
+) -> Vec<CoverageRow> {
+    let units = Units::of(map, level);
+    let since = now - i64::from(days) * DAY_MS;
+    // households, visited, overdue by unit
+    let mut counts: HashMap<Id, [usize; 3]> = HashMap::new();
+    for h in map.households.iter() {
+        let t = times.get(&h.id).copied().unwrap_or_default();
+        let visited = t.on_site.is_some_and(|at| at >= since);
+        let overdue = next_due(policy, t, &h.tags).is_none_or(|d| d < now);
+        units.of_household(h, |unit| {
+            let c = counts.entry(unit).or_default();
+            c[0] += 1;
+            c[1] += usize::from(visited);
+            c[2] += usize::from(overdue);
+        });
+    }
+    let mut rows: Vec<CoverageRow> = units
+        .places
+        .into_iter()
+        .map(|(id, code, name)| {
+            let [households, visited, overdue] = counts.get(&id).copied().unwrap_or_default();
+            CoverageRow {
+                id,
+                code,
+                name,
+                households,
+                visited,
+                coverage: if households == 0 {
+                    0.0
+                } else {
+                    (visited as f64 / households as f64 * 1000.0).round() / 1000.0
+                },
+                overdue,
+            }
+        })
+        .collect();
+    rows.sort_by(|a, b| a.code.cmp(&b.code));
+    rows
 }
