@@ -186,6 +186,13 @@ pub struct Reassigned {
 }
 
 impl App {
+    /// [`App::open`] with visit intervals other than the default ones.
+    pub async fn open_with(store: Arc<dyn Store>, policy: visits::VisitPolicy) -> Result<Self> {
+        let mut app = App::open(store).await?;
+        app.visit_policy = policy;
+        Ok(app)
+    }
+
     /// Builds the index from everything the store holds.
     pub async fn open(store: Arc<dyn Store>) -> Result<Self> {
         let app = App {
@@ -386,6 +393,9 @@ impl App {
     /// Stores one layer's features, then brings the index and every household's and building's
     /// grid and areas up to date.
     pub async fn import(&self, data: LayerData) -> Result<(WriteSummary, Reassigned)> {
+        if let LayerData::Households(households) = &data {
+            self.visit_policy.check_tags(households)?;
+        }
         let _serial = self.edits.lock().await;
         let summary = match &data {
             LayerData::Places(places) => self.store.upsert_places(places).await?,

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
 /// Every key the file may hold: the ids of the `serve` arguments it can set.
-pub const KEYS: [&str; 12] = [
+pub const KEYS: [&str; 14] = [
     "bind",
     "database",
     "demo",
@@ -24,6 +24,8 @@ pub const KEYS: [&str; 12] = [
     "max_feature_vertices",
     "max_request_vertices",
     "trust_proxy",
+    "visit_interval",
+    "default_visit_days",
 ];
 
 /// The settings a file gives; a key it leaves out keeps the default (or what the environment or
@@ -55,6 +57,11 @@ pub struct ServeFile {
     pub max_request_vertices: Option<u64>,
     /// IP addresses of the reverse proxies that may set `X-Forwarded-For`, `-Host` and `-Proto`.
     pub trust_proxy: Option<Vec<String>>,
+    /// How often a household with a tag is visited: `["elderly_alone=7", "disabled=14"]`; the
+    /// tags households may carry.
+    pub visit_interval: Option<Vec<String>>,
+    /// Days between visits of a household without a listed tag.
+    pub default_visit_days: Option<u32>,
 }
 
 /// A settings file that cannot be used; the sentence names the file and, when there is one, the
@@ -147,6 +154,11 @@ impl ServeFile {
                 self.max_request_vertices.map(|v| v.to_string()),
             ),
             self.trust_proxy.clone().map(|v| ("trust_proxy", v)),
+            self.visit_interval.clone().map(|v| ("visit_interval", v)),
+            one(
+                "default_visit_days",
+                self.default_visit_days.map(|v| v.to_string()),
+            ),
         ]
         .into_iter()
         .flatten()
@@ -341,6 +353,8 @@ mod tests {
             max_feature_vertices: Some(1),
             max_request_vertices: Some(1),
             trust_proxy: Some(vec![]),
+            visit_interval: Some(vec![]),
+            default_visit_days: Some(1),
         };
         let keys: Vec<&str> = all.values().into_iter().map(|(k, _)| k).collect();
         assert_eq!(keys, KEYS);

@@ -14,7 +14,7 @@ use std::io::{BufRead, Write};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
-use wangge::app::{App, NewAccount};
+use wangge::app::{App, NewAccount, VisitPolicy};
 use wangge::auth::{self, Role};
 use wangge::geodata::{self, ImportError};
 use wangge::http::HttpConfig;
@@ -101,6 +101,41 @@ struct LimitArgs {
     max_request_vertices: usize,
 }
 
+/// How often households are visited, by tag: what `serve` plans with and `import` checks tags
+/// against.
+#[derive(Args)]
+struct VisitArgs {
+    /// How often a household with a tag is visited, TAG=DAYS; repeat the flag (or separate
+    /// with commas) for each tag. Given at all, the list replaces the built-in one
+    /// (elderly_alone=7, disabled=14, child_left_behind=14, low_income=30, mobile_member=30,
+    /// veteran=60, party_member=90); households may carry only the tags listed.
+    #[arg(
+        long = "visit-interval",
+        id = "visit_interval",
+        value_name = "TAG=DAYS",
+        env = "WANGGE_VISIT_INTERVALS",
+        value_delimiter = ','
+    )]
+    visit_interval: Vec<String>,
+    /// Days between visits of a household without a listed tag.
+    #[arg(long, env = "WANGGE_DEFAULT_VISIT_DAYS", default_value_t = 90,
+          value_parser = clap::value_parser!(u32).range(1..=3650))]
+    default_visit_days: u32,
+}
+
+impl VisitArgs {
+    fn policy(&self) -> anyhow::Result<VisitPolicy> {
+        if self.visit_interval.is_empty() {
+            return Ok(VisitPolicy {
+                default_days: self.default_visit_days,
+                ..VisitPolicy::default()
+            });
+        }
+        VisitPolicy::from_pairs(&self.visit_interval, self.default_visit_days)
+            .map_err(|e| anyhow::anyhow!("--visit-interval {e}"))
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run the HTTP service.
@@ -132,6 +167,8 @@ enum Command {
         token_ttl: i64,
         #[command(flatten)]
         limits: LimitArgs,
+        #[command(flatten)]
+        visits: VisitArgs,
         /// The address of a reverse proxy in front of this server (repeat the flag or separate
         /// with commas for several). Only requests from it may set the client address with
         /// X-Forwarded-For and the links' host and scheme with X-Forwarded-Host/-Proto; from
@@ -157,6 +194,8 @@ enum Command {
         crs: Option<Crs>,
         #[command(flatten)]
         db: Database,
+        #[command(flatten)]
+        visits: VisitArgs,
     },
     /// Export one layer as RFC 7946 GeoJSON.
     Export {
@@ -264,6 +303,7 @@ async fn main() -> anyhow::Result<()> {
             web,
             token_ttl,
             limits,
+            visits,
             trust_proxy,
         } => {
             let config = HttpConfig {
@@ -280,14 +320,15 @@ async fn main() -> anyhow::Result<()> {
                 (true, false) => Demo::Street,
                 (false, false) => Demo::None,
             };
-            serve(&bind, &db.database, demo, config).await
+            serve(&bind, &db.database, demo, visits.policy()?, config).await
         }
         Command::Import {
             file,
             layer,
             crs,
             db,
-        } => import(&file, layer, crs, &db.database).await,
+            visits,
+        } => import(&file, layer, crs, &db.database, visits.policy()?).await,
         Command::Export {
             layer,
             crs,
@@ -317,10 +358,14 @@ async fn main() -> anyhow::Result<()> {
 }
 
 async fn open_app(database: &str) -> anyhow::Result<Arc<App>> {
+    open_app_with(database, VisitPolicy::default()).await
+}
+
+async fn open_app_with(database: &str, policy: VisitPolicy) -> anyhow::Result<Arc<App>> {
     let store = store::open(database)
         .await
         .with_context(|| format!("opening the database {database}"))?;
-    Ok(Arc::new(App::open(store).await?))
+    Ok(Arc::new(App::open_with(store, policy).await?))
 }
 
 /// What demo data `serve` loads.
@@ -331,8 +376,14 @@ enum Demo {
     WithDiary,
 }
 
-async fn serve(bind: &str, database: &str, demo: Demo, config: HttpConfig) -> anyhow::Result<()> {
-    let app = open_app(database).await?;
+async fn serve(
+    bind: &str,
+    database: &str,
+    demo: Demo,
+    policy: VisitPolicy,
+    config: HttpConfig,
+) -> anyhow::Result<()> {
+    let app = open_app_with(database, policy).await?;
     if demo != Demo::None {
         if app.load_demo_if_empty().await? {
             tracing::info!("demo street loaded");
@@ -382,6 +433,7 @@ async fn import(
     layer: Layer,
     crs: Option<Crs>,
     database: &str,
+    policy: VisitPolicy,
 ) -> anyhow::Result<()> {
     let text =
         std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
@@ -406,7 +458,7 @@ async fn import(
         }
         Err(e) => return Err(e).with_context(|| format!("reading {}", file.display())),
     };
-    let app = open_app(database).await?;
+    let app = open_app_with(database, policy).await?;
     let spinner = ProgressBar::new_spinner();
     spinner.set_message(format!("storing {} {layer}", data.len()));
     spinner.enable_steady_tick(std::time::Duration::from_millis(100));

@@ -220,3 +220,58 @@ fn unknown_layers_and_crs_are_refused_with_the_accepted_names() {
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("EPSG:0"));
 }
+
+#[test]
+fn households_carry_only_the_configured_tags() {
+    let db = common::temp_sqlite();
+    for layer in PLACE_LAYERS.iter().chain(&["buildings"]) {
+        ok(import(&db.url, &demo_path(layer), layer, None));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("households.geojson");
+    let mut households = read(&demo_path("households"));
+    households.features.truncate(3);
+    households.features[2].properties.as_mut().unwrap().insert(
+        "tags".into(),
+        serde_json::json!(["elderly_alone", "spaceship_pilot"]),
+    );
+    std::fs::write(&file, households.to_string()).unwrap();
+    let file = file.to_str().unwrap();
+
+    // The built-in list knows elderly_alone, not spaceship_pilot: nothing is stored.
+    let refused = import(&db.url, file, "households", None);
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("item 2")
+            && stderr.contains("spaceship_pilot")
+            && stderr.contains("elderly_alone"),
+        "{stderr}"
+    );
+    assert_eq!(export(&db.url, "households", "wgs84").features.len(), 0);
+
+    // Configured, it is a tag like the others.
+    ok(wangge(&[
+        "import",
+        file,
+        "--layer",
+        "households",
+        "--database",
+        &db.url,
+        "--visit-interval",
+        "elderly_alone=7,spaceship_pilot=30",
+    ]));
+    assert_eq!(export(&db.url, "households", "wgs84").features.len(), 3);
+    let bad = wangge(&[
+        "import",
+        file,
+        "--layer",
+        "households",
+        "--database",
+        &db.url,
+        "--visit-interval",
+        "elderly_alone",
+    ]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("TAG=DAYS"));
+}

@@ -11,9 +11,9 @@ use super::cpu::Busy;
 use super::{App, HouseholdPoint, MapData};
 use crate::auth::{Role, User};
 use crate::model::visits::{Need, NewNeed, NewVisit, Visit};
-use crate::model::{Household, Id, PlaceKind};
+use crate::model::{Household, Id, NewHousehold, PlaceKind};
 use crate::spatial::route::{Walk, WalkingOrder};
-use crate::store::StoreError;
+use crate::store::{ItemProblem, StoreError};
 use crate::timestamp::{from_millis as stored, now_millis, to_millis as millis};
 use geo::{Contains, Coord, Distance, Haversine, MultiPoint, Point};
 use sha2::{Digest, Sha256};
@@ -71,9 +71,58 @@ impl VisitPolicy {
             .unwrap_or(self.default_days)
     }
 
-    /// Whether households may carry `tag`.
-    pub fn knows(&self, tag: &str) -> bool {
-        self.intervals.contains_key(tag)
+    /// Refuses the first household that carries a tag without an interval.
+    pub fn check_tags(&self, households: &[NewHousehold]) -> Result<(), StoreError> {
+        for (position, h) in households.iter().enumerate() {
+            if let Some(tag) = h
+                .details
+                .tags
+                .iter()
+                .find(|t| !self.intervals.contains_key(*t))
+            {
+                let known: Vec<&str> = self.intervals.keys().map(String::as_str).collect();
+                return Err(StoreError::Item {
+                    position,
+                    code: h.code.clone(),
+                    problem: ItemProblem::UnknownTag {
+                        tag: tag.clone(),
+                        known: known.join(", "),
+                    },
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// A policy from `TAG=DAYS` pairs, each tag's interval; tags not given are unknown.
+    ///
+    /// ```
+    /// use wangge::app::VisitPolicy;
+    /// let policy = VisitPolicy::from_pairs(&["elderly_alone=3".into()], 60).unwrap();
+    /// assert_eq!(policy.interval_days(&["elderly_alone".into()]), 3);
+    /// assert_eq!(policy.interval_days(&[]), 60);
+    /// assert!(VisitPolicy::from_pairs(&["elderly_alone".into()], 60).is_err());
+    /// ```
+    pub fn from_pairs(pairs: &[String], default_days: u32) -> Result<VisitPolicy, String> {
+        let intervals = pairs
+            .iter()
+            .map(|pair| {
+                let (tag, days) = pair
+                    .split_once('=')
+                    .ok_or_else(|| format!("{pair:?} is not TAG=DAYS"))?;
+                let days: u32 = days
+                    .trim()
+                    .parse()
+                    .ok()
+                    .filter(|d| (1..=3650).contains(d))
+                    .ok_or_else(|| format!("{pair:?}: days are a whole number from 1 to 3650"))?;
+                Ok((tag.trim().to_string(), days))
+            })
+            .collect::<Result<_, String>>()?;
+        Ok(VisitPolicy {
+            default_days,
+            intervals,
+        })
     }
 }
 

@@ -181,6 +181,14 @@ pub enum ItemProblem {
     #[error("the code is already used by a {0}")]
     /// The item's code is already used by a place of another kind (named here).
     CodeOfAnotherKind(PlaceKind),
+    #[error("tag {tag:?} is not one of the configured tags: {known}")]
+    /// A household carries a tag the visit plans do not know (`--visit-interval`).
+    UnknownTag {
+        /// The tag given.
+        tag: String,
+        /// The tags that are configured, comma-separated.
+        known: String,
+    },
     #[error("building_code {0:?} names no stored building")]
     /// A household's `building_code` names no building.
     UnknownBuilding(String),
