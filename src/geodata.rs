@@ -379,7 +379,8 @@ fn parse_building(feature: &Feature, crs: Crs) -> Result<NewBuilding, String> {
     })
 }
 
-fn parse_household(feature: &Feature, crs: Crs) -> Result<NewHousehold, String> {
+/// A household from a GeoJSON Feature with a Point in `crs`; the sentence says what is wrong.
+pub fn parse_household(feature: &Feature, crs: Crs) -> Result<NewHousehold, String> {
     let props = Properties::of(feature)?;
     let location = match wgs84_geometry(feature, crs)? {
         Geometry::Point(p) => p,

@@ -6,8 +6,8 @@ mod common;
 use common::fixtures::{building, hierarchy, household, user};
 use std::sync::Arc;
 use wangge::auth::{NewUser, Role};
-use wangge::model::Id;
 use wangge::model::visits::{NeedKind, NewNeed, NewVisit};
+use wangge::model::{HouseholdWrite, Id};
 use wangge::store::{Store, StoreError};
 
 /// Two households (one in a building), as the demo's import would store them.
@@ -265,7 +265,96 @@ async fn an_import_of_visits_stores_all_or_nothing(store: Arc<dyn Store>) {
     assert_eq!(store.needs().await.unwrap().len(), 4);
 }
 
+async fn a_household_is_written_alone_with_its_version_and_trace(store: Arc<dyn Store>) {
+    let (first, _) = two_households(&store).await;
+    let places = store.places(None).await.unwrap();
+    let grid = places
+        .iter()
+        .find(|p| p.code == "370202010001001")
+        .unwrap()
+        .id;
+    let area = places
+        .iter()
+        .find(|p| p.code == "370202010-Q01")
+        .unwrap()
+        .id;
+    let admin = user(&store, "admin", Role::Admin, None).await;
+    let write = |id, version, h| HouseholdWrite {
+        id,
+        expected_version: version,
+        household: h,
+        grid_id: Some(grid),
+        area_ids: vec![area],
+        user_id: Some(admin.id),
+    };
+    let created = store
+        .write_household(&write(None, 0, household("H3", Some("B1"))))
+        .await
+        .unwrap();
+    assert_eq!((created.version, created.grid_id), (1, Some(grid)));
+    assert_eq!(created.area_ids, [area]);
+    assert!(matches!(
+        store.write_household(&write(None, 0, household("H3", None))).await,
+        Err(StoreError::HouseholdCodeTaken(code)) if code == "H3"
+    ));
+
+    let mut moved = household("H3", Some("B1"));
+    moved.details.phone = Some("13911112222".into());
+    let updated = store
+        .write_household(&write(Some(created.id), 1, moved.clone()))
+        .await
+        .unwrap();
+    assert_eq!(updated.version, 2);
+    assert_eq!(updated.details.phone.as_deref(), Some("13911112222"));
+    // From a stale version: refused, unchanged.
+    moved.details.phone = None;
+    match store
+        .write_household(&write(Some(created.id), 1, moved.clone()))
+        .await
+    {
+        Err(StoreError::HouseholdVersionMismatch {
+            id,
+            expected,
+            stored,
+        }) => {
+            assert_eq!((id, expected, stored), (created.id, 1, 2));
+        }
+        other => panic!("{other:?}"),
+    }
+    let stored = store.households_by_id(&[created.id]).await.unwrap();
+    assert_eq!(stored, [updated.clone()]);
+    // An import bumps the version too.
+    store
+        .upsert_households(&[household("H1", Some("B1"))])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.households_by_id(&[first]).await.unwrap()[0].version,
+        2
+    );
+
+    assert!(matches!(
+        store
+            .write_household(&write(None, 0, household("H4", Some("B9"))))
+            .await,
+        Err(StoreError::Item { .. })
+    ));
+    assert!(matches!(
+        store
+            .write_household(&write(Some(999_999), 1, household("H5", None)))
+            .await,
+        Err(StoreError::NoSuchHousehold(999_999))
+    ));
+    let trace = store.audit("household", Some(created.id)).await.unwrap();
+    let actions: Vec<&str> = trace.iter().map(|r| r.action.as_str()).collect();
+    assert_eq!(actions, ["create", "update"]);
+    assert_eq!(trace[1].before.as_ref().unwrap()["version"], 1);
+    assert_eq!(trace[1].after.as_ref().unwrap()["phone"], "13911112222");
+    assert_eq!(trace[1].after.as_ref().unwrap()["lon"], 120.37115);
+}
+
 store_contract!(
+    a_household_is_written_alone_with_its_version_and_trace,
     an_import_of_visits_stores_all_or_nothing,
     households_are_read_by_id_and_found_by_text,
     a_visit_is_stored_once_per_key,

@@ -239,7 +239,10 @@ impl From<StoreError> for ApiError {
                     ItemProblem::CodeOfAnotherKind(_) | ItemProblem::Refused { clash: true, .. },
                 ..
             } => ApiError::Conflict(message),
-            StoreError::VersionMismatch { .. } => ApiError::PreconditionFailed(message),
+            StoreError::VersionMismatch { .. } | StoreError::HouseholdVersionMismatch { .. } => {
+                ApiError::PreconditionFailed(message)
+            }
+            StoreError::HouseholdCodeTaken(_) => ApiError::Conflict(message),
             StoreError::AlreadyClaimed { .. } => ApiError::conflict("already_claimed", message),
             StoreError::NotHeld { .. } => ApiError::conflict("not_claimed", message),
             StoreError::KeyReused { .. } => ApiError::conflict("idempotency_key_reused", message),

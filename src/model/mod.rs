@@ -263,6 +263,8 @@ pub struct Household {
     pub grid_id: Option<Id>,
     /// The responsibility areas the household lies in, computed by the spatial index.
     pub area_ids: Vec<Id>,
+    /// Starts at 1 and grows with every change (an edit or an import).
+    pub version: i64,
 }
 
 /// The fields of a household a user supplies (everything but ids and computed assignments).
@@ -297,6 +299,24 @@ pub struct NewHousehold {
     pub details: HouseholdDetails,
     /// Where the household is, in WGS84 longitude/latitude degrees.
     pub location: Point<f64>,
+}
+
+/// One household to store by itself (an edit rather than an import), where the spatial index
+/// puts it, and who writes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HouseholdWrite {
+    /// The household to change; `None` for a new one.
+    pub id: Option<Id>,
+    /// The version the change was made from; unused for a new household.
+    pub expected_version: i64,
+    /// Its fields and location.
+    pub household: NewHousehold,
+    /// The grid it lies in.
+    pub grid_id: Option<Id>,
+    /// The areas it lies in.
+    pub area_ids: Vec<Id>,
+    /// Who writes it; `None` is the operator at the command line.
+    pub user_id: Option<Id>,
 }
 
 /// Where the spatial index puts a household: its grid and its responsibility areas.

@@ -29,6 +29,19 @@ pub enum StoreError {
     /// No household has this id.
     #[error("there is no household with id {0}")]
     NoSuchHousehold(Id),
+    /// Another household has this code (constraint `households_code_key`).
+    #[error("the code {0:?} is already used by another household")]
+    HouseholdCodeTaken(String),
+    /// An edit expected a version of a household that is no longer the stored one.
+    #[error("household {id} is at version {stored}, not {expected}: reload it and edit again")]
+    HouseholdVersionMismatch {
+        /// The household edited.
+        id: Id,
+        /// The version the edit started from.
+        expected: i64,
+        /// The version stored now.
+        stored: i64,
+    },
     /// No need has this id.
     #[error("there is no need with id {0}")]
     NoSuchNeed(Id),

@@ -20,8 +20,8 @@ use crate::auth::{AuditRecord, NewAudit, NewUser, Role, StoredUser, User};
 use crate::model::edit::{CommittedEdit, PlaceEdit, PlaceVersion};
 use crate::model::visits::{CadreWork, LastVisits, Need, NewVisit, Visit};
 use crate::model::{
-    Building, BuildingAssignment, Claim, HeldArea, Household, HouseholdAssignment, Id, NewBuilding,
-    NewHousehold, NewPlace, Place, PlaceKind,
+    Building, BuildingAssignment, Claim, HeldArea, Household, HouseholdAssignment, HouseholdWrite,
+    Id, NewBuilding, NewHousehold, NewPlace, Place, PlaceKind,
 };
 use async_trait::async_trait;
 use std::sync::Arc;
@@ -89,6 +89,13 @@ pub trait Store: Send + Sync + 'static {
 
     /// The households of `ids` that exist, with their assignments, ordered by id.
     async fn households_by_id(&self, ids: &[Id]) -> Result<Vec<Household>>;
+
+    /// Writes one household, a new one (`write.id` is `None`) or household `write.id` if its
+    /// version is still `write.expected_version` (else [`StoreError::HouseholdVersionMismatch`]
+    /// and nothing is written), with its grid and areas and an audit record (entity
+    /// `household`, before and after), in one transaction. A code another household has is
+    /// [`StoreError::HouseholdCodeTaken`]; an unknown building an [`ItemProblem::UnknownBuilding`].
+    async fn write_household(&self, write: &HouseholdWrite) -> Result<Household>;
 
     /// The ids of the households whose head's name, address or code contains `text`, ordered
     /// by id.

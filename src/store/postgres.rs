@@ -174,7 +174,7 @@ impl Dialect for Postgres {
     const HOUSEHOLDS: &'static str = "SELECT h.id, h.code, b.code AS building_code, h.unit, \
          h.floor, h.room, h.address, h.head_name, h.phone, h.people, \
          array_to_json(h.tags)::text AS tags, ST_X(h.location) AS lon, ST_Y(h.location) AS lat, \
-         h.grid_id FROM households h LEFT JOIN buildings b ON b.id = h.building_id \
+         h.grid_id, h.version FROM households h LEFT JOIN buildings b ON b.id = h.building_id \
          WHERE $1::json IS NULL OR h.id IN (SELECT json_array_elements_text($1::json)::bigint) \
          ORDER BY h.id";
     const HOUSEHOLD_AREAS: &'static str = "SELECT household_id, area_id FROM household_areas \
@@ -192,7 +192,19 @@ impl Dialect for Postgres {
          ON CONFLICT (code) DO UPDATE SET building_id = EXCLUDED.building_id, \
          unit = EXCLUDED.unit, floor = EXCLUDED.floor, room = EXCLUDED.room, \
          address = EXCLUDED.address, head_name = EXCLUDED.head_name, phone = EXCLUDED.phone, \
-         people = EXCLUDED.people, tags = EXCLUDED.tags, location = EXCLUDED.location";
+         people = EXCLUDED.people, tags = EXCLUDED.tags, location = EXCLUDED.location, \
+         version = households.version + 1";
+
+    const INSERT_HOUSEHOLD: &'static str = "INSERT INTO households (code, building_id, unit, \
+         floor, room, address, head_name, phone, people, tags, location) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, \
+         ARRAY(SELECT json_array_elements_text($10::json)), \
+         ST_SetSRID(ST_MakePoint($11, $12), 4326)) RETURNING id";
+    const UPDATE_HOUSEHOLD: &'static str = "UPDATE households SET code = $1, building_id = $2, \
+         unit = $3, floor = $4, room = $5, address = $6, head_name = $7, phone = $8, people = $9, \
+         tags = ARRAY(SELECT json_array_elements_text($10::json)), \
+         location = ST_SetSRID(ST_MakePoint($11, $12), 4326), version = version + 1 \
+         WHERE id = $13 AND version = $14 RETURNING version";
 
     const INSERT_VISIT: &'static str = "INSERT INTO visits (household_id, user_id, \
          idempotency_key, digest, visited_at, position, accuracy_m, distance_m, on_site, notes) \

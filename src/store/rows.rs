@@ -90,6 +90,7 @@ pub struct HouseholdRow {
     lon: f64,
     lat: f64,
     grid_id: Option<Id>,
+    version: i64,
 }
 
 impl HouseholdRow {
@@ -113,6 +114,7 @@ impl HouseholdRow {
             location: Point::new(self.lon, self.lat),
             grid_id: self.grid_id,
             area_ids,
+            version: self.version,
         })
     }
 }

@@ -21,14 +21,15 @@ use crate::model::edit::{
 };
 use crate::model::visits::{CadreWork, LastVisits, Need, NewVisit, Visit};
 use crate::model::{
-    Building, BuildingAssignment, Claim, HeldArea, Household, HouseholdAssignment, Id, NewBuilding,
-    NewHousehold, NewPlace, Place, PlaceKind,
+    Building, BuildingAssignment, Claim, HeldArea, Household, HouseholdAssignment, HouseholdWrite,
+    Id, NewBuilding, NewHousehold, NewPlace, Place, PlaceKind,
 };
 use async_trait::async_trait;
 use sqlx::{AssertSqlSafe, Database, Encode, Executor, FromRow, IntoArguments, Pool, Type};
 use std::collections::HashMap;
 
 mod claims;
+mod households;
 mod visits;
 
 /// What a backend says in its own SQL. Every statement takes its parameters in the order its
@@ -82,6 +83,11 @@ pub trait Dialect: Database {
     /// Inserts or updates by code (code, building_id, unit, floor, room, address, head_name,
     /// phone, people, tags as a JSON array, lon, lat).
     const UPSERT_HOUSEHOLD: &'static str;
+    /// A new household (the columns of [`Self::UPSERT_HOUSEHOLD`]), returning `id`.
+    const INSERT_HOUSEHOLD: &'static str;
+    /// Household `$13` takes the columns of [`Self::UPSERT_HOUSEHOLD`] and its next version if
+    /// its version is `$14`, returning `version`.
+    const UPDATE_HOUSEHOLD: &'static str;
 
     /// An audit record (at or NULL for now, user_id, action, entity, entity_id, before, after
     /// as JSON text), returning `id`.
@@ -155,7 +161,7 @@ const COUNTS: &str = "SELECT (SELECT count(*) FROM places), (SELECT count(*) FRO
      (SELECT count(*) FROM households)";
 const PLACE_BY_CODE: &str = "SELECT id, kind FROM places WHERE code = $1";
 const DELETE_PLACE: &str = "DELETE FROM places WHERE id = $1 AND version = $2";
-const BUILDING_BY_CODE: &str = "SELECT id FROM buildings WHERE code = $1";
+pub(super) const BUILDING_BY_CODE: &str = "SELECT id FROM buildings WHERE code = $1";
 const HOUSEHOLD_BY_CODE: &str = "SELECT id FROM households WHERE code = $1";
 const USER_COLUMNS: &str = "u.id, u.name, u.role, u.display_name, u.phone, u.community_id";
 const INSERT_USER: &str = "INSERT INTO users \
@@ -344,6 +350,10 @@ where
         }
         let ids = serde_json::to_string(ids).expect("ids serialise");
         self.households_where(Some(&ids)).await
+    }
+
+    async fn write_household(&self, write: &HouseholdWrite) -> Result<Household> {
+        self.write_one_household(write).await
     }
 
     async fn households_matching(&self, text: &str) -> Result<Vec<Id>> {

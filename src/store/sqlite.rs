@@ -115,7 +115,7 @@ impl Dialect for Sqlite {
          floors = excluded.floors, units = excluded.units, geom = excluded.geom";
     const HOUSEHOLDS: &'static str = "SELECT h.id, h.code, b.code AS building_code, h.unit, \
          h.floor, h.room, h.address, h.head_name, h.phone, h.people, h.tags, h.lon, h.lat, \
-         h.grid_id FROM households h LEFT JOIN buildings b ON b.id = h.building_id \
+         h.grid_id, h.version FROM households h LEFT JOIN buildings b ON b.id = h.building_id \
          WHERE $1 IS NULL OR h.id IN (SELECT value FROM json_each($1)) ORDER BY h.id";
     const HOUSEHOLD_AREAS: &'static str = "SELECT household_id, area_id FROM household_areas \
          WHERE $1 IS NULL OR household_id IN (SELECT value FROM json_each($1)) \
@@ -129,7 +129,16 @@ impl Dialect for Sqlite {
          ON CONFLICT (code) DO UPDATE SET building_id = excluded.building_id, \
          unit = excluded.unit, floor = excluded.floor, room = excluded.room, \
          address = excluded.address, head_name = excluded.head_name, phone = excluded.phone, \
-         people = excluded.people, tags = excluded.tags, lon = excluded.lon, lat = excluded.lat";
+         people = excluded.people, tags = excluded.tags, lon = excluded.lon, lat = excluded.lat, \
+         version = households.version + 1";
+
+    const INSERT_HOUSEHOLD: &'static str = "INSERT INTO households (code, building_id, unit, \
+         floor, room, address, head_name, phone, people, tags, lon, lat) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id";
+    const UPDATE_HOUSEHOLD: &'static str = "UPDATE households SET code = $1, building_id = $2, \
+         unit = $3, floor = $4, room = $5, address = $6, head_name = $7, phone = $8, people = $9, \
+         tags = $10, lon = $11, lat = $12, version = version + 1 \
+         WHERE id = $13 AND version = $14 RETURNING version";
 
     const INSERT_VISIT: &'static str = "INSERT INTO visits (household_id, user_id, \
          idempotency_key, digest, visited_at, lon, lat, accuracy_m, distance_m, on_site, notes) \

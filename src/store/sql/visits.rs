@@ -42,17 +42,26 @@ where
 {
     /// Households with their areas: all if `ids` is `None`, else those in the JSON array `ids`.
     pub(super) async fn households_where(&self, ids: Option<&str>) -> Result<Vec<Household>> {
+        let mut conn = self.pool.acquire().await?;
+        Self::households_on(&mut conn, ids).await
+    }
+
+    /// [`Self::households_where`] on one connection (in a transaction, say).
+    pub(super) async fn households_on(
+        conn: &mut DB::Connection,
+        ids: Option<&str>,
+    ) -> Result<Vec<Household>> {
         let mut areas: HashMap<Id, Vec<Id>> = HashMap::new();
         let pairs: Vec<(Id, Id)> = sqlx::query_as(DB::HOUSEHOLD_AREAS)
             .bind(ids)
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *conn)
             .await?;
         for (household, area) in pairs {
             areas.entry(household).or_default().push(area);
         }
         let rows: Vec<HouseholdRow> = sqlx::query_as(DB::HOUSEHOLDS)
             .bind(ids)
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *conn)
             .await?;
         rows.into_iter()
             .map(|row| {
