@@ -92,19 +92,25 @@ impl Plane {
     }
 }
 
-/// From point 0, always to the nearest point not yet visited.
+/// From point 0, always to the nearest point not yet visited: an R-tree of the points left
+/// answers each "nearest" in about log n, where a scan of all would make the walk O(n²).
 fn nearest_neighbour(plane: &Plane) -> Vec<usize> {
-    let mut path = vec![0];
-    let mut left: Vec<usize> = (1..plane.xy.len()).collect();
-    while !left.is_empty() {
-        let here = *path.last().expect("the path starts at 0");
-        let (at, _) = left
+    let mut left = RTree::bulk_load(
+        plane
+            .xy
             .iter()
             .enumerate()
-            .map(|(at, &p)| (at, plane.metres(here, p)))
-            .min_by(|a, b| a.1.total_cmp(&b.1))
-            .expect("points are left");
-        path.push(left.swap_remove(at));
+            .skip(1)
+            .map(|(i, &xy)| GeomWithData::new(xy, i))
+            .collect(),
+    );
+    let mut path = Vec::with_capacity(plane.xy.len());
+    path.push(0);
+    let mut here = plane.xy[0];
+    while let Some(next) = left.nearest_neighbor(&here).copied() {
+        left.remove(&next);
+        here = *next.geom();
+        path.push(next.data);
     }
     path
 }
