@@ -20,6 +20,7 @@ mod claims;
 pub mod cpu;
 mod demo_diary;
 mod edit;
+mod households;
 mod reshape;
 mod stats;
 mod visits;

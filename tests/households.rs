@@ -680,3 +680,192 @@ async fn coverage_needs_and_pioneers_count_the_diary() {
     let (status, _) = demo.get("/api/v1/stats/coverage", None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
+
+/// A request with a JSON body and optional `If-Match`, answering status, ETag and body.
+async fn write(
+    demo: &Demo,
+    method: reqwest::Method,
+    path: &str,
+    who: Option<&str>,
+    body: Value,
+    if_match: Option<&str>,
+) -> (StatusCode, Option<String>, Value) {
+    let mut request = reqwest::Client::new()
+        .request(method, demo.server.url(path))
+        .json(&body);
+    if let Some(who) = who {
+        request = request.bearer_auth(&demo.tokens[who]);
+    }
+    if let Some(tag) = if_match {
+        request = request.header("If-Match", tag);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status();
+    let etag = response
+        .headers()
+        .get("etag")
+        .map(|v| v.to_str().unwrap().to_string());
+    (status, etag, response.json().await.unwrap_or(Value::Null))
+}
+
+fn new_household(code: &str, lon: f64, lat: f64, tags: Value) -> Value {
+    json!({
+        "type": "Feature",
+        "geometry": {"type": "Point", "coordinates": [lon, lat]},
+        "properties": {
+            "code": code, "address": "山东省青岛市市南区珠海路街道新建住户", "head_name": "赵新",
+            "phone": "13700001111", "people": 2, "tags": tags,
+        },
+    })
+}
+
+#[tokio::test]
+async fn households_are_created_and_edited_by_those_who_answer_for_them() {
+    use reqwest::Method;
+    let demo = Demo::start().await;
+    let (_, lon, lat) = my_household(&demo, 0).await;
+    let (_, before) = demo.get("/api/v1/households?limit=1", Some("cadre")).await;
+    let mine = before["numberMatched"].as_u64().unwrap();
+
+    let body = new_household("NEW-1", lon, lat, json!(["elderly_alone"]));
+    let (status, etag, created) = write(
+        &demo,
+        Method::POST,
+        "/api/v1/households",
+        Some("cadre"),
+        body.clone(),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(etag.as_deref(), Some("\"1\""));
+    assert_eq!(created["properties"]["head_name"], "赵新");
+    assert!(created["properties"]["area_ids"].as_array().unwrap().len() >= 1);
+    let id = created["id"].as_i64().unwrap();
+    let (_, after) = demo.get("/api/v1/households?limit=1", Some("cadre")).await;
+    assert_eq!(
+        after["numberMatched"].as_u64().unwrap(),
+        mine + 1,
+        "it is in my list at once"
+    );
+
+    let (status, _, again) = write(
+        &demo,
+        Method::POST,
+        "/api/v1/households",
+        Some("cadre"),
+        body.clone(),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{again}");
+    // Outside the cadre's areas, by roles that may not, with an unknown tag, outside every grid.
+    let (_, far) = demo
+        .get("/api/v1/households?limit=1&offset=7000", Some("admin"))
+        .await;
+    let c = &far["features"][0]["geometry"]["coordinates"];
+    let elsewhere = new_household(
+        "NEW-2",
+        c[0].as_f64().unwrap(),
+        c[1].as_f64().unwrap(),
+        json!([]),
+    );
+    for (who, sent, status) in [
+        (Some("cadre"), elsewhere, StatusCode::FORBIDDEN),
+        (
+            Some("planner"),
+            new_household("NEW-3", lon, lat, json!([])),
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            None,
+            new_household("NEW-4", lon, lat, json!([])),
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            Some("cadre"),
+            new_household("NEW-5", lon, lat, json!(["spaceship_pilot"])),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            Some("cadre"),
+            new_household("NEW-6", 116.39, 39.9, json!([])),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+    ] {
+        let (got, _, answer) =
+            write(&demo, Method::POST, "/api/v1/households", who, sent, None).await;
+        assert_eq!(got, status, "{who:?}: {answer}");
+    }
+
+    let path = format!("/api/v1/households/{id}");
+    let change =
+        json!({"type": "Feature", "geometry": null, "properties": {"phone": "13799998888"}});
+    let (status, _, _) = write(
+        &demo,
+        Method::PATCH,
+        &path,
+        Some("cadre"),
+        change.clone(),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::PRECONDITION_REQUIRED);
+    let (status, etag, patched) = write(
+        &demo,
+        Method::PATCH,
+        &path,
+        Some("cadre"),
+        change.clone(),
+        Some("\"1\""),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{patched}");
+    assert_eq!(etag.as_deref(), Some("\"2\""));
+    assert_eq!(patched["properties"]["phone"], "13799998888");
+    assert_eq!(
+        patched["properties"]["head_name"], "赵新",
+        "properties not given stay"
+    );
+    assert_eq!(
+        patched["geometry"], created["geometry"],
+        "no geometry keeps the location"
+    );
+    let (status, _, stale) = write(
+        &demo,
+        Method::PATCH,
+        &path,
+        Some("cadre"),
+        change,
+        Some("\"1\""),
+    )
+    .await;
+    assert_eq!(status, StatusCode::PRECONDITION_FAILED, "{stale}");
+    let (status, _, _) = write(
+        &demo,
+        Method::PATCH,
+        &path,
+        Some("idle"),
+        json!({"type": "Feature", "properties": {}}),
+        Some("\"2\""),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "a household outside one's view is not there"
+    );
+
+    let (status, history) = demo.get(&format!("{path}/history"), Some("cadre")).await;
+    assert_eq!(status, StatusCode::OK, "{history}");
+    let changes = history["changes"].as_array().unwrap();
+    let actions: Vec<&str> = changes
+        .iter()
+        .map(|c| c["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["create", "update"]);
+    assert_eq!(changes[1]["before"]["phone"], "13700001111");
+    assert_eq!(changes[1]["after"]["phone"], "13799998888");
+    let (status, _) = demo.get(&format!("{path}/history"), Some("planner")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}

@@ -56,10 +56,15 @@ impl HouseholdScope {
 
     /// Whether the household is in the scope.
     pub fn admits(&self, household: &HouseholdPoint) -> bool {
+        self.admits_at(household.grid_id, &household.area_ids)
+    }
+
+    /// Whether a household in this grid and these areas would be in the scope.
+    pub fn admits_at(&self, grid_id: Option<Id>, area_ids: &[Id]) -> bool {
         match self {
             HouseholdScope::All => true,
-            HouseholdScope::Areas(areas) => household.area_ids.iter().any(|a| areas.contains(a)),
-            HouseholdScope::Grids(grids) => household.grid_id.is_some_and(|g| grids.contains(&g)),
+            HouseholdScope::Areas(areas) => area_ids.iter().any(|a| areas.contains(a)),
+            HouseholdScope::Grids(grids) => grid_id.is_some_and(|g| grids.contains(&g)),
             HouseholdScope::Nothing => false,
         }
     }

@@ -375,7 +375,7 @@ impl App {
         Ok(self.store.visits(id).await?)
     }
 
-    fn views(&self, households: Vec<Household>) -> Vec<HouseholdView> {
+    pub(super) fn views(&self, households: Vec<Household>) -> Vec<HouseholdView> {
         let times = self.diary.read();
         households
             .into_iter()

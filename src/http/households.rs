@@ -3,7 +3,10 @@
 //!
 //! - `GET /api/v1/households?area=&grid=&building=&tag=&q=&due=true&limit=&offset=`: a page of
 //!   the households the caller may see, as GeoJSON Features (WGS84 points).
-//! - `GET /api/v1/households/{id}` and `GET /api/v1/households/{id}/visits` (newest first).
+//! - `GET /api/v1/households/{id}` (its version as the `ETag`), `…/{id}/visits` (newest first)
+//!   and `…/{id}/history` (every change with before and after).
+//! - `POST /api/v1/households` and `PATCH /api/v1/households/{id}` with `If-Match`: by those
+//!   who answer for the household's location.
 //! - `GET /api/v1/me/visits/due?lon=&lat=&crs=`: my due households in walking order from there.
 //! - `POST /api/v1/visits` with an `Idempotency-Key` header: 201 stored, 200 a resend of the
 //!   same record, 409 the key used for other content.
@@ -15,10 +18,13 @@ use super::error::ApiError;
 use super::json::ApiJson;
 use super::query::crs_param;
 use crate::app::{HouseholdFilter, HouseholdView, VisitInput};
-use crate::model::Id;
+use crate::geodata;
 use crate::model::visits::{NeedKind, NewNeed, Visit};
+use crate::model::{Id, NewHousehold};
+use crate::spatial::crs::Crs;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use geo::Coord;
@@ -39,8 +45,9 @@ const MAX_KEY_CHARS: usize = 128;
 /// The routes of households, visits and needs.
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/api/v1/households", get(list))
-        .route("/api/v1/households/{id}", get(one))
+        .route("/api/v1/households", get(list).post(create))
+        .route("/api/v1/households/{id}", get(one).patch(update))
+        .route("/api/v1/households/{id}/history", get(history))
         .route("/api/v1/households/{id}/visits", get(visits))
         .route("/api/v1/me/visits/due", get(due))
         .route("/api/v1/visits", post(record))
@@ -148,17 +155,118 @@ async fn list(
     })))
 }
 
-/// `GET /api/v1/households/{id}`.
+/// A household with its version as the `ETag`.
+fn tagged(view: &HouseholdView) -> impl IntoResponse {
+    let etag = HeaderValue::from_str(&format!("\"{}\"", view.household.version))
+        .expect("digits are a valid header");
+    ([(header::ETAG, etag)], Json(feature(view)))
+}
+
+/// `GET /api/v1/households/{id}`: the version is the `ETag`, for `If-Match` on a `PATCH`.
 async fn one(
     State(state): State<AppState>,
     caller: Caller,
     Path(raw): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let view = state
         .app
         .household(&caller.user, id_of(&raw, "household")?)
         .await?;
-    Ok(Json(feature(&view)))
+    Ok(tagged(&view).into_response())
+}
+
+/// The household of a GeoJSON Feature body with a Point in `crs`.
+fn household_of(body: Value, crs: Crs) -> Result<NewHousehold, ApiError> {
+    let feature: geojson::Feature = serde_json::from_value(body).map_err(|e| {
+        ApiError::unprocessable("invalid_feature", format!("not a GeoJSON Feature: {e}"))
+    })?;
+    geodata::parse_household(&feature, crs)
+        .map_err(|e| ApiError::unprocessable("invalid_household", e))
+}
+
+fn crs_of(params: &HashMap<String, String>) -> Result<Crs, ApiError> {
+    crs_param(params.get("crs").map(String::as_str))
+}
+
+/// `POST /api/v1/households[?crs=]` with a Feature (a Point, and the properties of an import):
+/// 201 with the household and its `ETag`.
+async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(params): Query<HashMap<String, String>>,
+    ApiJson(body): ApiJson<Value>,
+) -> Result<Response, ApiError> {
+    let household = household_of(body, crs_of(&params)?)?;
+    let view = state.app.create_household(&caller.user, household).await?;
+    Ok((StatusCode::CREATED, tagged(&view)).into_response())
+}
+
+/// `PATCH /api/v1/households/{id}[?crs=]` with `If-Match` and a Feature of what changes:
+/// properties given replace the stored ones (`null` clears an optional one), a `null` or
+/// absent geometry keeps the location.
+async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(raw): Path<String>,
+    Query(params): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<Value>,
+) -> Result<Response, ApiError> {
+    let id = id_of(&raw, "household")?;
+    let version = super::places::if_match(&headers)?;
+    let crs = crs_of(&params)?;
+    let current = state.app.household(&caller.user, id).await?;
+    let mut merged = feature(&current);
+    let Value::Object(change) = body else {
+        return Err(ApiError::unprocessable(
+            "invalid_feature",
+            "the body is a GeoJSON Feature object".to_string(),
+        ));
+    };
+    if let Some(Value::Object(properties)) = change.get("properties") {
+        for (key, value) in properties {
+            merged["properties"][key] = value.clone();
+        }
+    }
+    let moved = change.get("geometry").filter(|g| !g.is_null());
+    let household = match moved {
+        Some(geometry) => {
+            merged["geometry"] = geometry.clone();
+            household_of(merged, crs)?
+        }
+        // The stored location is WGS84 whatever `crs` the change is in.
+        None => household_of(merged, Crs::Wgs84)?,
+    };
+    let view = state
+        .app
+        .update_household(&caller.user, id, version, household)
+        .await?;
+    Ok(tagged(&view).into_response())
+}
+
+/// `GET /api/v1/households/{id}/history`: every change, oldest first, with before and after.
+async fn history(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(raw): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let records = state
+        .app
+        .household_history(&caller.user, id_of(&raw, "household")?)
+        .await?;
+    let changes: Vec<Value> = records
+        .iter()
+        .map(|r| {
+            json!({
+                "at": r.at,
+                "action": r.action,
+                "user": r.user_id.map(|id| json!({"id": id})),
+                "before": r.before,
+                "after": r.after,
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "changes": changes })))
 }
 
 /// `GET /api/v1/households/{id}/visits`: newest first.

@@ -101,7 +101,8 @@ fn parse_id(raw: &str) -> Result<Id, ApiError> {
 }
 
 /// The version an `If-Match` header names: `"3"`, `W/"3"` or `3`.
-fn if_match(headers: &HeaderMap) -> Result<i64, ApiError> {
+/// The version an `If-Match` names; 428 without one.
+pub(super) fn if_match(headers: &HeaderMap) -> Result<i64, ApiError> {
     let raw = headers
         .get(header::IF_MATCH)
         .ok_or_else(|| {
