@@ -36,9 +36,11 @@ export class ApiError extends Error {
 /**
  * Calls the API with the session's token: resolves to {body, etag, status}, rejects with an
  * ApiError on a 4xx or 5xx. A 401 means the token expired or was revoked: the session ends.
+ * No answer at all (offline, the server unreachable) rejects with fetch's TypeError, not an
+ * ApiError: that is how the visit outbox tells "try again later" from "refused".
  */
-export async function api(path, { method = 'GET', body, ifMatch } = {}) {
-  const headers = {};
+export async function api(path, { method = 'GET', body, ifMatch, headers: extra = {} } = {}) {
+  const headers = { ...extra };
   const session = currentSession();
   if (session) headers.authorization = `Bearer ${session.token}`;
   if (body !== undefined) headers['content-type'] = 'application/json';

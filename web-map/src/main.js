@@ -10,10 +10,12 @@ import * as maplibregl from '/vendor/maplibre-gl/maplibre-gl.mjs';
 import { buildStyle, gridFillColour, LAYER_GROUPS, DENSITY_STOPS } from './style.js';
 import { bbox, interiorPoint, wgs84ToGcj02 } from './geo.js';
 import { lookupQuery } from './api.js';
-import { $, el, showMessage } from './ui.js';
+import { $, el, initSheet, isPhone, revealPanel, showMessage } from './ui.js';
 import { initAccount } from './account.js';
 import { areaDetails, initClaims, showsUnclaimed } from './claims.js';
 import { editorTakesClick, initEditor } from './editor.js';
+import { initVisits, visitsTakesClick } from './visits.js';
+import { initCoverage } from './coverage.js';
 
 const origin = window.location.origin;
 /** The MapLibre map, made by start(). */
@@ -58,8 +60,8 @@ async function lookup(coord, crs, { mapPoint = null, what = '该位置' } = {}) 
   }
   $('info-body').className = 'loading';
   $('info-body').textContent = '正在查询…';
-  // On a phone the panel is under the map: bring the answer into view.
-  if (window.matchMedia('(max-width: 720px)').matches) $('info').scrollIntoView({ block: 'nearest', behavior: 'smooth' });
+  // On a phone the panel is a sheet under the map: open it on the answer.
+  revealPanel($('info'));
   try {
     const answer = await getJson(`/api/v1/lookup?${lookupQuery(coord, crs)}`);
     if (seq !== state.lookupSeq) return; // a newer click won
@@ -320,6 +322,15 @@ async function loadTileJson() {
   return Object.fromEntries(layers.map((l, i) => [l.name, docs[i]]).filter(([, doc]) => doc));
 }
 
+/**
+ * The padding around the data when the map opens: a little on a phone, where every pixel of a
+ * 390-pixel-wide screen is needed for the grids; on a desktop 24 pixels, which keeps the demo
+ * street at the zoom where the grids' names are drawn (14.5).
+ */
+function fitPadding() {
+  return isPhone() ? 12 : 24;
+}
+
 async function start() {
   let config = { map_crs: 'wgs84', basemap: null };
   try {
@@ -328,6 +339,9 @@ async function start() {
     showMessage(`读取地图配置失败：${e.message}`, 'error');
   }
   state.crs = config.map_crs;
+  // Before the map exists: on a phone the sheet starts folded, and the map is made at the size
+  // it will have, so that the first view fits the data on that screen.
+  initSheet();
   const tilejson = await loadTileJson();
   const b = tilejson.grids?.bounds;
   const hasData = b && b[2] - b[0] < 5 && b[3] - b[1] < 5;
@@ -336,7 +350,10 @@ async function start() {
   map = new maplibregl.Map({
     container: 'mapview',
     style: buildStyle({ origin, tilejson, crs: state.crs, basemap: config.basemap, lat }),
-    ...(hasData ? { bounds: b, fitBoundsOptions: { padding: 24 } } : { center: [105, 35], zoom: 3 }),
+    // The first view is the data's extent (the grids' TileJSON bounds, in the map's CRS), fitted
+    // again once the style has loaded (below): a centre and zoom fixed in advance would open a
+    // phone on empty land or sea.
+    ...(hasData ? { bounds: b, fitBoundsOptions: { padding: fitPadding() } } : { center: [105, 35], zoom: 3 }),
     maxPitch: 70,
     attributionControl: { compact: false, customAttribution: '网格 wangge' },
     // Our tiles follow the basemap's CRS: under a GCJ-02 basemap every tile and TileJSON request
@@ -355,10 +372,19 @@ async function start() {
   buildLayerPanel(Boolean(config.basemap));
   buildLegend();
   map.on('load', applyLayers);
+  if (hasData) {
+    // The panel's layout may have settled after the map was made (fonts, a phone's toolbar):
+    // fit once more with padding for the screen, unless the user has already moved the map.
+    let moved = false;
+    map.on('movestart', (e) => (moved ||= Boolean(e.originalEvent)));
+    map.once('load', () => moved || map.fitBounds(b, { padding: fitPadding(), duration: 0 }));
+  }
   initAccount();
   initClaims({ refreshData, relookup, applyLayers });
   initEditor({ map, crs: state.crs, refreshData, highlight });
-  map.on('click', (e) => editorTakesClick(e) || lookup([e.lngLat.lng, e.lngLat.lat], state.crs, { mapPoint: [e.lngLat.lng, e.lngLat.lat] }));
+  initVisits({ map, crs: state.crs });
+  initCoverage({ map });
+  map.on('click', (e) => editorTakesClick(e) || visitsTakesClick(e) || lookup([e.lngLat.lng, e.lngLat.lat], state.crs, { mapPoint: [e.lngLat.lng, e.lngLat.lat] }));
   map.on('mouseenter', 'grids-fill', () => (map.getCanvas().style.cursor = 'pointer'));
   map.on('mouseleave', 'grids-fill', () => (map.getCanvas().style.cursor = ''));
   map.on('error', (e) => {

@@ -32,3 +32,31 @@ export function formatTime(rfc3339) {
   if (Number.isNaN(d.getTime())) return rfc3339;
   return d.toLocaleString('zh-CN', { timeZone: 'Asia/Shanghai', hour12: false, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit' });
 }
+
+/** Whether the page has the phone layout (map on top, the panel as a sheet under it; map.css). */
+export function isPhone() {
+  return window.matchMedia('(max-width: 720px)').matches;
+}
+
+/**
+ * The panel as a bottom sheet on a phone: folded down to its header at start, so that the map
+ * has the screen, and opened by its handle or by whatever needs the panel (an answer, a list).
+ * The map shrinks above it rather than being covered (MapLibre follows its container's size).
+ */
+export function initSheet() {
+  $('sheet-toggle').addEventListener('click', () => setSheetOpen(!document.body.classList.contains('sheet-open')));
+  setSheetOpen(false);
+}
+
+export function setSheetOpen(open) {
+  document.body.classList.toggle('sheet-open', open);
+  $('sheet-toggle').setAttribute('aria-expanded', String(open));
+  $('sheet-toggle').textContent = open ? '收起 ▾' : '展开 ▴';
+}
+
+/** Brings a part of the panel into view: on a phone the sheet opens first. */
+export function revealPanel(node) {
+  if (!isPhone()) return;
+  setSheetOpen(true);
+  node.scrollIntoView({ block: 'nearest', behavior: 'smooth' });
+}

@@ -132,3 +132,22 @@ test('a layer starts no lower than its vector layer in the TileJSON', () => {
   assert.equal(minzoomOf(raised, 'grids-label'), 14.5);
   assert.equal(minzoomOf(raised, 'communities-label'), 12);
 });
+
+test('the due walk: households at one point make one numbered stop, aged by its longest wait at the door', async () => {
+  const { stopsOf, ageClass, daysSince } = await import('../src/walk.js');
+  const now = Date.parse('2026-12-02T12:00:00Z');
+  const h = (id, at, onSite) => ({ id, type: 'Feature', geometry: { type: 'Point', coordinates: at }, properties: { id, last_on_site_visit_at: onSite } });
+  const stops = stopsOf(
+    [h(1, [120.1, 36.1], '2026-11-30T12:00:00Z'), h(2, [120.1, 36.1], '2026-08-01T00:00:00Z'), h(3, [120.2, 36.1], null), h(4, [120.1, 36.1], '2026-11-20T12:00:00Z')],
+    now,
+  );
+  // The server's order is kept: back at an earlier point later is a stop of its own.
+  assert.deepEqual(stops.map((s) => [s.n, s.households.map((x) => x.id)]), [[1, [1, 2]], [2, [3]], [3, [4]]]);
+  assert.equal(stops[0].days, daysSince({ last_on_site_visit_at: '2026-08-01T00:00:00Z' }, now));
+  assert.equal(stops[0].age.key, 'old');
+  assert.equal(stops[1].age.key, 'never');
+  assert.equal(stops[2].age.key, 'recent');
+  assert.equal(ageClass(31).key, 'month');
+  // Only a visit at the door counts, as for the server's due date.
+  assert.equal(daysSince({ last_visit_at: '2026-12-01T00:00:00Z', last_on_site_visit_at: null }, now), null);
+});
