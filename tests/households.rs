@@ -874,3 +874,49 @@ async fn households_are_created_and_edited_by_those_who_answer_for_them() {
     let (status, _) = demo.get(&format!("{path}/history"), Some("planner")).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn overdue_lists_per_cadre_and_community_match_what_each_sees() {
+    let demo = Demo::start().await;
+    let (_, me) = demo.get("/api/v1/me", Some("cadre")).await;
+    let cadre = me["id"].as_i64().unwrap();
+    let count = |body: &Value| body["numberMatched"].as_u64().unwrap();
+    let (_, own) = demo
+        .get("/api/v1/households?due=true&limit=0", Some("cadre"))
+        .await;
+    let (status, listed) = demo
+        .get(
+            &format!("/api/v1/households?due=true&cadre={cadre}&limit=0"),
+            Some("admin"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{listed}");
+    assert!(count(&own) > 0);
+    assert_eq!(
+        count(&listed),
+        count(&own),
+        "the admin's list of the cadre's overdue households"
+    );
+    let (_, idle) = demo.get("/api/v1/me", Some("idle")).await;
+    let (_, none) = demo
+        .get(
+            &format!("/api/v1/households?cadre={}&limit=0", idle["id"]),
+            Some("admin"),
+        )
+        .await;
+    assert_eq!(count(&none), 0, "a cadre without areas answers for nobody");
+
+    let community = place_id(&demo, "communities", COMMUNITY).await;
+    let (_, secretary) = demo.get("/api/v1/households?limit=0", Some("shuji")).await;
+    let (_, by_admin) = demo
+        .get(
+            &format!("/api/v1/households?community={community}&limit=0"),
+            Some("admin"),
+        )
+        .await;
+    assert_eq!(count(&by_admin), count(&secretary));
+    assert_eq!(
+        count(&by_admin),
+        households_inside("communities", COMMUNITY).len() as u64
+    );
+}

@@ -226,6 +226,10 @@ pub struct HouseholdFilter {
     pub area: Option<Id>,
     /// In this grid.
     pub grid: Option<Id>,
+    /// In a grid of this community.
+    pub community: Option<Id>,
+    /// In an area this cadre (user id) holds now.
+    pub cadre: Option<Id>,
     /// In the building with this code.
     pub building: Option<String>,
     /// Carrying this tag.
@@ -321,6 +325,12 @@ impl App {
             None => None,
         };
         let now = now_millis();
+        let community_of: HashMap<Id, Id> = map
+            .places
+            .iter()
+            .filter(|p| p.kind == PlaceKind::Grid)
+            .filter_map(|p| Some((p.id, p.parent_id?)))
+            .collect();
         let matching: Vec<Id> = {
             let times = self.diary.read();
             map.households
@@ -328,6 +338,18 @@ impl App {
                 .filter(|h| scope.admits(h))
                 .filter(|h| filter.area.is_none_or(|a| h.area_ids.contains(&a)))
                 .filter(|h| filter.grid.is_none_or(|g| h.grid_id == Some(g)))
+                .filter(|h| {
+                    filter
+                        .community
+                        .is_none_or(|c| h.grid_id.and_then(|g| community_of.get(&g)) == Some(&c))
+                })
+                .filter(|h| {
+                    filter.cadre.is_none_or(|cadre| {
+                        h.area_ids
+                            .iter()
+                            .any(|a| map.holders.get(a).is_some_and(|holder| holder.id == cadre))
+                    })
+                })
                 .filter(|h| {
                     filter
                         .building

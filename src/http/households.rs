@@ -1,8 +1,9 @@
 //! Households and the visit diary (民情日记) over HTTP. Personal data: every route needs a login,
 //! and which households come back is decided once, by `app::access::HouseholdScope`.
 //!
-//! - `GET /api/v1/households?area=&grid=&building=&tag=&q=&due=true&limit=&offset=`: a page of
-//!   the households the caller may see, as GeoJSON Features (WGS84 points).
+//! - `GET /api/v1/households?area=&grid=&community=&cadre=&building=&tag=&q=&due=true&limit=&offset=`:
+//!   a page of the households the caller may see, as GeoJSON Features (WGS84 points);
+//!   `due=true` with `cadre`, `area`, `grid` or `community` is that unit's overdue list.
 //! - `GET /api/v1/households/{id}` (its version as the `ETag`), `…/{id}/visits` (newest first)
 //!   and `…/{id}/history` (every change with before and after).
 //! - `POST /api/v1/households` and `PATCH /api/v1/households/{id}` with `If-Match`: by those
@@ -132,6 +133,8 @@ async fn list(
     let filter = HouseholdFilter {
         area: number("area")?,
         grid: number("grid")?,
+        community: number("community")?,
+        cadre: number("cadre")?,
         building: params.get("building").cloned(),
         tag: params.get("tag").cloned(),
         text: params
