@@ -134,6 +134,7 @@ fn record_latencies(url: &str, n: usize) -> Vec<Duration> {
                 accuracy_m: Some(10.0),
                 notes: "走访".into(),
                 needs: Vec::new(),
+                corrects: None,
             };
             let started = Instant::now();
             app.record_visit(&cadre, input).await.expect("visit");

@@ -48,6 +48,7 @@ fn visit(household_id: Id, user_id: Id, key: &str, at: &str, on_site: bool) -> N
                 note: "厨房缺灭火器".into(),
             },
         ],
+        corrects: None,
     }
 }
 
@@ -353,7 +354,60 @@ async fn a_household_is_written_alone_with_its_version_and_trace(store: Arc<dyn 
     assert_eq!(trace[1].after.as_ref().unwrap()["lon"], 120.37115);
 }
 
+async fn a_correction_keeps_the_visit_it_corrects(store: Arc<dyn Store>) {
+    let (first, second) = two_households(&store).await;
+    let cadre = user(&store, "zhangwei", Role::Cadre, None).await;
+    let at_door = visit(first, cadre.id, "c-1", "2026-11-20T02:00:00.000Z", true);
+    let (original, _) = store.record_visit(&at_door).await.unwrap();
+    // It was a phone call, not a visit at the door.
+    let mut fixed = visit(first, cadre.id, "c-2", "2026-11-20T02:00:00.000Z", false);
+    fixed.corrects = Some(original.id);
+    let (correction, created) = store.record_visit(&fixed).await.unwrap();
+    assert!(created);
+    assert_eq!(correction.corrects, Some(original.id));
+    let kept = store.visit(original.id).await.unwrap().unwrap();
+    assert_eq!(kept.corrected_by, Some(correction.id));
+    assert_eq!(
+        (kept.on_site, kept.notes.as_str()),
+        (true, original.notes.as_str()),
+        "kept as it was"
+    );
+    // Only what is not corrected counts.
+    let last = store.last_visits().await.unwrap();
+    assert_eq!(last[0].on_site, None, "{last:?}");
+    let work = store.cadre_work("2026-11-01T00:00:00.000Z").await.unwrap();
+    assert_eq!(work[0].on_site_visits, 0);
+
+    let mut twice = visit(first, cadre.id, "c-3", "2026-11-20T02:00:00.000Z", true);
+    twice.corrects = Some(original.id);
+    match store.record_visit(&twice).await {
+        Err(StoreError::AlreadyCorrected { visit_id, by }) => {
+            assert_eq!((visit_id, by), (original.id, correction.id));
+        }
+        other => panic!("{other:?}"),
+    }
+    let mut elsewhere = visit(second, cadre.id, "c-4", "2026-11-20T02:00:00.000Z", true);
+    elsewhere.corrects = Some(correction.id);
+    assert!(matches!(
+        store.record_visit(&elsewhere).await,
+        Err(StoreError::CorrectsAnotherHousehold { .. })
+    ));
+    let mut nothing = visit(first, cadre.id, "c-5", "2026-11-20T02:00:00.000Z", true);
+    nothing.corrects = Some(999_999);
+    assert!(matches!(
+        store.record_visit(&nothing).await,
+        Err(StoreError::NoSuchVisit(999_999))
+    ));
+    assert_eq!(
+        store.visits(first).await.unwrap().len(),
+        2,
+        "refused corrections store nothing"
+    );
+    assert_eq!(store.visits(second).await.unwrap().len(), 0);
+}
+
 store_contract!(
+    a_correction_keeps_the_visit_it_corrects,
     a_household_is_written_alone_with_its_version_and_trace,
     an_import_of_visits_stores_all_or_nothing,
     households_are_read_by_id_and_found_by_text,

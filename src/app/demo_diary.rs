@@ -183,6 +183,7 @@ impl App {
                 on_site: on_site(distance_m, accuracy_m),
                 notes: if door { "入户走访" } else { "电话回访" }.into(),
                 needs,
+                corrects: None,
             });
             at += interval + rng.random_range(-interval / 5..=interval / 5);
         }

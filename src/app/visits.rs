@@ -156,6 +156,11 @@ impl Diary {
         }
     }
 
+    fn set(&self, household_id: Id, times: VisitTimes) {
+        let mut all = self.times.write().unwrap_or_else(|e| e.into_inner());
+        all.insert(household_id, times);
+    }
+
     /// The times of every household, read under one lock.
     pub(super) fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<Id, VisitTimes>> {
         self.times.read().unwrap_or_else(|e| e.into_inner())
@@ -189,6 +194,9 @@ pub enum VisitError {
         /// WGS84 latitude.
         lat: f64,
     },
+    /// Only who recorded a visit (or an admin) corrects it.
+    #[error("visit {0} was recorded by someone else; only they or an admin may correct it")]
+    NotYourVisit(Id),
     /// A need a user may not mark met.
     #[error("need {0} is of a household you do not answer for")]
     NotYourNeed(Id),
@@ -217,6 +225,8 @@ pub struct VisitInput {
     pub notes: String,
     /// What the household needs.
     pub needs: Vec<NewNeed>,
+    /// The visit this record corrects (the caller's own, or any for an admin).
+    pub corrects: Option<Id>,
 }
 
 /// Which households a list asks for, beside the caller's scope.
@@ -439,6 +449,16 @@ impl App {
                 lat: input.position.y,
             });
         }
+        if let Some(old) = input.corrects {
+            let corrected = self
+                .store
+                .visit(old)
+                .await?
+                .ok_or(StoreError::NoSuchVisit(old))?;
+            if corrected.user_id != user.id && user.role != Role::Admin {
+                return Err(VisitError::NotYourVisit(old));
+            }
+        }
         let distance_m = distance_from(&map, household, input.position);
         let visit = NewVisit {
             household_id: household.id,
@@ -453,11 +473,16 @@ impl App {
             on_site: on_site(distance_m, input.accuracy_m),
             notes: input.notes,
             needs: input.needs,
+            corrects: input.corrects,
         };
         let app = self.clone();
         Self::to_the_end(async move {
             let (visit, created) = app.store.record_visit(&visit).await?;
-            if created {
+            if created && visit.corrects.is_some() {
+                // The corrected visit counts no more: its household's times from what counts.
+                let counted = app.store.visits(visit.household_id).await?;
+                app.diary.set(visit.household_id, times_counted(&counted));
+            } else if created {
                 app.diary.record(visit.household_id, at, visit.on_site);
             }
             Ok((visit, created))
@@ -550,9 +575,24 @@ fn digest(input: &VisitInput) -> String {
         "accuracy_m": input.accuracy_m,
         "notes": input.notes,
         "needs": input.needs,
+        "corrects": input.corrects,
     });
     let hash = Sha256::digest(canonical.to_string().as_bytes());
     hash.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The latest visits among `visits` (of one household) that still count: not corrected.
+fn times_counted(visits: &[Visit]) -> VisitTimes {
+    let counted = visits.iter().filter(|v| v.corrected_by.is_none());
+    let mut times = VisitTimes::default();
+    for v in counted {
+        let at = millis(&v.visited_at);
+        times.any = times.any.max(at);
+        if v.on_site {
+            times.on_site = times.on_site.max(at);
+        }
+    }
+    times
 }
 
 /// The diary's times from the store's latest visits.
@@ -618,6 +658,7 @@ mod tests {
             accuracy_m: Some(10.0),
             notes: "好".into(),
             needs: vec![],
+            corrects: None,
         };
         let mut utc = input.clone();
         utc.visited_at = "2026-12-02T02:30:00Z".into();

@@ -229,7 +229,12 @@ impl From<StoreError> for ApiError {
             | StoreError::NotAnArea { .. }
             | StoreError::NoSuchUser(_)
             | StoreError::NoSuchHousehold(_)
-            | StoreError::NoSuchNeed(_) => ApiError::NotFound(message),
+            | StoreError::NoSuchNeed(_)
+            | StoreError::NoSuchVisit(_) => ApiError::NotFound(message),
+            StoreError::AlreadyCorrected { .. } => ApiError::conflict("already_corrected", message),
+            StoreError::CorrectsAnotherHousehold { .. } => {
+                ApiError::unprocessable("invalid", message)
+            }
             StoreError::CodeTaken(_)
             | StoreError::NameTaken(_)
             | StoreError::HasChildren { .. }
@@ -284,9 +289,10 @@ impl From<crate::app::VisitError> for ApiError {
         let message = e.to_string();
         match e {
             VisitError::NoSuchHousehold(_) => ApiError::NotFound(message),
-            VisitError::CountsOnly(_) | VisitError::NotYours(_) | VisitError::NotYourNeed(_) => {
-                ApiError::Forbidden(message)
-            }
+            VisitError::CountsOnly(_)
+            | VisitError::NotYours(_)
+            | VisitError::NotYourNeed(_)
+            | VisitError::NotYourVisit(_) => ApiError::Forbidden(message),
             VisitError::InTheFuture(_) => ApiError::unprocessable("future_visit", message),
             VisitError::BadTime(_) => ApiError::unprocessable("invalid_time", message),
             VisitError::OutsideGrids { .. } => ApiError::unprocessable("outside_grids", message),

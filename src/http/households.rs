@@ -349,6 +349,8 @@ struct VisitBody {
     notes: String,
     #[serde(default)]
     needs: Vec<NeedBody>,
+    /// The visit this record corrects.
+    corrects: Option<Id>,
 }
 
 fn visit_json(visit: &Visit) -> Value {
@@ -419,6 +421,7 @@ async fn record(
         accuracy_m: p.accuracy_m,
         notes: body.notes,
         needs,
+        corrects: body.corrects,
     };
     let (visit, created) = state.app.record_visit(&caller.user, input).await?;
     let status = if created {

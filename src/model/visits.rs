@@ -109,6 +109,8 @@ pub struct NewVisit {
     pub notes: String,
     /// What the visit found the household needs.
     pub needs: Vec<NewNeed>,
+    /// The visit this one corrects, which is kept as it was and marked corrected.
+    pub corrects: Option<Id>,
 }
 
 /// A need as stored.
@@ -156,6 +158,10 @@ pub struct Visit {
     pub on_site: bool,
     /// What the cadre wrote.
     pub notes: String,
+    /// The visit this one corrects.
+    pub corrects: Option<Id>,
+    /// The visit that corrects this one; a corrected visit counts no more.
+    pub corrected_by: Option<Id>,
     /// What it found.
     pub needs: Vec<Need>,
 }

@@ -42,6 +42,26 @@ pub enum StoreError {
         /// The version stored now.
         stored: i64,
     },
+    /// No visit has this id.
+    #[error("there is no visit with id {0}")]
+    NoSuchVisit(Id),
+    /// The visit was corrected already (constraint `visits_one_correction`): correct the
+    /// correction.
+    #[error("visit {visit_id} was corrected already by visit {by}: correct that one")]
+    AlreadyCorrected {
+        /// The visit named.
+        visit_id: Id,
+        /// The visit that corrected it.
+        by: Id,
+    },
+    /// A correction names a visit of another household.
+    #[error("visit {visit_id} is of household {household_id}, not of this one")]
+    CorrectsAnotherHousehold {
+        /// The visit named.
+        visit_id: Id,
+        /// Its household.
+        household_id: Id,
+    },
     /// No need has this id.
     #[error("there is no need with id {0}")]
     NoSuchNeed(Id),
@@ -298,6 +318,7 @@ const SQLITE_UNIQUE: &[(&str, &str)] = &[
     ("buildings.code", "buildings_code_key"),
     ("households.code", "households_code_key"),
     ("visits.user_id, visits.idempotency_key", "visits_key"),
+    ("visits.corrects", "visits_one_correction"),
 ];
 
 /// The constraint that refused a row: which kind and its name in the schema.

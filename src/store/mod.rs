@@ -102,6 +102,10 @@ pub trait Store: Send + Sync + 'static {
     async fn households_matching(&self, text: &str) -> Result<Vec<Id>>;
 
     /// Stores a visit and the needs it found, in one transaction, and returns it with `true`.
+    /// A visit that `corrects` another marks it corrected in the same transaction: an unknown
+    /// visit is [`StoreError::NoSuchVisit`], one of another household
+    /// [`StoreError::CorrectsAnotherHousehold`], one corrected already
+    /// [`StoreError::AlreadyCorrected`]; nothing is stored then.
     /// A visit whose user and key are stored already (constraint `visits_key`) stores nothing:
     /// with the same digest it returns the stored visit with `false` (a resend), with another
     /// digest it is [`StoreError::KeyReused`]. An unknown household is
@@ -111,6 +115,9 @@ pub trait Store: Send + Sync + 'static {
     /// Stores visits and their needs in one transaction (an import, such as the demo diary):
     /// all or, on the first error, none. Returns how many were stored.
     async fn import_visits(&self, visits: &[NewVisit]) -> Result<usize>;
+
+    /// The visit with this id, or `None`.
+    async fn visit(&self, id: Id) -> Result<Option<Visit>>;
 
     /// Every visit of a household with its needs, newest first.
     async fn visits(&self, household_id: Id) -> Result<Vec<Visit>>;

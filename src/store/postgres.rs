@@ -207,16 +207,16 @@ impl Dialect for Postgres {
          WHERE id = $13 AND version = $14 RETURNING version";
 
     const INSERT_VISIT: &'static str = "INSERT INTO visits (household_id, user_id, \
-         idempotency_key, digest, visited_at, position, accuracy_m, distance_m, on_site, notes) \
-         VALUES ($1, $2, $3, $4, $5::timestamptz, ST_SetSRID(ST_MakePoint($6, $7), 4326), $8, \
-         $9, $10, $11) RETURNING id";
+         idempotency_key, digest, visited_at, position, accuracy_m, distance_m, on_site, notes, \
+         corrects) VALUES ($1, $2, $3, $4, $5::timestamptz, ST_SetSRID(ST_MakePoint($6, $7), 4326), \
+         $8, $9, $10, $11, $12) RETURNING id";
     const VISITS: &'static str = concat!(
         "SELECT v.id, v.household_id, v.user_id, v.digest, ",
         rfc3339_ms!("v.visited_at"),
         " AS visited_at, ",
         rfc3339_ms!("v.recorded_at"),
         " AS recorded_at, ST_X(v.position) AS lon, ST_Y(v.position) AS lat, v.accuracy_m, \
-         v.distance_m, v.on_site, v.notes FROM visits v"
+         v.distance_m, v.on_site, v.notes, v.corrects, v.corrected_by FROM visits v"
     );
     const NEEDS: &'static str = concat!(
         "SELECT n.id, n.visit_id, n.household_id, n.kind, n.note, ",
@@ -233,10 +233,11 @@ impl Dialect for Postgres {
         rfc3339_ms!("max(visited_at)"),
         " AS any_at, ",
         rfc3339_ms!("max(visited_at) FILTER (WHERE on_site)"),
-        " AS on_site_at FROM visits GROUP BY household_id"
+        " AS on_site_at FROM visits WHERE corrected_by IS NULL GROUP BY household_id"
     );
     const CADRE_WORK: &'static str = "SELECT u.id AS user_id, u.display_name, \
          (SELECT count(*) FROM visits v WHERE v.user_id = u.id AND v.on_site \
+          AND v.corrected_by IS NULL \
           AND v.visited_at >= $1::timestamptz) AS on_site_visits, \
          (SELECT count(*) FROM needs n WHERE n.met_by = u.id \
           AND n.met_at >= $1::timestamptz) AS needs_met \

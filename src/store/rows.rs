@@ -325,6 +325,8 @@ pub struct VisitRow {
     distance_m: f64,
     on_site: bool,
     notes: String,
+    corrects: Option<Id>,
+    corrected_by: Option<Id>,
 }
 
 impl VisitRow {
@@ -342,6 +344,8 @@ impl VisitRow {
             distance_m: self.distance_m,
             on_site: self.on_site,
             notes: self.notes,
+            corrects: self.corrects,
+            corrected_by: self.corrected_by,
             needs,
         }
     }

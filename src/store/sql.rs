@@ -371,6 +371,10 @@ where
         self.insert_visits(visits).await
     }
 
+    async fn visit(&self, id: Id) -> Result<Option<Visit>> {
+        self.visit_by_id(id).await
+    }
+
     async fn visits(&self, household_id: Id) -> Result<Vec<Visit>> {
         self.visits_of(household_id).await
     }

@@ -141,11 +141,11 @@ impl Dialect for Sqlite {
          WHERE id = $13 AND version = $14 RETURNING version";
 
     const INSERT_VISIT: &'static str = "INSERT INTO visits (household_id, user_id, \
-         idempotency_key, digest, visited_at, lon, lat, accuracy_m, distance_m, on_site, notes) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id";
+         idempotency_key, digest, visited_at, lon, lat, accuracy_m, distance_m, on_site, notes, \
+         corrects) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id";
     const VISITS: &'static str = "SELECT v.id, v.household_id, v.user_id, v.digest, \
          v.visited_at, v.recorded_at, v.lon, v.lat, v.accuracy_m, v.distance_m, v.on_site, \
-         v.notes FROM visits v";
+         v.notes, v.corrects, v.corrected_by FROM visits v";
     const NEEDS: &'static str =
         "SELECT n.id, n.visit_id, n.household_id, n.kind, n.note, n.met_at, n.met_by FROM needs n";
     const MEET_NEED: &'static str = concat!(
@@ -155,10 +155,11 @@ impl Dialect for Sqlite {
     );
     const LAST_VISITS: &'static str = "SELECT household_id, max(visited_at) AS any_at, \
          max(CASE WHEN on_site THEN visited_at END) AS on_site_at \
-         FROM visits GROUP BY household_id";
+         FROM visits WHERE corrected_by IS NULL GROUP BY household_id";
     const CADRE_WORK: &'static str = "SELECT u.id AS user_id, u.display_name, \
          (SELECT count(*) FROM visits v \
-          WHERE v.user_id = u.id AND v.on_site AND v.visited_at >= $1) AS on_site_visits, \
+          WHERE v.user_id = u.id AND v.on_site AND v.corrected_by IS NULL \
+          AND v.visited_at >= $1) AS on_site_visits, \
          (SELECT count(*) FROM needs n WHERE n.met_by = u.id AND n.met_at >= $1) AS needs_met \
          FROM users u WHERE u.role = 'cadre' ORDER BY u.id";
 

@@ -11,9 +11,14 @@ use std::collections::HashMap;
 
 /// The one-visit-per-key constraint of migration 0008.
 const VISITS_KEY: &str = "visits_key";
+/// The one-correction-per-visit index of migration 0010.
+const ONE_CORRECTION: &str = "visits_one_correction";
 const INSERT_NEED: &str =
     "INSERT INTO needs (visit_id, household_id, kind, note) VALUES ($1, $2, $3, $4)";
 const HOUSEHOLD_EXISTS: &str = "SELECT id FROM households WHERE id = $1";
+/// Visit `$1` of household `$3` is corrected by visit `$2`, unless it was corrected already.
+const MARK_CORRECTED: &str = "UPDATE visits SET corrected_by = $2 \
+     WHERE id = $1 AND household_id = $3 AND corrected_by IS NULL RETURNING id";
 
 /// Which visits to read.
 enum Which {
@@ -29,6 +34,7 @@ where
     DB::Arguments: IntoArguments<DB>,
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
     for<'q> i64: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<i64>: Encode<'q, DB> + Type<DB>,
     for<'q> f64: Encode<'q, DB> + Type<DB>,
     for<'q> Option<f64>: Encode<'q, DB> + Type<DB>,
     for<'q> bool: Encode<'q, DB> + Type<DB>,
@@ -81,9 +87,24 @@ where
         if exists.is_none() {
             return Err(StoreError::NoSuchHousehold(visit.household_id));
         }
+        // A correction names a visit of this household not corrected yet; checked under the
+        // write lock (SQLite) or, between concurrent corrections on PostgreSQL, by the unique
+        // index `visits_one_correction` below.
+        if let Some(old) = visit.corrects {
+            Self::check_correctable(&mut tx, old, visit.household_id).await?;
+        }
         let inserted = Self::insert_one(&mut tx, visit).await;
         let id = match inserted {
             Ok(id) => id,
+            Err(e) if StoreError::violates(&e, ONE_CORRECTION) => {
+                tx.rollback().await?;
+                let old = visit.corrects.unwrap_or_default();
+                let by = self.visit_by_id(old).await?.and_then(|v| v.corrected_by);
+                return Err(StoreError::AlreadyCorrected {
+                    visit_id: old,
+                    by: by.unwrap_or_default(),
+                });
+            }
             Err(e) if StoreError::violates(&e, VISITS_KEY) => {
                 // A resend: the same content is the stored visit, other content a reused key.
                 // The failed insert spoiled the transaction on PostgreSQL; read apart.
@@ -101,6 +122,9 @@ where
             Err(e) => return Err(e.into()),
         };
         Self::insert_needs(&mut tx, id, visit).await?;
+        if let Some(old) = visit.corrects {
+            Self::mark_corrected(&mut tx, old, id, visit.household_id).await?;
+        }
         let stored = Self::visits_where(&mut tx, Which::Visit(id)).await?;
         tx.commit().await?;
         let visit = stored
@@ -135,8 +159,54 @@ where
             .bind(visit.distance_m)
             .bind(visit.on_site)
             .bind(visit.notes.as_str())
+            .bind(visit.corrects)
             .fetch_one(&mut *conn)
             .await
+    }
+
+    /// Why `old` cannot be corrected by a visit of `household`, if it cannot: no such visit, a
+    /// visit of another household, or one corrected already.
+    async fn check_correctable(conn: &mut DB::Connection, old: Id, household: Id) -> Result<()> {
+        let found = Self::visits_where(conn, Which::Visit(old)).await?;
+        match found.into_iter().next().map(|(_, v)| v) {
+            None => Err(StoreError::NoSuchVisit(old)),
+            Some(v) if v.household_id != household => Err(StoreError::CorrectsAnotherHousehold {
+                visit_id: old,
+                household_id: v.household_id,
+            }),
+            Some(Visit {
+                corrected_by: Some(by),
+                ..
+            }) => Err(StoreError::AlreadyCorrected { visit_id: old, by }),
+            Some(_) => Ok(()),
+        }
+    }
+
+    /// Marks `old` corrected by `new` (checked by [`Self::check_correctable`] first).
+    async fn mark_corrected(
+        conn: &mut DB::Connection,
+        old: Id,
+        new: Id,
+        household: Id,
+    ) -> Result<()> {
+        sqlx::query_scalar::<_, Id>(MARK_CORRECTED)
+            .bind(old)
+            .bind(new)
+            .bind(household)
+            .fetch_optional(&mut *conn)
+            .await?
+            .map(|_| ())
+            .ok_or(StoreError::AlreadyCorrected {
+                visit_id: old,
+                by: new,
+            })
+    }
+
+    /// See [`crate::store::Store::visit`].
+    pub(super) async fn visit_by_id(&self, id: Id) -> Result<Option<Visit>> {
+        let mut conn = self.pool.acquire().await?;
+        let found = Self::visits_where(&mut conn, Which::Visit(id)).await?;
+        Ok(found.into_iter().next().map(|(_, v)| v))
     }
 
     async fn insert_needs(conn: &mut DB::Connection, id: Id, visit: &NewVisit) -> Result<()> {
