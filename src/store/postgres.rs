@@ -230,10 +230,10 @@ impl Dialect for Postgres {
     );
     const LAST_VISITS: &'static str = concat!(
         "SELECT household_id, ",
-        rfc3339_ms!("max(visited_at)"),
+        rfc3339_ms!("any_at"),
         " AS any_at, ",
-        rfc3339_ms!("max(visited_at) FILTER (WHERE on_site)"),
-        " AS on_site_at FROM visits WHERE corrected_by IS NULL GROUP BY household_id"
+        rfc3339_ms!("on_site_at"),
+        " AS on_site_at FROM household_last_visits"
     );
     const CADRE_WORK: &'static str = "SELECT u.id AS user_id, u.display_name, \
          (SELECT count(*) FROM visits v WHERE v.user_id = u.id AND v.on_site \

@@ -120,7 +120,8 @@ pub trait Dialect: Database {
     const NEEDS: &'static str;
     /// Marks need `$1` met now by user `$2`, unless it is met already.
     const MEET_NEED: &'static str;
-    /// [`rows::LastVisitsRow`]s of every household with a visit.
+    /// [`rows::LastVisitsRow`]s of every household with a visit (table
+    /// `household_last_visits`, which the visit sequences keep).
     const LAST_VISITS: &'static str;
     /// [`rows::CadreWorkRow`]s of every cadre since instant `$1`, by user id.
     const CADRE_WORK: &'static str;

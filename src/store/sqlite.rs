@@ -153,9 +153,8 @@ impl Dialect for Sqlite {
         now!(),
         ", met_by = $2 WHERE id = $1 AND met_at IS NULL"
     );
-    const LAST_VISITS: &'static str = "SELECT household_id, max(visited_at) AS any_at, \
-         max(CASE WHEN on_site THEN visited_at END) AS on_site_at \
-         FROM visits WHERE corrected_by IS NULL GROUP BY household_id";
+    const LAST_VISITS: &'static str =
+        "SELECT household_id, any_at, on_site_at FROM household_last_visits";
     const CADRE_WORK: &'static str = "SELECT u.id AS user_id, u.display_name, \
          (SELECT count(*) FROM visits v \
           WHERE v.user_id = u.id AND v.on_site AND v.corrected_by IS NULL \

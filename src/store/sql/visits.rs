@@ -11,6 +11,13 @@ use std::collections::HashMap;
 
 /// The one-visit-per-key constraint of migration 0008.
 const VISITS_KEY: &str = "visits_key";
+/// Recomputes the latest visits of household `$1` (migration 0011), from the visits that count.
+const REFRESH_LAST_VISITS: &str = "INSERT INTO household_last_visits \
+     (household_id, any_at, on_site_at) \
+     SELECT household_id, max(visited_at), max(CASE WHEN on_site THEN visited_at END) \
+     FROM visits WHERE household_id = $1 AND corrected_by IS NULL GROUP BY household_id \
+     ON CONFLICT (household_id) DO UPDATE \
+     SET any_at = excluded.any_at, on_site_at = excluded.on_site_at";
 /// The one-correction-per-visit index of migration 0010.
 const ONE_CORRECTION: &str = "visits_one_correction";
 const INSERT_NEED: &str =
@@ -125,6 +132,7 @@ where
         if let Some(old) = visit.corrects {
             Self::mark_corrected(&mut tx, old, id, visit.household_id).await?;
         }
+        Self::refresh_last_visits(&mut tx, visit.household_id).await?;
         let stored = Self::visits_where(&mut tx, Which::Visit(id)).await?;
         tx.commit().await?;
         let visit = stored
@@ -141,6 +149,12 @@ where
         for visit in visits {
             let id = Self::insert_one(&mut tx, visit).await?;
             Self::insert_needs(&mut tx, id, visit).await?;
+        }
+        let mut households: Vec<Id> = visits.iter().map(|v| v.household_id).collect();
+        households.sort_unstable();
+        households.dedup();
+        for household in households {
+            Self::refresh_last_visits(&mut tx, household).await?;
         }
         tx.commit().await?;
         Ok(visits.len())
@@ -200,6 +214,15 @@ where
                 visit_id: old,
                 by: new,
             })
+    }
+
+    /// Brings the row of `household` in `household_last_visits` up to date.
+    async fn refresh_last_visits(conn: &mut DB::Connection, household: Id) -> Result<()> {
+        sqlx::query(REFRESH_LAST_VISITS)
+            .bind(household)
+            .execute(&mut *conn)
+            .await?;
+        Ok(())
     }
 
     /// See [`crate::store::Store::visit`].
