@@ -344,9 +344,10 @@ function openForm(h, stop) {
   $('visit-form').hidden = false;
   revealPanel($('visit-form'));
   // The position is taken as the form opens, at the door, with the accuracy the phone states:
-  // the server counts a visit on site within 50 m plus that accuracy (capped at 100 m).
+  // the server counts a visit on site within 50 m plus that accuracy (capped at 100 m). A fresh
+  // fix, never a cached one: a fix from a few seconds ago was taken on the way, not at this door.
   $('visit-position').textContent = '正在定位…';
-  state.position = geolocate({ maximumAge: 5000 }).then(({ coords, reason }) => {
+  state.position = geolocate({ maximumAge: 0 }).then(({ coords, reason }) => {
     if (coords) {
       const accuracy = Math.round(coords.accuracy * 10) / 10;
       $('visit-position').textContent = `已定位，精度约 ${Math.round(accuracy)} 米`;
