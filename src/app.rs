@@ -158,6 +158,15 @@ pub struct MapData {
     pub changes: ChangeLog,
 }
 
+impl MapData {
+    /// The household with this id, found by binary search: `households` is kept ordered by id
+    /// (the store reads them so, and every change of one keeps the order).
+    pub fn household(&self, id: Id) -> Option<&HouseholdPoint> {
+        let at = self.households.binary_search_by_key(&id, |h| h.id).ok()?;
+        Some(&self.households[at])
+    }
+}
+
 /// A household as memory keeps it: a position, where it counts and what the visit plans read,
 /// nothing personal (names, phones and rooms stay in the store). Maps show only the position
 /// and the grid.

@@ -58,7 +58,7 @@ impl App {
             return Err(VisitError::CountsOnly(user.role));
         }
         if let Some(id) = id
-            && !map.households.iter().any(|h| h.id == id && scope.admits(h))
+            && !map.household(id).is_some_and(|h| scope.admits(h))
         {
             return Err(VisitError::NoSuchHousehold(id));
         }

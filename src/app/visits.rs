@@ -392,7 +392,7 @@ impl App {
         if !scope.sees_households() {
             return Err(VisitError::CountsOnly(user.role));
         }
-        if !map.households.iter().any(|h| h.id == id && scope.admits(h)) {
+        if !map.household(id).is_some_and(|h| scope.admits(h)) {
             return Err(VisitError::NoSuchHousehold(id));
         }
         let household = self.store.households_by_id(&[id]).await?;
@@ -431,9 +431,7 @@ impl App {
     ) -> Result<(Visit, bool), VisitError> {
         let map = self.map_data();
         let household = map
-            .households
-            .iter()
-            .find(|h| h.id == input.household_id)
+            .household(input.household_id)
             .filter(|h| HouseholdScope::of(user, &map).admits(h))
             .ok_or(VisitError::NoSuchHousehold(input.household_id))?;
         if !may_visit(user, household, &map) {
@@ -500,9 +498,8 @@ impl App {
         let map = self.map_data();
         let scope = HouseholdScope::of(user, &map);
         let visible = map
-            .households
-            .iter()
-            .any(|h| h.id == need.household_id && scope.admits(h));
+            .household(need.household_id)
+            .is_some_and(|h| scope.admits(h));
         if !visible {
             return Err(VisitError::NotYourNeed(id));
         }
