@@ -492,6 +492,7 @@ async fn my_due_households_come_in_a_walk_of_the_stated_length() {
     assert_eq!(status, StatusCode::OK, "{walk}");
     let features = walk["features"].as_array().unwrap();
     assert!(!features.is_empty());
+    assert!(walk["numberMatched"].as_u64().unwrap() as usize >= features.len());
     let mut at = Point::new(120.3745, 36.0690);
     let mut metres = 0.0;
     for f in features {
@@ -512,6 +513,42 @@ async fn my_due_households_come_in_a_walk_of_the_stated_length() {
                 time::OffsetDateTime::parse(due, &time::format_description::well_known::Rfc3339)
                     .unwrap();
             assert!(due <= now, "{due} is not due yet");
+        }
+    }
+    // An admin sees every household: the walk takes the nearest 2,000 of those due.
+    let start = Point::new(120.3745, 36.0690);
+    let (status, everyone) = demo
+        .get(
+            "/api/v1/me/visits/due?lon=120.3745&lat=36.0690",
+            Some("admin"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let walked = everyone["features"].as_array().unwrap();
+    assert_eq!(walked.len(), 2_000);
+    assert!(everyone["numberMatched"].as_u64().unwrap() > 2_000);
+    let from_start = |c: &Value| {
+        Haversine.distance(
+            start,
+            Point::new(c[0].as_f64().unwrap(), c[1].as_f64().unwrap()),
+        )
+    };
+    let farthest = walked
+        .iter()
+        .map(|f| from_start(&f["geometry"]["coordinates"]))
+        .fold(0.0, f64::max);
+    let walked_ids: BTreeSet<i64> = walked.iter().map(|f| f["id"].as_i64().unwrap()).collect();
+    let (_, due) = demo
+        .get("/api/v1/households?due=true&limit=500", Some("admin"))
+        .await;
+    for f in due["features"].as_array().unwrap() {
+        if from_start(&f["geometry"]["coordinates"]) < farthest - 1.0 {
+            let id = f["id"].as_i64().unwrap();
+            // Visited by another test meanwhile, it may have left the walk; else it is in it.
+            assert!(
+                walked_ids.contains(&id) || f["properties"]["last_visit_at"].is_string(),
+                "{id} is nearer than the walk's farthest door but not in it"
+            );
         }
     }
     let (status, _) = demo

@@ -27,6 +27,9 @@ const CLOCK_SKEW_MS: i64 = 5 * 60 * 1000;
 const ON_SITE_METRES: f64 = 50.0;
 /// However poor the accuracy, no further than this.
 const ON_SITE_CAP_METRES: f64 = 100.0;
+/// The most households one walk orders: a cadre's areas hold a few hundred to two thousand;
+/// an admin, who sees every household, walks to the nearest of those due.
+pub const MAX_WALK: usize = 2_000;
 /// A day, in the milliseconds of [`VisitTimes`].
 pub(super) const DAY_MS: i64 = 86_400_000;
 
@@ -274,6 +277,8 @@ pub struct HouseholdPage {
 /// My due households in walking order.
 #[derive(Debug, Clone)]
 pub struct DueWalk {
+    /// How many households are due, of which the walk takes the [`MAX_WALK`] nearest.
+    pub matched: usize,
     /// In walking order.
     pub households: Vec<HouseholdView>,
     /// The length of the walk from the start, metres on the ground.
@@ -526,11 +531,15 @@ impl App {
                 .cloned()
                 .collect()
         };
-        let points = MultiPoint::new(due.iter().map(|h| Point::from(h.location)).collect());
-        let Walk { order, metres } = self
-            .compute(move || points.walking_order(Point::from(start)))
+        let matched = due.len();
+        let (ids, Walk { order, metres }) = self
+            .compute(move || {
+                let due = nearest(due, start, MAX_WALK);
+                let points = MultiPoint::new(due.iter().map(|h| Point::from(h.location)).collect());
+                let ids: Vec<Id> = due.iter().map(|h| h.id).collect();
+                (ids, points.walking_order(Point::from(start)))
+            })
             .await?;
-        let ids: Vec<Id> = due.iter().map(|h| h.id).collect();
         let mut by_id: HashMap<Id, HouseholdView> = self
             .views(self.store.households_by_id(&ids).await?)
             .into_iter()
@@ -540,8 +549,27 @@ impl App {
             .into_iter()
             .filter_map(|i| by_id.remove(&ids[i]))
             .collect();
-        Ok(DueWalk { households, metres })
+        Ok(DueWalk {
+            matched,
+            households,
+            metres,
+        })
     }
+}
+
+/// The `n` households nearest to `start` (all of them if there are no more), in no order.
+fn nearest(
+    mut households: Vec<HouseholdPoint>,
+    start: Coord<f64>,
+    n: usize,
+) -> Vec<HouseholdPoint> {
+    if households.len() > n {
+        let from = Point::from(start);
+        let metres = |h: &HouseholdPoint| Haversine.distance(from, Point::from(h.location));
+        households.select_nth_unstable_by(n, |a, b| metres(a).total_cmp(&metres(b)));
+        households.truncate(n);
+    }
+    households
 }
 
 /// Metres on the ground from the household: 0 inside its building's footprint, else from its

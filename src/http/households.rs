@@ -8,7 +8,8 @@
 //!   and `…/{id}/history` (every change with before and after).
 //! - `POST /api/v1/households` and `PATCH /api/v1/households/{id}` with `If-Match`: by those
 //!   who answer for the household's location.
-//! - `GET /api/v1/me/visits/due?lon=&lat=&crs=`: my due households in walking order from there.
+//! - `GET /api/v1/me/visits/due?lon=&lat=&crs=`: my due households in walking order from there
+//!   (the nearest `MAX_WALK` of them when more are due; `numberMatched` says how many are).
 //! - `POST /api/v1/visits` with an `Idempotency-Key` header: 201 stored, 200 a resend of the
 //!   same record, 409 the key used for other content.
 //! - `POST /api/v1/needs/{id}/met`.
@@ -314,6 +315,7 @@ async fn due(
     let features: Vec<Value> = walk.households.iter().map(feature).collect();
     Ok(Json(json!({
         "type": "FeatureCollection",
+        "numberMatched": walk.matched,
         "walk_m": (walk.metres * 10.0).round() / 10.0,
         "start": [lon, lat],
         "features": features,
