@@ -4,6 +4,7 @@
 
 pub mod fixtures;
 pub mod in_process;
+pub mod street;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
