@@ -41,13 +41,7 @@ impl HouseholdScope {
                     .collect(),
             ),
             Role::Secretary => match user.community_id {
-                Some(community) => HouseholdScope::Grids(
-                    map.places
-                        .iter()
-                        .filter(|p| p.kind == PlaceKind::Grid && p.parent_id == Some(community))
-                        .map(|p| p.id)
-                        .collect(),
-                ),
+                Some(community) => HouseholdScope::Grids(grids_of(map, community)),
                 None => HouseholdScope::Nothing,
             },
             Role::Planner => HouseholdScope::Nothing,
@@ -73,6 +67,15 @@ impl HouseholdScope {
     pub fn sees_households(&self) -> bool {
         *self != HouseholdScope::Nothing
     }
+}
+
+/// The grids of a community.
+pub fn grids_of(map: &MapData, community: Id) -> HashSet<Id> {
+    map.places
+        .iter()
+        .filter(|p| p.kind == PlaceKind::Grid && p.parent_id == Some(community))
+        .map(|p| p.id)
+        .collect()
 }
 
 /// Whether `user` may record a visit to `household`: its area's holder, or an admin. A

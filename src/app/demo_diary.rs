@@ -17,7 +17,7 @@ use crate::timestamp::{from_millis, now_millis};
 use geo::Coord;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 /// The demo cadres: login name, the name people know them by, and how many of their due
@@ -67,13 +67,13 @@ impl App {
         let now = now_millis();
         let mut visits = Vec::new();
         let mut seen: HashSet<Id> = HashSet::new();
-        let mut diligence_of = Vec::new();
+        let mut diligence_of = HashMap::new();
         for ((login, shown, diligence), (_, area)) in CADRES.into_iter().zip(&areas) {
             let cadre = self.demo_cadre(login, shown).await?;
             if !map.holders.contains_key(area) {
                 self.claim_area(*area, cadre).await?;
             }
-            diligence_of.push((cadre, diligence));
+            diligence_of.insert(cadre, diligence);
             for h in map.households.iter().filter(|h| h.area_ids.contains(area)) {
                 // A household in two areas is visited by the first area's holder.
                 if seen.insert(h.id) {
@@ -83,19 +83,14 @@ impl App {
         }
         let stored = self.store.import_visits(&visits).await?;
         // The diligent meet most of what they find; the others little.
+        let visited_by: HashMap<Id, Id> =
+            visits.iter().map(|v| (v.household_id, v.user_id)).collect();
         for need in self.store.needs().await? {
-            let visit_by = visits
-                .iter()
-                .find(|v| v.household_id == need.household_id)
-                .map(|v| v.user_id);
-            let diligence = diligence_of
-                .iter()
-                .find(|(cadre, _)| Some(*cadre) == visit_by)
-                .map_or(0.0, |(_, d)| *d);
-            if rng.random_bool(diligence * 0.8) {
-                self.store
-                    .meet_need(need.id, visit_by.unwrap_or_default())
-                    .await?;
+            let Some(&cadre) = visited_by.get(&need.household_id) else {
+                continue;
+            };
+            if rng.random_bool(diligence_of[&cadre] * 0.8) {
+                self.store.meet_need(need.id, cadre).await?;
             }
         }
         let last = self.store.last_visits().await?;

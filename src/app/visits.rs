@@ -6,7 +6,7 @@
 //! ([`VisitTimes`]): the plans and the coverage read only that, so they answer for a whole
 //! street without reading the visits table.
 
-use super::access::{HouseholdScope, may_visit};
+use super::access::{HouseholdScope, grids_of, may_visit};
 use super::cpu::Busy;
 use super::{App, HouseholdPoint, MapData};
 use crate::auth::{Role, User};
@@ -340,12 +340,7 @@ impl App {
             None => None,
         };
         let now = now_millis();
-        let community_of: HashMap<Id, Id> = map
-            .places
-            .iter()
-            .filter(|p| p.kind == PlaceKind::Grid)
-            .filter_map(|p| Some((p.id, p.parent_id?)))
-            .collect();
+        let community_grids = filter.community.map(|c| grids_of(&map, c));
         let matching: Vec<Id> = {
             let times = self.diary.read();
             map.households
@@ -354,9 +349,9 @@ impl App {
                 .filter(|h| filter.area.is_none_or(|a| h.area_ids.contains(&a)))
                 .filter(|h| filter.grid.is_none_or(|g| h.grid_id == Some(g)))
                 .filter(|h| {
-                    filter
-                        .community
-                        .is_none_or(|c| h.grid_id.and_then(|g| community_of.get(&g)) == Some(&c))
+                    community_grids
+                        .as_ref()
+                        .is_none_or(|grids| h.grid_id.is_some_and(|g| grids.contains(&g)))
                 })
                 .filter(|h| {
                     filter.cadre.is_none_or(|cadre| {
