@@ -22,6 +22,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use wangge::app::{App, HouseholdPoint, MapData, NewAccount, VisitInput, VisitPolicy, VisitTimes};
 use wangge::auth::Role;
+use wangge::model::visits::NeedCounts;
 use wangge::model::{Id, PlaceKind};
 use wangge::spatial::route::WalkingOrder;
 
@@ -73,6 +74,7 @@ fn city(n: usize) -> (MapData, HashMap<Id, VisitTimes>) {
                 } else {
                     Vec::new()
                 },
+                open_needs: NeedCounts::default(),
             }
         })
         .collect();

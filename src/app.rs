@@ -2,6 +2,7 @@
 //! index built from it, and the writes that keep the two in step.
 
 use crate::geodata::LayerData;
+use crate::model::visits::{Need, NeedCounts};
 use crate::model::{
     Building, BuildingAssignment, Claim, Holder, Household, HouseholdAssignment, Id, Place,
 };
@@ -20,6 +21,7 @@ mod claims;
 pub mod cpu;
 mod demo_diary;
 mod edit;
+mod floors;
 mod households;
 mod reshape;
 mod stats;
@@ -29,6 +31,7 @@ pub use changes::{Aspect, CHANGE_LOG_LENGTH, ChangeLog, MapChange, Region};
 pub use claims::ClaimError;
 use cpu::{Busy, CpuPool};
 pub use edit::{EditError, EditOutcome, Past};
+pub use floors::{FloorState, FloorsError, MAX_FLOOR_HOUSEHOLDS};
 pub use reshape::{MAX_MERGE, ReshapeError};
 pub use stats::{CoverageRow, NeedsRow, coverage};
 pub use visits::{
@@ -184,6 +187,16 @@ pub struct HouseholdPoint {
     pub building_code: Option<String>,
     /// Its tags (`elderly_alone`, …), which set how often it is visited.
     pub tags: Vec<String>,
+    /// Its open needs by kind, which the `needs` tile layer sums per grid.
+    pub open_needs: NeedCounts,
+}
+
+impl HouseholdPoint {
+    /// Whether the two are drawn alike on the households layer, where only the position and the
+    /// grid show.
+    pub fn drawn_alike(&self, other: &HouseholdPoint) -> bool {
+        self.id == other.id && self.location == other.location && self.grid_id == other.grid_id
+    }
 }
 
 /// How many households and buildings a reassignment moved.
@@ -252,11 +265,13 @@ impl App {
             places: self.store.places(None).await?,
             buildings: self.store.buildings().await?,
             households: self.store.households().await?,
+            open_needs: open_needs_by_household(&self.store.needs().await?),
         })
     }
 
     /// Swaps in a snapshot of `stored` with `index` and the current claims.
     async fn publish_stored(&self, stored: Stored, index: Arc<SpatialIndex>) -> Result<()> {
+        let open_needs = &stored.open_needs;
         let households: Vec<HouseholdPoint> = stored
             .households
             .into_iter()
@@ -267,6 +282,7 @@ impl App {
                 area_ids: h.area_ids,
                 building_code: h.details.building_code,
                 tags: h.details.tags,
+                open_needs: open_needs.get(&h.id).copied().unwrap_or_default(),
             })
             .collect();
         let (places, buildings, households) = (
@@ -498,6 +514,23 @@ struct Stored {
     places: Vec<Place>,
     buildings: Vec<Building>,
     households: Vec<Household>,
+    /// Open needs by household.
+    open_needs: HashMap<Id, NeedCounts>,
+}
+
+/// The open needs of every household that has some.
+fn open_needs_by_household(needs: &[Need]) -> HashMap<Id, NeedCounts> {
+    let mut by_household: HashMap<Id, Vec<&Need>> = HashMap::new();
+    for need in needs.iter().filter(|n| n.met_at.is_none()) {
+        by_household
+            .entry(need.household_id)
+            .or_default()
+            .push(need);
+    }
+    by_household
+        .into_iter()
+        .map(|(id, needs)| (id, NeedCounts::open_of(needs)))
+        .collect()
 }
 
 /// `stored` with an index of its places, built off the async workers: at city scale it takes

@@ -10,6 +10,13 @@
 //! - `buildings`: `code`, `name`, `address`, `floors`, `units`;
 //! - `households`: `code`, `building_code`, `unit`, `floor`, `room`, `address`, `head_name`,
 //!   `phone`, `people`, `tags`.
+//!
+//! Households also come from a CSV register ([`households_from_csv`]), placed by their building
+//! or address when they have no coordinates.
+
+mod households_csv;
+
+pub use households_csv::{CsvHouseholds, UnmatchedRow, households_from_csv};
 
 use crate::model::{
     Building, Household, Id, Layer, NewBuilding, NewHousehold, NewPlace, Place, PlaceKind,

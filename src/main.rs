@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use wangge::app::{App, NewAccount, VisitPolicy};
 use wangge::auth::{self, Role};
-use wangge::geodata::{self, ImportError};
+use wangge::geodata::{self, ImportError, LayerData};
 use wangge::http::HttpConfig;
 use wangge::http::limits::GeometryLimits;
 use wangge::http::web::{self, Basemap, BasemapCrs, WebConfig};
@@ -181,9 +181,11 @@ enum Command {
         )]
         trust_proxy: Vec<IpAddr>,
     },
-    /// Import a GeoJSON FeatureCollection into one layer; all features or none.
+    /// Import a GeoJSON FeatureCollection into one layer, all features or none; or households
+    /// from a CSV register (a `.csv` file), rows whose building or address matched nothing left
+    /// out and listed.
     Import {
-        /// The GeoJSON file.
+        /// The GeoJSON or CSV file.
         file: PathBuf,
         /// districts, streets, communities, grids, areas, buildings or households.
         #[arg(long, value_parser = parse_layer)]
@@ -437,13 +439,30 @@ async fn import(
 ) -> anyhow::Result<()> {
     let text =
         std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
-    let bar = ProgressBar::new_spinner().with_style(
-        ProgressStyle::with_template("{spinner} {msg} {pos} features checked ({per_sec})")
-            .expect("valid template"),
-    );
-    bar.set_message(format!("{layer}:"));
-    let parsed = geodata::parse_layer(&text, layer, crs, || bar.inc(1));
-    bar.finish();
+    let app = open_app_with(database, policy).await?;
+    let is_csv = file
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
+    let (parsed, unmatched) = if is_csv {
+        if layer != Layer::Households {
+            bail!("a CSV file holds households only: use --layer households");
+        }
+        // Rows without coordinates are placed in the buildings already stored.
+        let buildings = app.map_data().buildings.clone();
+        match geodata::households_from_csv(&text, crs.unwrap_or(Crs::Wgs84), &buildings) {
+            Ok(read) => (Ok(LayerData::Households(read.households)), read.unmatched),
+            Err(e) => (Err(e), Vec::new()),
+        }
+    } else {
+        let bar = ProgressBar::new_spinner().with_style(
+            ProgressStyle::with_template("{spinner} {msg} {pos} features checked ({per_sec})")
+                .expect("valid template"),
+        );
+        bar.set_message(format!("{layer}:"));
+        let parsed = geodata::parse_layer(&text, layer, crs, || bar.inc(1));
+        bar.finish();
+        (parsed, Vec::new())
+    };
     let data = match parsed {
         Ok(data) => data,
         Err(ImportError::Features(errors)) => {
@@ -458,7 +477,6 @@ async fn import(
         }
         Err(e) => return Err(e).with_context(|| format!("reading {}", file.display())),
     };
-    let app = open_app_with(database, policy).await?;
     let spinner = ProgressBar::new_spinner();
     spinner.set_message(format!("storing {} {layer}", data.len()));
     spinner.enable_steady_tick(std::time::Duration::from_millis(100));
@@ -471,6 +489,15 @@ async fn import(
         "{layer}: {} inserted, {} updated; {} households and {} buildings (re)assigned",
         summary.inserted, summary.updated, moved.households, moved.buildings
     );
+    if !unmatched.is_empty() {
+        for row in &unmatched {
+            eprintln!("unmatched: {row}");
+        }
+        println!(
+            "{} rows matched no building or address and were left out (listed on stderr)",
+            unmatched.len()
+        );
+    }
     Ok(())
 }
 

@@ -275,3 +275,83 @@ fn households_carry_only_the_configured_tags() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("TAG=DAYS"));
 }
+
+#[test]
+fn a_csv_register_is_placed_by_building_or_address_and_unmatched_rows_are_listed() {
+    let db = common::temp_sqlite();
+    for layer in PLACE_LAYERS.iter().chain(&["buildings"]) {
+        ok(import(&db.url, &demo_path(layer), layer, None));
+    }
+    let buildings = read(&demo_path("buildings"));
+    let (b1, b2) = (&buildings.features[0], &buildings.features[1]);
+    let b2_address = b2.property("address").and_then(JsonValue::as_str).unwrap();
+    // A point of the street in GCJ-02, as a phone's map app shows it.
+    let (glon, glat) = wangge::spatial::crs::Crs::Gcj02
+        .from_wgs84(120.3747, 36.0692)
+        .unwrap();
+    let csv = format!(
+        "code,building_code,unit,floor,room,address,head_name,phone,people,tags,lon,lat\n\
+         CSV-1,{},1,2,201,随便,王芳,13800000001,2,elderly_alone,,\n\
+         CSV-2,,2,3,302,{b2_address}2单元302户,李雷,,1,,,\n\
+         CSV-3,,,,,临时住户,韩梅梅,,1,,{glon},{glat}\n\
+         CSV-4,NO-SUCH-BUILDING,,,,不知道,张三,,1,,,\n\
+         CSV-5,,,,,香港中路999号,赵四,,1,,,\n",
+        code(b1)
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("register.csv");
+    std::fs::write(&file, csv).unwrap();
+    let file = file.to_str().unwrap();
+    let out = import(&db.url, file, "households", Some("gcj02"));
+    let stdout = ok(out.clone());
+    assert!(stdout.contains("3 inserted"), "{stdout}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("line 5 (CSV-4)") && stderr.contains("NO-SUCH-BUILDING"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("line 6 (CSV-5)") && stderr.contains("香港中路999号"),
+        "{stderr}"
+    );
+    let stored = export(&db.url, "households", "wgs84");
+    let by_code = |c: &str| {
+        stored
+            .features
+            .iter()
+            .find(|f| code(f) == c)
+            .unwrap_or_else(|| panic!("{c} stored"))
+    };
+    let point = |f: &geojson::Feature| match Geometry::try_from(f.geometry.clone().unwrap()) {
+        Ok(Geometry::Point(p)) => p,
+        other => panic!("{other:?}"),
+    };
+    use geo::Contains;
+    let csv1 = by_code("CSV-1");
+    assert!(shape(b1).contains(&point(csv1)));
+    let csv2 = by_code("CSV-2");
+    assert_eq!(csv2.property("building_code"), b2.property("code"));
+    assert!(shape(b2).contains(&point(csv2)));
+    // Read in GCJ-02, stored in WGS84.
+    let csv3 = point(by_code("CSV-3"));
+    assert!((csv3.x() - 120.3747).abs() < 1e-6 && (csv3.y() - 36.0692).abs() < 1e-6);
+    assert_eq!(stored.features.len(), 3);
+
+    // A CSV file is households only; a malformed row stores nothing.
+    let refused = import(&db.url, file, "buildings", None);
+    assert!(!refused.status.success());
+    std::fs::write(
+        dir.path().join("bad.csv"),
+        "code,address,head_name,floor,lon,lat\nCSV-9,某路1号,王五,三楼,120.3747,36.0692\n",
+    )
+    .unwrap();
+    let bad = import(
+        &db.url,
+        dir.path().join("bad.csv").to_str().unwrap(),
+        "households",
+        None,
+    );
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("floor"));
+    assert_eq!(export(&db.url, "households", "wgs84").features.len(), 3);
+}

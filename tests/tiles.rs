@@ -28,7 +28,7 @@ fn demo_server() -> &'static Server {
         .1
 }
 
-const LAYERS: [&str; 9] = [
+const LAYERS: [&str; 10] = [
     "water",
     "roads",
     "districts",
@@ -36,6 +36,7 @@ const LAYERS: [&str; 9] = [
     "communities",
     "grids",
     "areas",
+    "needs",
     "buildings",
     "households",
 ];

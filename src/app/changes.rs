@@ -28,11 +28,13 @@ pub enum Aspect {
     Households,
     /// Buildings as drawn: footprint, code, name, floors.
     Buildings,
+    /// How many needs are open in each grid, by kind.
+    Needs,
 }
 
 impl Aspect {
     /// Every aspect: what a drawing that does not say what it is made from depends on.
-    pub const ALL: [Aspect; 9] = [
+    pub const ALL: [Aspect; 10] = [
         Aspect::Places(PlaceKind::District),
         Aspect::Places(PlaceKind::Street),
         Aspect::Places(PlaceKind::Community),
@@ -42,6 +44,7 @@ impl Aspect {
         Aspect::GridCounts,
         Aspect::Households,
         Aspect::Buildings,
+        Aspect::Needs,
     ];
 
     fn index(self) -> usize {
@@ -218,19 +221,32 @@ impl MapChange {
         }
     }
 
-    /// Households added, removed, moved or in another grid; grids whose count changed; households
-    /// of the grids in `recoded`.
+    /// Households added, removed, moved or in another grid; grids whose count or open needs
+    /// changed; households of the grids in `recoded`.
     fn households(&mut self, old: &MapData, new: &MapData, recoded: &HashSet<Id>) {
         let mut counts: HashMap<Id, i64> = HashMap::new();
+        let mut needs: HashSet<Id> = HashSet::new();
         if !Arc::ptr_eq(&old.households, &new.households) {
             let before: HashMap<Id, &HouseholdPoint> =
                 old.households.iter().map(|h| (h.id, h)).collect();
             let mut seen = HashSet::new();
+            let mut needs_of = |h: &HouseholdPoint| {
+                if h.open_needs.total() > 0 {
+                    needs.insert(h.grid_id.unwrap_or(0));
+                }
+            };
             for is in new.households.iter() {
                 seen.insert(is.id);
                 let was = before.get(&is.id);
                 if was.is_some_and(|was| *was == is) {
                     continue;
+                }
+                needs_of(is);
+                if let Some(was) = was {
+                    needs_of(was);
+                    if was.drawn_alike(is) {
+                        continue;
+                    }
                 }
                 self.add(Aspect::Households, Some(point(is.location)));
                 *counts.entry(is.grid_id.unwrap_or(0)).or_default() += 1;
@@ -240,8 +256,14 @@ impl MapChange {
                 }
             }
             for was in old.households.iter().filter(|h| !seen.contains(&h.id)) {
+                needs_of(was);
                 self.add(Aspect::Households, Some(point(was.location)));
                 *counts.entry(was.grid_id.unwrap_or(0)).or_default() -= 1;
+            }
+        }
+        for places in [&new.places, &old.places] {
+            for grid in places.iter().filter(|p| needs.contains(&p.id)) {
+                self.add(Aspect::Needs, grid.geometry.bounding_rect());
             }
         }
         if !recoded.is_empty() {
@@ -365,6 +387,7 @@ impl MapData {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::visits::NeedCounts;
     use geo::{MultiPolygon, polygon};
 
     fn place(id: Id, kind: PlaceKind, west: f64, parent_id: Option<Id>) -> Place {
@@ -393,6 +416,7 @@ mod tests {
             area_ids: Vec::new(),
             building_code: None,
             tags: Vec::new(),
+            open_needs: NeedCounts::default(),
         }
     }
 

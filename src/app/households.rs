@@ -6,6 +6,7 @@ use super::access::HouseholdScope;
 use super::visits::VisitError;
 use super::{App, HouseholdPoint, HouseholdView};
 use crate::auth::{AuditRecord, User};
+use crate::model::visits::NeedCounts;
 use crate::model::{Household, HouseholdWrite, Id, NewHousehold, PlaceKind};
 use std::sync::Arc;
 
@@ -97,18 +98,45 @@ impl App {
 
     /// Puts a stored household into the snapshot, replacing its old self.
     fn put_household(&self, stored: &Household) {
-        let point = HouseholdPoint {
-            id: stored.id,
-            location: stored.location.0,
-            grid_id: stored.grid_id,
-            area_ids: stored.area_ids.clone(),
-            building_code: stored.details.building_code.clone(),
-            tags: stored.details.tags.clone(),
-        };
+        self.publish_household(stored.id, |was| {
+            Some(HouseholdPoint {
+                id: stored.id,
+                location: stored.location.0,
+                grid_id: stored.grid_id,
+                area_ids: stored.area_ids.clone(),
+                building_code: stored.details.building_code.clone(),
+                tags: stored.details.tags.clone(),
+                // Its needs are the visits' business, not the household's fields.
+                open_needs: was.map(|h| h.open_needs).unwrap_or_default(),
+            })
+        });
+    }
+
+    /// Sets the open needs of a household in the snapshot, as its visits now count them.
+    pub(super) fn put_open_needs(&self, id: Id, open_needs: NeedCounts) {
+        self.publish_household(id, |was| {
+            was.filter(|h| h.open_needs != open_needs)
+                .map(|h| HouseholdPoint {
+                    open_needs,
+                    ..h.clone()
+                })
+        });
+    }
+
+    /// Swaps in a snapshot in which household `id` is what `make` makes of its current self
+    /// (`None` when the snapshot has none); `make` returning `None` changes nothing.
+    fn publish_household(
+        &self,
+        id: Id,
+        make: impl FnOnce(Option<&HouseholdPoint>) -> Option<HouseholdPoint>,
+    ) {
         let _publish = self.holder_order();
         let current = self.snapshot.load();
+        let Some(point) = make(current.household(id)) else {
+            return;
+        };
         let mut households = (*current.households).clone();
-        match households.binary_search_by_key(&point.id, |h| h.id) {
+        match households.binary_search_by_key(&id, |h| h.id) {
             Ok(at) => households[at] = point,
             Err(at) => households.insert(at, point),
         }

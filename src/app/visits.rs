@@ -10,7 +10,7 @@ use super::access::{HouseholdScope, grids_of, may_visit};
 use super::cpu::Busy;
 use super::{App, HouseholdPoint, MapData};
 use crate::auth::{Role, User};
-use crate::model::visits::{Need, NewNeed, NewVisit, Visit};
+use crate::model::visits::{Need, NeedCounts, NewNeed, NewVisit, Visit};
 use crate::model::{Household, Id, NewHousehold, PlaceKind};
 use crate::spatial::route::{Walk, WalkingOrder};
 use crate::store::{ItemProblem, StoreError};
@@ -480,8 +480,13 @@ impl App {
                 // The corrected visit counts no more: its household's times from what counts.
                 let counted = app.store.visits(visit.household_id).await?;
                 app.diary.set(visit.household_id, times_counted(&counted));
+                app.put_open_needs(visit.household_id, open_needs_of(&counted));
             } else if created {
                 app.diary.record(visit.household_id, at, visit.on_site);
+                if !visit.needs.is_empty() {
+                    let all = app.store.visits(visit.household_id).await?;
+                    app.put_open_needs(visit.household_id, open_needs_of(&all));
+                }
             }
             Ok((visit, created))
         })
@@ -503,7 +508,13 @@ impl App {
         if !visible {
             return Err(VisitError::NotYourNeed(id));
         }
-        Ok(self.store.meet_need(id, user.id).await?)
+        let met = self.store.meet_need(id, user.id).await?;
+        if need.met_at.is_none() {
+            // Counted from the store, not by one less: two people may meet it at once.
+            let visits = self.store.visits(need.household_id).await?;
+            self.put_open_needs(need.household_id, open_needs_of(&visits));
+        }
+        Ok(met)
     }
 
     /// The households `user` may visit that are due now, in walking order from `start`.
@@ -613,6 +624,12 @@ fn times_counted(visits: &[Visit]) -> VisitTimes {
         }
     }
     times
+}
+
+/// The open needs the visits of one household found, corrected visits' too: a correction
+/// keeps what the first record asked for until someone meets it.
+fn open_needs_of(visits: &[Visit]) -> NeedCounts {
+    NeedCounts::open_of(visits.iter().flat_map(|v| &v.needs))
 }
 
 /// The diary's times from the store's latest visits.

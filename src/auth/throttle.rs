@@ -151,6 +151,10 @@ impl LoginThrottle {
                     last: now,
                 },
             };
+            // Parallel attempts take their `now` before they queue for this entry, so one may
+            // arrive with an instant older than the last reservation; it waits as if it came
+            // then, never longer than the pair's wait.
+            let now = now.max(pair.last);
             let allowed = pair.next_allowed();
             if pair.attempts >= FREE_ATTEMPTS && now < allowed {
                 outcome = Err(allowed - now);
@@ -243,6 +247,17 @@ mod tests {
         }
         assert_eq!(tries_in_first_hour, 10, "the numbers in the module docs");
         assert_eq!(throttle.attempt("li", ip(GUESSER), t), Err(MAX_WAIT));
+    }
+
+    #[test]
+    fn an_attempt_that_queued_behind_a_later_one_waits_no_longer_than_the_first_wait() {
+        let throttle = LoginThrottle::default();
+        let t0 = Instant::now();
+        let later = t0 + Duration::from_millis(3);
+        for _ in 0..FREE_ATTEMPTS {
+            throttle.attempt("li", ip(GUESSER), later).unwrap();
+        }
+        assert_eq!(throttle.attempt("li", ip(GUESSER), t0), Err(FIRST_WAIT));
     }
 
     #[test]

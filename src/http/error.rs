@@ -302,6 +302,16 @@ impl From<crate::app::VisitError> for ApiError {
     }
 }
 
+impl From<crate::app::FloorsError> for ApiError {
+    fn from(e: crate::app::FloorsError) -> Self {
+        use crate::app::FloorsError;
+        match e {
+            FloorsError::TooMany { .. } => ApiError::unprocessable("too_many", e.to_string()),
+            FloorsError::Visits(e) => e.into(),
+        }
+    }
+}
+
 impl From<crate::app::ClaimError> for ApiError {
     fn from(e: crate::app::ClaimError) -> Self {
         use crate::app::ClaimError;

@@ -8,6 +8,8 @@
 //!   and `…/{id}/history` (every change with before and after).
 //! - `POST /api/v1/households` and `PATCH /api/v1/households/{id}` with `If-Match`: by those
 //!   who answer for the household's location.
+//! - `GET /api/v1/households/floors?bbox=`: each floor of the buildings with households the
+//!   caller may see, with how many are due: what the 3D map colours (counts, no names).
 //! - `GET /api/v1/me/visits/due?lon=&lat=&crs=`: my due households in walking order from there
 //!   (the nearest `MAX_WALK` of them when more are due; `numberMatched` says how many are).
 //! - `POST /api/v1/visits` with an `Idempotency-Key` header: 201 stored, 200 a resend of the
@@ -29,7 +31,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use geo::Coord;
+use geo::{Coord, Rect};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -48,6 +50,7 @@ const MAX_KEY_CHARS: usize = 128;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/households", get(list).post(create))
+        .route("/api/v1/households/floors", get(floors))
         .route("/api/v1/households/{id}", get(one).patch(update))
         .route("/api/v1/households/{id}/history", get(history))
         .route("/api/v1/households/{id}/visits", get(visits))
@@ -284,6 +287,69 @@ async fn visits(
         .household_visits(&caller.user, id_of(&raw, "household")?)
         .await?;
     Ok(Json(json!({ "visits": visits })))
+}
+
+/// A `bbox` of four WGS84 numbers, west, south, east, north.
+fn bbox_of(raw: &str) -> Result<Rect<f64>, ApiError> {
+    let bad = |why: &str| {
+        ApiError::bad_request(
+            "invalid_bbox",
+            format!("bbox is west,south,east,north in WGS84 degrees ({why}), got {raw:?}"),
+        )
+    };
+    let numbers: Vec<f64> = raw
+        .split(',')
+        .map(|n| n.trim().parse::<f64>())
+        .collect::<Result<_, _>>()
+        .map_err(|_| bad("four numbers"))?;
+    let [west, south, east, north] = numbers[..] else {
+        return Err(bad("four numbers"));
+    };
+    let on_earth = [west, east].iter().all(|x| (-180.0..=180.0).contains(x))
+        && [south, north].iter().all(|y| (-90.0..=90.0).contains(y));
+    if !on_earth || west > east || south > north {
+        return Err(bad("west ≤ east, south ≤ north, on the earth"));
+    }
+    Ok(Rect::new(
+        Coord { x: west, y: south },
+        Coord { x: east, y: north },
+    ))
+}
+
+/// `GET /api/v1/households/floors?bbox=`: a FeatureCollection with one feature per floor (the
+/// building's footprint, `base_m` and `height_m` to extrude it, `households` and `due`).
+async fn floors(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    let within = params.get("bbox").map(|raw| bbox_of(raw)).transpose()?;
+    let floors = state.app.floors(&caller.user, within).await?;
+    let storey = crate::tiles::METRES_PER_FLOOR;
+    let features: Vec<Value> = floors
+        .iter()
+        .map(|f| {
+            let geometry = geojson::Geometry::from(&f.footprint);
+            json!({
+                "type": "Feature",
+                "geometry": geometry,
+                "properties": {
+                    "building_id": f.building_id,
+                    "building_code": f.building_code,
+                    "floor": f.floor,
+                    "base_m": (i64::from(f.floor) - 1) * storey,
+                    "height_m": i64::from(f.floor) * storey,
+                    "households": f.households,
+                    "due": f.due,
+                },
+            })
+        })
+        .collect();
+    Ok(Json(json!({
+        "type": "FeatureCollection",
+        "numberReturned": features.len(),
+        "features": features,
+    })))
 }
 
 /// `GET /api/v1/me/visits/due?lon=&lat=&crs=`.

@@ -38,6 +38,11 @@ impl NeedKind {
         NeedKind::Other,
     ];
 
+    /// Its place in [`NeedKind::ALL`].
+    fn index(self) -> usize {
+        self as usize
+    }
+
     /// The name in the API and the database.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -68,6 +73,43 @@ impl FromStr for NeedKind {
                 let names: Vec<&str> = NeedKind::ALL.iter().map(|k| k.as_str()).collect();
                 format!("unknown need type {s:?}; one of {}", names.join(", "))
             })
+    }
+}
+
+/// Open needs of one household (or grid) by kind: what the `needs` tile layer sums per grid.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NeedCounts([u32; NeedKind::ALL.len()]);
+
+impl NeedCounts {
+    /// The open needs among `needs` (met ones are not counted).
+    ///
+    /// ```
+    /// use wangge::model::visits::NeedCounts;
+    /// assert_eq!(NeedCounts::open_of(&[]).total(), 0);
+    /// ```
+    pub fn open_of<'a>(needs: impl IntoIterator<Item = &'a Need>) -> NeedCounts {
+        let mut counts = NeedCounts::default();
+        for need in needs.into_iter().filter(|n| n.met_at.is_none()) {
+            counts.0[need.kind.index()] += 1;
+        }
+        counts
+    }
+
+    /// How many of `kind` are open.
+    pub fn get(&self, kind: NeedKind) -> u32 {
+        self.0[kind.index()]
+    }
+
+    /// How many are open, of every kind.
+    pub fn total(&self) -> u32 {
+        self.0.iter().sum()
+    }
+
+    /// Adds `other`'s counts to these.
+    pub fn add(&mut self, other: &NeedCounts) {
+        for (mine, theirs) in self.0.iter_mut().zip(other.0) {
+            *mine += theirs;
+        }
     }
 }
 
@@ -188,4 +230,38 @@ pub struct CadreWork {
     pub on_site_visits: i64,
     /// The needs they marked met in the period.
     pub needs_met: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_kind_counts_in_its_own_slot() {
+        for (i, kind) in NeedKind::ALL.into_iter().enumerate() {
+            assert_eq!(kind.index(), i, "{kind}");
+        }
+        let need = |kind, met: bool| Need {
+            id: 1,
+            visit_id: 1,
+            household_id: 1,
+            kind,
+            note: String::new(),
+            met_at: met.then(|| "2026-11-30T08:00:00.000Z".to_string()),
+            met_by: met.then_some(2),
+        };
+        let needs = [
+            need(NeedKind::Wristband, false),
+            need(NeedKind::Wristband, false),
+            need(NeedKind::DoorBolt, true),
+            need(NeedKind::Other, false),
+        ];
+        let counts = NeedCounts::open_of(&needs);
+        assert_eq!(counts.get(NeedKind::Wristband), 2);
+        assert_eq!(counts.get(NeedKind::DoorBolt), 0);
+        assert_eq!(counts.total(), 3);
+        let mut sum = counts;
+        sum.add(&counts);
+        assert_eq!(sum.get(NeedKind::Other), 2);
+    }
 }

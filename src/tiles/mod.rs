@@ -36,8 +36,8 @@ pub use basemap::{ParsedGeoJson, StaticSource};
 pub use cache::{CACHE_MAX_BYTES, EncodedTile};
 pub use service::{CacheStats, TileService};
 pub use source::{
-    BuildingSource, HOUSEHOLD_POINTS_MIN_ZOOM, HouseholdSource, METRES_PER_FLOOR, PlaceSource,
-    TileSource, default_sources,
+    BuildingSource, HOUSEHOLD_POINTS_MIN_ZOOM, HouseholdSource, METRES_PER_FLOOR, NeedsSource,
+    PlaceSource, TileSource, default_sources,
 };
 
 /// The datum tiles are drawn in. Our data is WGS84; a map over a GCJ-02 basemap (AMap, Tencent)

@@ -299,6 +299,7 @@ impl TileService {
 pub(super) mod tests {
     use super::*;
     use crate::app::HouseholdPoint;
+    use crate::model::visits::NeedCounts;
     use crate::model::{Id, Place, PlaceKind};
     use crate::tiles::default_sources;
     use geo::{Coord, MultiPolygon, polygon};
@@ -334,6 +335,7 @@ pub(super) mod tests {
             area_ids: Vec::new(),
             building_code: None,
             tags: vec!["elderly_alone".into()],
+            open_needs: NeedCounts::default(),
         }])
     }
 

@@ -2,6 +2,7 @@
 
 use super::basemap::basemap_sources;
 use crate::app::{Aspect, MapData};
+use crate::model::visits::{NeedCounts, NeedKind};
 use crate::model::{Id, PlaceKind};
 use crate::spatial::tiles::{PropertyValue, TileFeature};
 use geo::{GeodesicArea, Geometry, InteriorPoint, MultiPolygon};
@@ -305,6 +306,70 @@ impl TileSource for HouseholdSource {
     }
 }
 
+/// Open needs per grid (for the street to see what to buy and where): each grid's outline with
+/// its count of open needs by kind. Sums only; no household's position, name or need shows.
+pub struct NeedsSource;
+
+impl TileSource for NeedsSource {
+    fn name(&self) -> &'static str {
+        "needs"
+    }
+
+    fn description(&self) -> &'static str {
+        "Open needs (智能手环, 灭火器, …) per grid, by kind"
+    }
+
+    fn fields(&self) -> Vec<(String, String)> {
+        let mut f = fields(&[
+            ("id", "Database id of the grid (also the feature id)"),
+            ("code", "The grid's code"),
+            ("name", "The grid's name"),
+            ("open", "Open needs of the grid's households, of every kind"),
+        ]);
+        for kind in NeedKind::ALL {
+            f.push((
+                kind.as_str().to_string(),
+                format!("Open needs of type {kind}"),
+            ));
+        }
+        f
+    }
+
+    fn depends_on(&self) -> Vec<Aspect> {
+        vec![Aspect::Places(PlaceKind::Grid), Aspect::Needs]
+    }
+
+    fn features(&self, data: &MapData, _group: u8) -> Vec<TileFeature> {
+        let mut open: HashMap<Id, NeedCounts> = HashMap::new();
+        for h in data.households.iter() {
+            if let (Some(grid), true) = (h.grid_id, h.open_needs.total() > 0) {
+                open.entry(grid).or_default().add(&h.open_needs);
+            }
+        }
+        data.places
+            .iter()
+            .filter(|p| p.kind == PlaceKind::Grid)
+            .filter_map(|p| {
+                let counts = open.get(&p.id).copied().unwrap_or_default();
+                let mut props = vec![
+                    prop("id", p.id),
+                    prop("code", p.code.as_str()),
+                    prop("name", p.name.as_str()),
+                    prop("open", i64::from(counts.total())),
+                ];
+                for kind in NeedKind::ALL {
+                    props.push(prop(kind.as_str(), i64::from(counts.get(kind))));
+                }
+                TileFeature::new(
+                    Some(p.id as u64),
+                    Geometry::MultiPolygon(p.geometry.clone()),
+                    props,
+                )
+            })
+            .collect()
+    }
+}
+
 /// Every layer served, in drawing order from the bottom.
 pub fn default_sources() -> Vec<Box<dyn TileSource>> {
     let mut sources: Vec<Box<dyn TileSource>> = Vec::new();
@@ -314,6 +379,7 @@ pub fn default_sources() -> Vec<Box<dyn TileSource>> {
     for kind in PlaceKind::ALL {
         sources.push(Box::new(PlaceSource { kind }));
     }
+    sources.push(Box::new(NeedsSource));
     sources.push(Box::new(BuildingSource));
     sources.push(Box::new(HouseholdSource));
     sources
@@ -324,6 +390,7 @@ mod tests {
     use super::super::service::tests::data;
     use super::*;
     use crate::tiles::{Datum, TileService};
+    use std::sync::Arc;
 
     #[test]
     fn grids_carry_household_counts_and_households_nothing_personal() {
@@ -353,5 +420,59 @@ mod tests {
             high[0].properties,
             vec![prop("id", 9i64), prop("grid_code", "G1")]
         );
+    }
+
+    #[test]
+    fn needs_sum_the_open_needs_of_each_grid_and_change_nothing_else() {
+        let service = TileService::new(default_sources());
+        let before = data(120.380);
+        let need = |kind| crate::model::visits::Need {
+            id: 1,
+            visit_id: 1,
+            household_id: 9,
+            kind,
+            note: "独居老人".into(),
+            met_at: None,
+            met_by: None,
+        };
+        let mut households = (*before.households).clone();
+        households[0].open_needs = NeedCounts::open_of(&[
+            need(NeedKind::Wristband),
+            need(NeedKind::Wristband),
+            need(NeedKind::DoorBolt),
+        ]);
+        let after = before.followed_by(
+            before.places.clone(),
+            before.buildings.clone(),
+            Arc::new(households),
+            before.holders.clone(),
+        );
+        let (needs, _) = service.source("needs").unwrap();
+        let count = |data: &MapData, key: &str| {
+            let features = service.features(needs, data, 14, Datum::Wgs84);
+            assert_eq!(features.len(), 1, "one feature per grid");
+            let (_, value) = features[0]
+                .properties
+                .iter()
+                .find(|(k, _)| k == key)
+                .cloned()
+                .unwrap();
+            value
+        };
+        assert_eq!(count(&before, "open"), PropertyValue::Int(0));
+        assert_eq!(count(&after, "open"), PropertyValue::Int(3));
+        assert_eq!(count(&after, "wristband"), PropertyValue::Int(2));
+        assert_eq!(count(&after, "door_bolt"), PropertyValue::Int(1));
+        assert_eq!(count(&after, "medical"), PropertyValue::Int(0));
+        let features = service.features(needs, &after, 14, Datum::Wgs84);
+        assert!(
+            features[0].properties.iter().all(|(k, _)| k != "note"),
+            "no need's words on a public map"
+        );
+        // Only the needs changed: the households layer keeps its tiles.
+        let change = after.changes.since(before.version).unwrap().next().unwrap();
+        assert!(!change.region(Aspect::Needs).is_empty());
+        assert!(change.region(Aspect::Households).is_empty());
+        assert!(change.region(Aspect::GridCounts).is_empty());
     }
 }
