@@ -319,7 +319,8 @@ impl App {
 
     /// Keeps this process in step with writes that others commit to the store (other instances
     /// over one PostGIS, `wangge import`), where the store can tell of them: a task reloads after
-    /// each. Returns whether the store can; the task ends when the `App` is dropped.
+    /// each, or for visits and needs reads only the diaries of the households they were about.
+    /// Returns whether the store can; the task ends when the `App` is dropped.
     pub async fn follow_store(self: &Arc<Self>) -> Result<bool> {
         let Some(mut changes) = self.store.watch_changes().await? else {
             return Ok(false);
@@ -329,19 +330,26 @@ impl App {
         self.reload().await?;
         let app = Arc::downgrade(self);
         tokio::spawn(async move {
-            while changes.recv().await.is_some() {
+            while let Some(changed) = changes.next().await {
                 // A reload that fails (the database is away) is tried again with backoff until
                 // it succeeds: nothing else would read the changes it was to bring.
                 let mut failures = 0;
                 loop {
                     let Some(app) = app.upgrade() else { return };
                     let started = std::time::Instant::now();
-                    match app.reload().await {
+                    let followed = if changed.everything {
+                        app.reload().await
+                    } else {
+                        app.reread_diaries(&changed.visited).await
+                    };
+                    match followed {
                         Ok(()) => {
                             tracing::info!(
                                 version = app.map_data().version,
+                                everything = changed.everything,
+                                households = changed.visited.len(),
                                 took_ms = started.elapsed().as_millis() as u64,
-                                "reloaded after a change by another writer"
+                                "followed a change by another writer"
                             );
                             break;
                         }

@@ -1,6 +1,7 @@
 //! Several `wangge` instances over one PostGIS, as production runs them: a write through one
 //! instance, or through `wangge import` in another process, reaches what the others answer
-//! without a restart (PostgreSQL notifications, migration 0005).
+//! without a restart (PostgreSQL notifications, migrations 0005 and 0012); a visit or a need met
+//! reaches the others' diaries and needs tiles without a reload of their maps.
 
 mod common;
 
@@ -194,5 +195,121 @@ async fn writes_through_one_instance_or_the_command_line_reach_the_others() {
             })
         })
         .await;
+    }
+}
+
+/// `path` of `server` as `token`, until `wanted` holds; fails after [`FOLLOW_WITHIN`].
+async fn until_as(
+    server: &Server,
+    token: &str,
+    path: &str,
+    what: &str,
+    wanted: impl Fn(&Value) -> bool,
+) -> Value {
+    let start = Instant::now();
+    loop {
+        let body: Value = reqwest::Client::new()
+            .get(server.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap_or(Value::Null);
+        if wanted(&body) {
+            return body;
+        }
+        assert!(
+            start.elapsed() < FOLLOW_WITHIN,
+            "{what}: not seen within {FOLLOW_WITHIN:?}; last answer {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The open needs of grid `grid` on `server`'s `needs` tile over (lon, lat).
+async fn open_needs(server: &Server, lon: f64, lat: f64, grid: i64) -> i64 {
+    use geozero::mvt::{Message, Tile};
+    let t = wangge::spatial::tiles::TileId::containing(lon, lat, 14);
+    let url = server.url(&format!("/tiles/needs/{}/{}/{}.mvt", t.z, t.x, t.y));
+    let bytes = reqwest::get(url).await.unwrap().bytes().await.unwrap();
+    let tile = Tile::decode(&bytes[..]).unwrap();
+    let layer = &tile.layers[0];
+    let open = layer.keys.iter().position(|k| k == "open").unwrap() as u32;
+    let feature = layer
+        .features
+        .iter()
+        .find(|f| f.id == Some(grid as u64))
+        .expect("the grid on its tile");
+    let value = feature
+        .tags
+        .chunks(2)
+        .find(|kv| kv[0] == open)
+        .map(|kv| &layer.values[kv[1] as usize])
+        .unwrap();
+    value.int_value.or(value.sint_value).unwrap()
+}
+
+#[tokio::test]
+async fn a_visit_through_one_instance_reaches_the_diary_and_needs_of_the_others() {
+    let Some(url) = common::fresh_postgres_url().await else {
+        return;
+    };
+    add_user(&url, "cadre", "cadre", &[]);
+    let a = Server::start(&url, &["--demo"]);
+    let b = Server::start(&url, &[]);
+    let (_, _, areas) = get(&b, "/api/v1/areas").await;
+    let area = areas["features"][0]["id"].as_i64().unwrap();
+    let (token_a, token_b) = (token_of(&a, "cadre").await, token_of(&b, "cadre").await);
+    let claimed = reqwest::Client::new()
+        .post(a.url(&format!("/api/v1/areas/{area}/claim")))
+        .bearer_auth(&token_a)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(claimed.status(), StatusCode::CREATED);
+    let mine = until_as(
+        &b,
+        &token_b,
+        "/api/v1/households?limit=1",
+        "my households on B",
+        |body| body["numberMatched"].as_u64().is_some_and(|n| n > 0),
+    )
+    .await;
+    let household = &mine["features"][0];
+    let id = household["id"].as_i64().unwrap();
+    let grid = household["properties"]["grid_id"].as_i64().unwrap();
+    let c = &household["geometry"]["coordinates"];
+    let (lon, lat) = (c[0].as_f64().unwrap(), c[1].as_f64().unwrap());
+    assert!(household["properties"]["last_on_site_visit_at"].is_null());
+    assert_eq!(open_needs(&b, lon, lat, grid).await, 0);
+
+    let visited = reqwest::Client::new()
+        .post(a.url("/api/v1/visits"))
+        .bearer_auth(&token_a)
+        .header("Idempotency-Key", "instances-visit-1")
+        .json(&json!({
+            "household": id,
+            "visited_at": "2026-11-30T10:30:00+08:00",
+            "position": {"lon": lon, "lat": lat, "accuracy_m": 10.0},
+            "notes": "独居老人",
+            "needs": [{"type": "wristband", "note": "需要智能手环"}],
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(visited.status(), StatusCode::CREATED);
+    // B knows the visit without a reload of its map: the households table did not change.
+    let path = format!("/api/v1/households/{id}");
+    let seen = until_as(&b, &token_b, &path, "the visit on B", |body| {
+        body["properties"]["last_on_site_visit_at"].is_string()
+    })
+    .await;
+    assert!(seen["properties"]["next_visit_due"].is_string());
+    let start = Instant::now();
+    while open_needs(&b, lon, lat, grid).await != 1 {
+        assert!(start.elapsed() < FOLLOW_WITHIN, "the need on B's tiles");
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }

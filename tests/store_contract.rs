@@ -9,7 +9,9 @@ use serde_json::json;
 use std::sync::Arc;
 use wangge::auth::{NewAudit, Role};
 use wangge::model::edit::{EditAction, PlaceChange, PlaceEdit, PlaceFields};
+use wangge::model::visits::{NeedKind, NewNeed, NewVisit};
 use wangge::model::{BuildingAssignment, HouseholdAssignment, PlaceKind};
+use wangge::store::{ChangeFeed, Changed};
 use wangge::store::{Counts, ItemProblem, Store, StoreError, WriteSummary};
 
 async fn an_empty_store_counts_nothing(store: Arc<dyn Store>) {
@@ -811,15 +813,21 @@ async fn postgis_tells_of_writes_by_other_writers() {
         .await
         .unwrap()
         .expect("PostGIS can tell");
-    let quiet = async |changes: &mut tokio::sync::mpsc::Receiver<()>| {
-        tokio::time::timeout(Duration::from_millis(500), changes.recv())
+    let quiet = async |changes: &mut ChangeFeed| {
+        tokio::time::timeout(Duration::from_millis(500), changes.next())
             .await
             .is_err()
     };
-    let heard = async |changes: &mut tokio::sync::mpsc::Receiver<()>| {
-        tokio::time::timeout(Duration::from_secs(10), changes.recv())
+    let heard = async |changes: &mut ChangeFeed| {
+        tokio::time::timeout(Duration::from_secs(10), changes.next())
             .await
-            .is_ok_and(|m| m.is_some())
+            .ok()
+            .flatten()
+            .expect("a message")
+    };
+    let everything = Changed {
+        everything: true,
+        visited: Default::default(),
     };
 
     watcher.upsert_places(&hierarchy()).await.unwrap();
@@ -845,13 +853,53 @@ async fn postgis_tells_of_writes_by_other_writers() {
         .id;
     let cadre = other.create_user("zhang", Role::Cadre, "h").await.unwrap();
     other.claim_area(area, cadre.id).await.unwrap();
-    assert!(heard(&mut changes).await, "another writer's claim");
+    assert_eq!(
+        heard(&mut changes).await,
+        everything,
+        "another writer's claim"
+    );
     other
         .upsert_households(&[household("H1", None)])
         .await
         .unwrap();
-    assert!(heard(&mut changes).await, "another writer's household");
+    assert_eq!(
+        heard(&mut changes).await,
+        everything,
+        "another writer's household"
+    );
     assert!(quiet(&mut changes).await, "one write, one message");
+
+    // A visit with a need, and the need met: only that household's diary is read again.
+    let h1 = watcher.households().await.unwrap()[0].id;
+    let (visit, _) = other
+        .record_visit(&NewVisit {
+            household_id: h1,
+            user_id: cadre.id,
+            key: "phone-record-1".into(),
+            digest: "d1".into(),
+            visited_at: "2026-11-30T02:30:00.000Z".into(),
+            lon: 120.3712,
+            lat: 36.0512,
+            accuracy_m: Some(8.0),
+            distance_m: 3.5,
+            on_site: true,
+            notes: "独居老人".into(),
+            needs: vec![NewNeed {
+                kind: NeedKind::Wristband,
+                note: "需要智能手环".into(),
+            }],
+            corrects: None,
+        })
+        .await
+        .unwrap();
+    let only_h1 = Changed {
+        everything: false,
+        visited: [h1].into(),
+    };
+    assert_eq!(heard(&mut changes).await, only_h1, "another writer's visit");
+    assert!(quiet(&mut changes).await, "one visit, one message");
+    other.meet_need(visit.needs[0].id, cadre.id).await.unwrap();
+    assert_eq!(heard(&mut changes).await, only_h1, "a need met elsewhere");
 }
 
 #[tokio::test]

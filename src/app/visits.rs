@@ -493,6 +493,20 @@ impl App {
         .await
     }
 
+    /// Reads the visits of `households` again, for their latest visits and open needs: what
+    /// another instance's visits and needs met change here.
+    pub(super) async fn reread_diaries(
+        &self,
+        households: &std::collections::BTreeSet<Id>,
+    ) -> crate::store::Result<()> {
+        for &id in households {
+            let visits = self.store.visits(id).await?;
+            self.diary.set(id, times_counted(&visits));
+            self.put_open_needs(id, open_needs_of(&visits));
+        }
+        Ok(())
+    }
+
     /// Marks a need met: by whoever may see its household, except a planner.
     pub async fn meet_need(&self, user: &User, id: Id) -> Result<Need, VisitError> {
         let need = self

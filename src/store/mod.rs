@@ -8,12 +8,14 @@
 //! travels between Rust and the database as WKB. The stores keep data; they do no spatial
 //! reasoning beyond what their constraints enforce: that is [`crate::spatial`]'s job.
 
+mod changes;
 mod error;
 pub mod postgres;
 mod rows;
 pub mod sql;
 pub mod sqlite;
 
+pub use changes::{ChangeFeed, ChangeSender, Changed, change_feed};
 pub use error::{ItemProblem, StoreError};
 
 use crate::auth::{AuditRecord, NewAudit, NewUser, Role, StoredUser, User};
@@ -246,10 +248,11 @@ pub trait Store: Send + Sync + 'static {
     async fn held_areas(&self, user_id: Id) -> Result<Vec<HeldArea>>;
 
     /// Starts watching for writes that other processes commit to this store (another instance
-    /// over the same database, `wangge import`). Each message on the receiver means "something
-    /// changed since the last message: read it again"; messages that arrive while one is pending
-    /// fold into it. `None` for a backend only one process writes at a time (SQLite).
-    async fn watch_changes(&self) -> Result<Option<tokio::sync::mpsc::Receiver<()>>> {
+    /// over the same database, `wangge import`). Each [`ChangeFeed::next`] says what changed
+    /// since the last: everything to read again, or only the visits of some households; changes
+    /// that arrive while some are pending fold into them. `None` for a backend only one process
+    /// writes at a time (SQLite).
+    async fn watch_changes(&self) -> Result<Option<ChangeFeed>> {
         Ok(None)
     }
 }

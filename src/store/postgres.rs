@@ -14,7 +14,6 @@ use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::{Pool, Postgres};
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use tokio::sync::mpsc;
 
 mod listen;
 
@@ -337,7 +336,7 @@ impl Dialect for Postgres {
     async fn watch_changes(
         pool: &Pool<Postgres>,
         listener: &Listener,
-    ) -> Result<Option<mpsc::Receiver<()>>> {
+    ) -> Result<Option<crate::store::ChangeFeed>> {
         let schema: String = sqlx::query_scalar("SELECT current_schema()")
             .fetch_one(pool)
             .await?;

@@ -141,7 +141,7 @@ pub trait Dialect: Database {
     async fn watch_changes(
         pool: &Pool<Self>,
         watch: &Self::Watch,
-    ) -> Result<Option<tokio::sync::mpsc::Receiver<()>>>;
+    ) -> Result<Option<crate::store::ChangeFeed>>;
 }
 
 /// A store in a SQL database; see [`super::sqlite`] and [`super::postgres`].
@@ -737,7 +737,7 @@ where
         Ok(rows.into_iter().map(HeldArea::from).collect())
     }
 
-    async fn watch_changes(&self) -> Result<Option<tokio::sync::mpsc::Receiver<()>>> {
+    async fn watch_changes(&self) -> Result<Option<crate::store::ChangeFeed>> {
         DB::watch_changes(&self.pool, &self.watch).await
     }
 }

@@ -236,7 +236,7 @@ impl Dialect for Sqlite {
     async fn watch_changes(
         _pool: &Pool<Sqlite>,
         _watch: &(),
-    ) -> Result<Option<tokio::sync::mpsc::Receiver<()>>> {
+    ) -> Result<Option<crate::store::ChangeFeed>> {
         Ok(None)
     }
 }

@@ -1,12 +1,11 @@
-//! Listening for the change notices of migration 0005, and listening again after the
+//! Listening for the change notices of migrations 0005 and 0012, and listening again after the
 //! connection is lost (PostgreSQL restarted, a network cut), without a restart of wangge.
 //!
 //! A notice is lost while nobody listens, so every time the listener connects again it also
 //! says "read everything again": the reader then sees every change committed while it was away.
 
-use crate::store::{Result, retry_delay};
+use crate::store::{ChangeFeed, ChangeSender, Result, change_feed, retry_delay};
 use sqlx::postgres::{PgListener, PgPool};
-use tokio::sync::mpsc;
 
 /// The channel migration 0005's triggers notify.
 const CHANGES_CHANNEL: &str = "wangge_changes";
@@ -21,20 +20,32 @@ async fn listen(pool: &PgPool) -> Result<PgListener> {
     Ok(listener)
 }
 
+/// What a notice from another writer asks of the reader. Migration 0012's notices about visits
+/// and needs name the households (`"households": [ids]`); every other notice, and one that
+/// cannot be read, asks to read everything again.
+fn tell(payload: &str, schema: &str, own: &str, changed: &ChangeSender) -> bool {
+    let Ok(notice) = serde_json::from_str::<serde_json::Value>(payload) else {
+        return changed.everything();
+    };
+    if notice["schema"] != schema || notice["writer"] == own {
+        return true;
+    }
+    match notice["households"].as_array() {
+        Some(ids) if ids.iter().all(|id| id.as_i64().is_some()) => ids
+            .iter()
+            .filter_map(serde_json::Value::as_i64)
+            .all(|id| changed.visited(id)),
+        _ => changed.everything(),
+    }
+}
+
 /// Starts listening on a connection of `pool` (a pool of its own, so that waiting for a lost
 /// server does not hold a connection the queries need) for notices from other writers (`own`
-/// is this store's writer name) about tables in `schema`. Each message on the receiver means
-/// "read again"; it is also sent after every reconnection.
-pub(super) async fn watch(pool: PgPool, schema: String, own: String) -> Result<mpsc::Receiver<()>> {
+/// is this store's writer name) about tables in `schema`. After every reconnection the feed
+/// says "read everything again": notices are lost while nobody listens.
+pub(super) async fn watch(pool: PgPool, schema: String, own: String) -> Result<ChangeFeed> {
     let listener = listen(&pool).await?;
-    // Capacity one: a pending message already says "read again", later notices fold into it.
-    let (changed, receiver) = mpsc::channel(1);
-    // Notices about this store's tables from other writers; anything unreadable counts.
-    let from_others = move |payload: &str| match serde_json::from_str::<serde_json::Value>(payload)
-    {
-        Ok(notice) => notice["schema"] == schema.as_str() && notice["writer"] != own.as_str(),
-        Err(_) => true,
-    };
+    let (changed, feed) = change_feed();
     tokio::spawn(async move {
         let mut listener = Some(listener);
         // Failed attempts to listen again since the connection was lost.
@@ -57,7 +68,7 @@ pub(super) async fn watch(pool: PgPool, schema: String, own: String) -> Result<m
                         );
                         listener = Some(again);
                         failures = 0;
-                        if let Err(mpsc::error::TrySendError::Closed(())) = changed.try_send(()) {
+                        if !changed.everything() {
                             break;
                         }
                     }
@@ -78,9 +89,8 @@ pub(super) async fn watch(pool: PgPool, schema: String, own: String) -> Result<m
                 _ = changed.closed() => break,
                 notice = current.try_recv() => notice,
             };
-            match notice {
-                Ok(Some(notice)) if !from_others(notice.payload()) => continue,
-                Ok(Some(_)) => {}
+            let heard = match notice {
+                Ok(Some(notice)) => tell(notice.payload(), &schema, &own, &changed),
                 Err(sqlx::Error::PoolClosed) => break,
                 // The connection is gone (`Ok(None)`), or broken in a way sqlx does not
                 // recognise as lost: drop it and connect anew rather than trust its own
@@ -93,12 +103,13 @@ pub(super) async fn watch(pool: PgPool, schema: String, own: String) -> Result<m
                     );
                     listener = None;
                     // Also read again now: the change that ended the connection may be one.
+                    changed.everything()
                 }
-            }
-            if let Err(mpsc::error::TrySendError::Closed(())) = changed.try_send(()) {
+            };
+            if !heard {
                 break;
             }
         }
     });
-    Ok(receiver)
+    Ok(feed)
 }
