@@ -1,6 +1,7 @@
 //! The visit diary at city scale: coverage of a million households, a cadre's due walk through
-//! two thousand doors, and recording visits (with their latency distribution) on SQLite, and on
-//! PostGIS when `WANGGE_BENCH_POSTGRES` names a database with the extension.
+//! two thousand doors (the ordering alone, and end to end through the `App` with its store read),
+//! and recording visits (with their latency distribution) on SQLite, and on PostGIS when
+//! `WANGGE_BENCH_POSTGRES` names a database with the extension.
 //!
 //! Coverage reads memory only: one entry of latest visits per household (the diary), however
 //! many visits the store holds; the number of visits costs once, when the diary is read at
@@ -86,9 +87,15 @@ fn city(n: usize) -> (MapData, HashMap<Id, VisitTimes>) {
     (map, times)
 }
 
-/// Records `n` visits one after the other through the `App`, as a phone would, and returns
-/// each one's latency.
-fn record_latencies(url: &str, n: usize) -> Vec<Duration> {
+/// Through the `App`, as a phone would, for a cadre who holds free areas of the demo street
+/// until they answer for at least 2,000 households: `walks` times their due walk (every one of
+/// them is due), then `visits` visits one after the other. The latencies of each, sorted, and
+/// how many households the walks ordered.
+fn phone_latencies(
+    url: &str,
+    walks: usize,
+    visits: usize,
+) -> (Vec<Duration>, Vec<Duration>, usize) {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     runtime.block_on(async {
         let store = wangge::store::open(url).await.expect("store");
@@ -110,23 +117,37 @@ fn record_latencies(url: &str, n: usize) -> Vec<Duration> {
             .await
             .expect("user");
         let map = app.map_data();
-        let area = map
+        let free: Vec<Id> = map
             .places
             .iter()
-            .filter(|p| p.kind == PlaceKind::Area)
-            .find(|p| !map.holders.contains_key(&p.id))
-            .expect("a free area")
-            .id;
-        app.claim_area(area, cadre.id).await.expect("claim");
-        let doors: Vec<HouseholdPoint> = app
-            .map_data()
-            .households
-            .iter()
-            .filter(|h| h.area_ids.contains(&area))
-            .cloned()
+            .filter(|p| p.kind == PlaceKind::Area && !map.holders.contains_key(&p.id))
+            .map(|p| p.id)
             .collect();
-        let mut latencies = Vec::with_capacity(n);
-        for i in 0..n {
+        let mut doors: Vec<HouseholdPoint> = Vec::new();
+        for area in free {
+            app.claim_area(area, cadre.id).await.expect("claim");
+            doors.extend(
+                app.map_data()
+                    .households
+                    .iter()
+                    .filter(|h| h.area_ids.contains(&area))
+                    .cloned(),
+            );
+            if doors.len() >= 2_000 {
+                break;
+            }
+        }
+        let start = doors[0].location;
+        let mut walked = Vec::with_capacity(walks);
+        let mut ordered = 0;
+        for _ in 0..walks {
+            let started = Instant::now();
+            let walk = app.due_walk(&cadre, start).await.expect("walk");
+            walked.push(started.elapsed());
+            ordered = walk.households.len();
+        }
+        let mut recorded = Vec::with_capacity(visits);
+        for i in 0..visits {
             let door = &doors[i % doors.len()];
             let input = VisitInput {
                 household_id: door.id,
@@ -140,10 +161,11 @@ fn record_latencies(url: &str, n: usize) -> Vec<Duration> {
             };
             let started = Instant::now();
             app.record_visit(&cadre, input).await.expect("visit");
-            latencies.push(started.elapsed());
+            recorded.push(started.elapsed());
         }
-        latencies.sort();
-        latencies
+        walked.sort();
+        recorded.sort();
+        (walked, recorded, ordered)
     })
 }
 
@@ -173,7 +195,7 @@ fn bench(c: &mut Criterion) {
     });
     group.finish();
 
-    let visits = if bench_mode() { 2_000 } else { 20 };
+    let (walks, visits) = if bench_mode() { (50, 2_000) } else { (2, 20) };
     let dir = tempfile::tempdir().expect("temp dir");
     let mut backends = vec![(
         "sqlite",
@@ -183,12 +205,18 @@ fn bench(c: &mut Criterion) {
         backends.push(("postgres", url));
     }
     for (name, url) in backends {
-        let latencies = record_latencies(&url, visits);
+        let (walked, recorded, ordered) = phone_latencies(&url, walks, visits);
+        eprintln!(
+            "visits/due_walk on {name}, {ordered} households in walking order, {walks} walks: \
+             p50 {:?}, max {:?}",
+            percentile(&walked, 0.5),
+            walked.last().expect("latencies"),
+        );
         eprintln!(
             "visits/record_visit on {name}, {visits} in a row: p50 {:?}, p99 {:?}, max {:?}",
-            percentile(&latencies, 0.5),
-            percentile(&latencies, 0.99),
-            latencies.last().expect("latencies"),
+            percentile(&recorded, 0.5),
+            percentile(&recorded, 0.99),
+            recorded.last().expect("latencies"),
         );
     }
 }
