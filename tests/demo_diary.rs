@@ -6,6 +6,7 @@ mod common;
 use common::Server;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use std::collections::BTreeMap;
 
 async fn post_json(server: &Server, path: &str, body: Value) -> (StatusCode, Value) {
     let response = reqwest::Client::new()
@@ -38,6 +39,43 @@ fn coverage_of(rows: &Value, code: &str) -> f64 {
         .unwrap()["coverage"]
         .as_f64()
         .unwrap()
+}
+
+/// Grid id → `open` of the `needs` tiles at z12 over the data's bounds.
+async fn open_on_tiles(server: &Server) -> BTreeMap<u64, u64> {
+    use geozero::mvt::{Message, Tile};
+    use wangge::spatial::tiles::tiles_covering;
+    let tilejson: Value = reqwest::get(server.url("/tiles/needs.json"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let b: Vec<f64> = tilejson["bounds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    let bounds = geo::Rect::new((b[0], b[1]), (b[2], b[3]));
+    let mut open = BTreeMap::new();
+    for t in tiles_covering(bounds, 12) {
+        let url = server.url(&format!("/tiles/needs/{}/{}/{}.mvt", t.z, t.x, t.y));
+        let bytes = reqwest::get(url).await.unwrap().bytes().await.unwrap();
+        let Ok(tile) = Tile::decode(&bytes[..]) else {
+            continue;
+        };
+        for layer in &tile.layers {
+            let key = layer.keys.iter().position(|k| k == "open").unwrap() as u32;
+            for f in &layer.features {
+                let kv = f.tags.chunks(2).find(|kv| kv[0] == key).unwrap();
+                let value = &layer.values[kv[1] as usize];
+                let n = value.int_value.or(value.sint_value).unwrap() as u64;
+                open.insert(f.id.unwrap(), n);
+            }
+        }
+    }
+    open
 }
 
 #[tokio::test]
@@ -74,6 +112,21 @@ async fn the_demo_diary_shows_covered_and_neglected_areas_once() {
         let needs = get(&server, "/api/v1/stats/needs?level=street", token).await;
         let open = &needs["rows"][0]["open"];
         assert!(open["wristband"].as_u64().unwrap() > 0, "{needs}");
+        // The public needs tiles show every grid's open needs as the statistics count them.
+        let by_grid = get(&server, "/api/v1/stats/needs?level=grid", token).await;
+        let counted: BTreeMap<u64, u64> = by_grid["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                let open = r["open"].as_object().unwrap().values();
+                (
+                    r["id"].as_u64().unwrap(),
+                    open.map(|n| n.as_u64().unwrap()).sum(),
+                )
+            })
+            .collect();
+        assert_eq!(open_on_tiles(&server).await, counted, "start {start}");
         let pioneers = get(&server, "/api/v1/stats/pioneers?days=365", token).await;
         assert_eq!(pioneers["rows"].as_array().unwrap().len(), 6);
         assert_eq!(pioneers["rows"][0]["user"]["display_name"], "张伟");

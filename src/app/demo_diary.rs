@@ -93,8 +93,8 @@ impl App {
                 self.store.meet_need(need.id, cadre).await?;
             }
         }
-        let last = self.store.last_visits().await?;
-        self.diary.replace(super::visits::times_of(last));
+        // The diary's times and every household's open needs (the `needs` tiles) from the store.
+        self.refresh().await?;
         Ok(stored)
     }
 
