@@ -16,6 +16,8 @@ import { areaDetails, initClaims, showsUnclaimed } from './claims.js';
 import { editorTakesClick, initEditor } from './editor.js';
 import { initVisits, visitsTakesClick } from './visits.js';
 import { initCoverage } from './coverage.js';
+import { initNeeds } from './needs.js';
+import { initFloors, updateFloors } from './floors.js';
 
 const origin = window.location.origin;
 /** The MapLibre map, made by start(). */
@@ -122,6 +124,8 @@ function applyLayers() {
   if (map.getLayer('basemap')) map.setLayoutProperty('basemap', 'visibility', state.groups.basemap ? 'visible' : 'none');
   map.setPaintProperty('grids-fill', 'fill-color', gridFillColour(state.groups.density));
   $('legend').hidden = !(state.groups.density && state.groups.grids);
+  // The floors' visit state goes with the extruded buildings (3D, 楼栋 on).
+  updateFloors();
 }
 
 function buildLayerPanel(hasBasemap) {
@@ -384,7 +388,11 @@ async function start() {
   initEditor({ map, crs: state.crs, refreshData, highlight });
   initVisits({ map, crs: state.crs });
   initCoverage({ map });
+  initFloors({ map, crs: state.crs, wanted: () => state.mode3d && state.groups.buildings });
   map.on('click', (e) => editorTakesClick(e) || visitsTakesClick(e) || lookup([e.lngLat.lng, e.lngLat.lat], state.crs, { mapPoint: [e.lngLat.lng, e.lngLat.lat] }));
+  // After the lookup's click handler: on a phone the grid's needs are the part of the panel
+  // brought into view last, so they are what the sheet shows.
+  initNeeds({ map, tilejson: tilejson.needs });
   map.on('mouseenter', 'grids-fill', () => (map.getCanvas().style.cursor = 'pointer'));
   map.on('mouseleave', 'grids-fill', () => (map.getCanvas().style.cursor = ''));
   map.on('error', (e) => {

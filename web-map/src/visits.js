@@ -439,6 +439,8 @@ async function send(record) {
     const { body } = await api('/api/v1/visits', { method: 'POST', body: record.body, headers: { 'idempotency-key': record.key } });
     result = outbox.receipt(record, body);
     await outbox.putRecord(result);
+    // The 3D floors (floors.js) draw the household's floor again.
+    window.dispatchEvent(new CustomEvent('wangge:visit'));
   } catch (e) {
     const later = !(e instanceof ApiError) || e.status === 401 || e.status >= 500;
     if (!later) {

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import test from 'node:test';
 import { validateStyleMin } from '@maplibre/maplibre-gl-style-spec';
-import { bbox, interiorPoint, mapPositions, rings, snapPosition, wgs84ToGcj02 } from '../src/geo.js';
+import { bbox, interiorPoint, mapPositions, outset, rings, snapPosition, wgs84ToGcj02 } from '../src/geo.js';
 import { buildStyle, LAYER_GROUPS } from '../src/style.js';
 
 test('snapPosition: a neighbour vertex within the tolerance first, else the nearest point on an edge', () => {
@@ -150,4 +150,32 @@ test('the due walk: households at one point make one numbered stop, aged by its 
   assert.equal(ageClass(31).key, 'month');
   // Only a visit at the door counts, as for the server's due date.
   assert.equal(daysSince({ last_visit_at: '2026-12-01T00:00:00Z', last_on_site_visit_at: null }, now), null);
+});
+
+test('outset grows a polygon by metres on every side, whichever way its rings turn, and shrinks its holes', () => {
+  // A 20 m square near Qingdao (metres → degrees as outset measures them), with a 4 m hole.
+  const [lon0, lat0] = [120.38, 36.07];
+  const mx = 111_320 * Math.cos((lat0 * Math.PI) / 180);
+  const my = 110_574;
+  const square = (x, y, s) => [[x, y], [x + s, y], [x + s, y + s], [x, y + s], [x, y]].map(([a, b]) => [lon0 + a / mx, lat0 + b / my]);
+  const metres = ([w, s, e, n]) => [(w - lon0) * mx, (s - lat0) * my, (e - lon0) * mx, (n - lat0) * my].map((v) => Math.round(v * 1000) / 1000);
+  for (const turn of [(r) => r, (r) => [...r].reverse()]) {
+    const grown = outset({ type: 'Polygon', coordinates: [turn(square(0, 0, 20)), turn(square(8, 8, 4))] }, 0.5);
+    assert.deepEqual(metres(bbox({ type: 'Polygon', coordinates: [grown.coordinates[0]] })), [-0.5, -0.5, 20.5, 20.5]);
+    assert.deepEqual(metres(bbox({ type: 'Polygon', coordinates: [grown.coordinates[1]] })), [8.5, 8.5, 11.5, 11.5]);
+    assert.deepEqual(grown.coordinates[0][0], grown.coordinates[0].at(-1), 'the ring is not closed');
+  }
+  const multi = outset({ type: 'MultiPolygon', coordinates: [[square(0, 0, 20)], [square(30, 0, 10)]] }, 1);
+  assert.equal(multi.type, 'MultiPolygon');
+  assert.deepEqual(metres(bbox(multi)), [-1, -1, 41, 21]);
+});
+
+test('the 3D floors are visited, partly due or due; the needs classes of a grid', async () => {
+  const { FLOOR_CLASSES, floorClass } = await import('../src/floors.js');
+  const { NEEDS_CLASSES, needsColour } = await import('../src/needs.js');
+  assert.equal(floorClass({ households: 4, due: 0 }), 'visited');
+  assert.equal(floorClass({ households: 4, due: 1 }), 'partial');
+  assert.equal(floorClass({ households: 4, due: 4 }), 'due');
+  assert.equal(new Set(FLOOR_CLASSES.map((c) => c.colour)).size, 3);
+  assert.deepEqual([0, 1, 2, 3, 5, 6, 40].map(needsColour), [0, 1, 1, 2, 2, 3, 3].map((i) => NEEDS_CLASSES[i][1]));
 });
