@@ -60,9 +60,30 @@ async fn get(server: &Server, path: &str) -> (StatusCode, Option<String>, Value)
 
 /// Asks `path` of `server` until `wanted` holds for the answer; fails after [`FOLLOW_WITHIN`].
 async fn until(server: &Server, path: &str, what: &str, wanted: impl Fn(&Value) -> bool) -> Value {
+    until_as(server, None, path, what, wanted).await
+}
+
+/// [`until`], signed in with `token` if given.
+async fn until_as(
+    server: &Server,
+    token: Option<&str>,
+    path: &str,
+    what: &str,
+    wanted: impl Fn(&Value) -> bool,
+) -> Value {
     let start = Instant::now();
     loop {
-        let (_, _, body) = get(server, path).await;
+        let mut request = reqwest::Client::new().get(server.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let body: Value = request
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap_or(Value::Null);
         if wanted(&body) {
             return body;
         }
@@ -198,36 +219,6 @@ async fn writes_through_one_instance_or_the_command_line_reach_the_others() {
     }
 }
 
-/// `path` of `server` as `token`, until `wanted` holds; fails after [`FOLLOW_WITHIN`].
-async fn until_as(
-    server: &Server,
-    token: &str,
-    path: &str,
-    what: &str,
-    wanted: impl Fn(&Value) -> bool,
-) -> Value {
-    let start = Instant::now();
-    loop {
-        let body: Value = reqwest::Client::new()
-            .get(server.url(path))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap_or(Value::Null);
-        if wanted(&body) {
-            return body;
-        }
-        assert!(
-            start.elapsed() < FOLLOW_WITHIN,
-            "{what}: not seen within {FOLLOW_WITHIN:?}; last answer {body}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 /// The open needs of grid `grid` on `server`'s `needs` tile over (lon, lat).
 async fn open_needs(server: &Server, lon: f64, lat: f64, grid: i64) -> i64 {
     use geozero::mvt::{Message, Tile};
@@ -271,7 +262,7 @@ async fn a_visit_through_one_instance_reaches_the_diary_and_needs_of_the_others(
     assert_eq!(claimed.status(), StatusCode::CREATED);
     let mine = until_as(
         &b,
-        &token_b,
+        Some(&token_b),
         "/api/v1/households?limit=1",
         "my households on B",
         |body| body["numberMatched"].as_u64().is_some_and(|n| n > 0),
@@ -302,7 +293,7 @@ async fn a_visit_through_one_instance_reaches_the_diary_and_needs_of_the_others(
     assert_eq!(visited.status(), StatusCode::CREATED);
     // B knows the visit without a reload of its map: the households table did not change.
     let path = format!("/api/v1/households/{id}");
-    let seen = until_as(&b, &token_b, &path, "the visit on B", |body| {
+    let seen = until_as(&b, Some(&token_b), &path, "the visit on B", |body| {
         body["properties"]["last_on_site_visit_at"].is_string()
     })
     .await;
