@@ -23,6 +23,7 @@ mod demo_diary;
 mod edit;
 mod floors;
 mod households;
+mod requests;
 mod reshape;
 mod stats;
 mod visits;
@@ -32,6 +33,9 @@ pub use claims::ClaimError;
 use cpu::{Busy, CpuPool};
 pub use edit::{EditError, EditOutcome, Past};
 pub use floors::{FloorState, FloorsError, MAX_FLOOR_HOUSEHOLDS};
+pub use requests::{
+    MAX_REQUESTS, NEARBY_DAYS, NEARBY_METRES, RequestError, RequestInput, RequestView, StepInput,
+};
 pub use reshape::{MAX_MERGE, ReshapeError};
 pub use stats::{CoverageRow, NeedsRow, coverage};
 pub use visits::{
@@ -76,6 +80,8 @@ pub struct App {
     diary: visits::Diary,
     /// How often households are visited, by tag.
     visit_policy: visits::VisitPolicy,
+    /// Which days are worked: the time limits of requests count only those.
+    calendar: crate::calendar::WorkCalendar,
 }
 
 /// The changes of area holders that the in-memory holders include, by their [`Seq`]: memory
@@ -228,6 +234,7 @@ impl App {
             logins: accounts::Logins::default(),
             diary: visits::Diary::default(),
             visit_policy: visits::VisitPolicy::default(),
+            calendar: crate::calendar::WorkCalendar::china_2026(),
         };
         app.refresh().await?;
         tracing::info!(

@@ -11,12 +11,14 @@
 //! - [`tiles`]: the vector tile layers, their cache and the service that keeps it fresh;
 //! - [`spatial`]: the spatial core, pure Rust (index, ownership rule, CRS, validation);
 //! - [`auth`]: accounts, roles, password hashing and bearer tokens;
+//! - [`calendar`]: working days (holidays and make-up days) for the time limits of requests;
 //! - [`config`]: the settings file of `wangge serve`;
 //! - [`store`]: persistence behind one trait;
 //! - [`model`]: the domain types.
 
 pub mod app;
 pub mod auth;
+pub mod calendar;
 pub mod config;
 pub mod demo;
 pub mod geodata;

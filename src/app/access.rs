@@ -8,10 +8,14 @@
 //! | secretary | the households in the grids of their community            |
 //! | planner   | none (statistics only)                                    |
 //!
+//! Requests (社情民意) follow the same lines: [`may_read_request`] says who reads a request's
+//! personal data, [`Steppers`] who takes each step of its workflow.
+//!
 //! Anonymous callers never reach here: the HTTP layer answers 401 first.
 
 use super::{HouseholdPoint, MapData};
 use crate::auth::{Role, User};
+use crate::model::requests::{Request, RequestState};
 use crate::model::{Id, PlaceKind};
 use std::collections::HashSet;
 
@@ -88,5 +92,70 @@ pub fn may_visit(user: &User, household: &HouseholdPoint, map: &MapData) -> bool
             .iter()
             .any(|a| map.holders.get(a).is_some_and(|h| h.id == user.id)),
         Role::Secretary | Role::Planner => false,
+    }
+}
+
+/// Whether `user` may read a request with its personal data (the reporter, the household):
+/// whoever answers for it or was sent to do it, the holder of its area, the secretaries of its
+/// community and the admins. Everyone else reads its public form (Open311), without them.
+pub fn may_read_request(user: &User, request: &Request, map: &MapData) -> bool {
+    match user.role {
+        Role::Admin => true,
+        Role::Secretary => user.community_id == Some(request.spot.community_id),
+        Role::Cadre => {
+            request.responsible_id == Some(user.id)
+                || request.assignee_id == Some(user.id)
+                || request
+                    .spot
+                    .area_id
+                    .is_some_and(|a| map.holders.get(&a).is_some_and(|h| h.id == user.id))
+        }
+        Role::Planner => false,
+    }
+}
+
+/// Who may take a step of the workflow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Steppers {
+    /// Whoever answers for the request now (the cadre of its area, or the secretary its link
+    /// names), the secretaries of its community and the admins: accept, reject, duplicate.
+    Answerers,
+    /// The secretaries of its community and the admins: dispatch, verify, close, reopen.
+    Supervisors,
+    /// Whoever it was dispatched to; when it went to a unit, a supervisor records for them.
+    Assignee,
+}
+
+impl Steppers {
+    /// Who takes the step to `to`.
+    pub fn of(to: RequestState) -> Steppers {
+        match to {
+            RequestState::Accepted | RequestState::Rejected | RequestState::Duplicate => {
+                Steppers::Answerers
+            }
+            RequestState::Handled => Steppers::Assignee,
+            RequestState::Dispatched
+            | RequestState::Verified
+            | RequestState::Closed
+            | RequestState::Reopened
+            | RequestState::Reported => Steppers::Supervisors,
+        }
+    }
+
+    /// Whether `user` is one of them for `request`.
+    pub fn include(self, user: &User, request: &Request) -> bool {
+        let supervises = match user.role {
+            Role::Admin => true,
+            Role::Secretary => user.community_id == Some(request.spot.community_id),
+            Role::Cadre | Role::Planner => false,
+        };
+        match self {
+            Steppers::Supervisors => supervises,
+            Steppers::Answerers => supervises || request.responsible_id == Some(user.id),
+            Steppers::Assignee => match request.assignee_id {
+                Some(assignee) => assignee == user.id,
+                None => supervises,
+            },
+        }
     }
 }

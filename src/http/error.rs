@@ -230,7 +230,9 @@ impl From<StoreError> for ApiError {
             | StoreError::NoSuchUser(_)
             | StoreError::NoSuchHousehold(_)
             | StoreError::NoSuchNeed(_)
+            | StoreError::NoSuchRequest(_)
             | StoreError::NoSuchVisit(_) => ApiError::NotFound(message),
+            StoreError::RequestChanged { .. } => ApiError::conflict("request_changed", message),
             StoreError::AlreadyCorrected { .. } => ApiError::conflict("already_corrected", message),
             StoreError::CorrectsAnotherHousehold { .. } => {
                 ApiError::unprocessable("invalid", message)

@@ -5,6 +5,7 @@
 
 mod claims;
 pub mod edit;
+pub mod requests;
 pub mod visits;
 
 pub use claims::{Claim, ClaimEnd, HeldArea, Holder};

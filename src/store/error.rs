@@ -65,6 +65,20 @@ pub enum StoreError {
     /// No need has this id.
     #[error("there is no need with id {0}")]
     NoSuchNeed(Id),
+    /// No request has this id.
+    #[error("there is no request with id {0}")]
+    NoSuchRequest(Id),
+    /// A step was decided on a version of the request that is no longer the stored one:
+    /// someone else moved it meanwhile; nothing was written.
+    #[error("request {id} changed meanwhile (now version {stored}, state {state}): reload it")]
+    RequestChanged {
+        /// The request.
+        id: Id,
+        /// Its version now.
+        stored: i64,
+        /// Its state now.
+        state: crate::model::requests::RequestState,
+    },
     /// A visit was sent again under the key of a stored one but with other content (constraint
     /// `visits_key`): a phone that reuses ids, or two records mixed up; nothing was stored.
     #[error(

@@ -20,6 +20,9 @@ pub use error::{ItemProblem, StoreError};
 
 use crate::auth::{AuditRecord, NewAudit, NewUser, Role, StoredUser, User};
 use crate::model::edit::{CommittedEdit, PlaceEdit, PlaceVersion};
+use crate::model::requests::{
+    Link, NewRequest, Request, RequestEvent, RequestFilter, RequestUpdate, Spot,
+};
 use crate::model::visits::{CadreWork, LastVisits, Need, NewVisit, Visit};
 use crate::model::{
     Building, BuildingAssignment, Claim, HeldArea, Household, HouseholdAssignment, HouseholdWrite,
@@ -246,6 +249,36 @@ pub trait Store: Send + Sync + 'static {
 
     /// The areas `user_id` holds now, oldest claim first, with their household counts.
     async fn held_areas(&self, user_id: Id) -> Result<Vec<HeldArea>>;
+
+    /// Stores a resident's request with whoever answers for its spot now, found in the same
+    /// transaction: the holder of its area, else the secretary of its community, else the
+    /// community ([`Link`]); with its first event. Returns it as stored.
+    async fn submit_request(&self, request: &NewRequest) -> Result<Request>;
+
+    /// The first link of the responsible chain at or after `from` that answers for `spot`, with
+    /// its person if it has one: what an escalation or a new category passes a request to.
+    async fn answerer(&self, spot: &Spot, from: Link) -> Result<(Link, Option<Id>)>;
+
+    /// The requests `filter` asks for, newest first.
+    async fn requests(&self, filter: &RequestFilter) -> Result<Vec<Request>>;
+
+    /// The request with this id, or `None`.
+    async fn request(&self, id: Id) -> Result<Option<Request>> {
+        let filter = RequestFilter {
+            ids: Some(vec![id]),
+            limit: 1,
+            ..RequestFilter::default()
+        };
+        Ok(self.requests(&filter).await?.pop())
+    }
+
+    /// Takes a step: writes the request's new columns and appends the step's event, in one
+    /// transaction, if the request is still at `update.expected_version`; else
+    /// [`StoreError::RequestChanged`] (or [`StoreError::NoSuchRequest`]) and nothing changes.
+    async fn update_request(&self, update: &RequestUpdate) -> Result<(Request, RequestEvent)>;
+
+    /// Every step of a request, oldest first (the report itself first).
+    async fn request_events(&self, request_id: Id) -> Result<Vec<RequestEvent>>;
 
     /// Starts watching for writes that other processes commit to this store (another instance
     /// over the same database, `wangge import`). Each [`ChangeFeed::next`] says what changed

@@ -6,6 +6,7 @@
 use super::StoreError;
 use crate::auth::{AuditRecord, Role, User};
 use crate::model::edit::{EditAction, PlaceFields, PlaceVersion, UserRef};
+use crate::model::requests::{Reporter, Request, RequestEvent, Spot};
 use crate::model::visits::{CadreWork, LastVisits, Need, NeedKind, Visit};
 use crate::model::{Building, Claim, HeldArea, Holder, Household, HouseholdDetails, Id, Place};
 use geo::{Geometry, MultiPolygon, Point};
@@ -413,5 +414,121 @@ impl From<CadreWorkRow> for CadreWork {
             on_site_visits: row.on_site_visits,
             needs_met: row.needs_met,
         }
+    }
+}
+
+/// The columns of `Dialect::REQUESTS`.
+#[derive(sqlx::FromRow)]
+pub struct RequestRow {
+    id: Id,
+    category: String,
+    state: String,
+    fixed: Option<bool>,
+    lon: f64,
+    lat: f64,
+    address: String,
+    description: String,
+    media_url: Option<String>,
+    attributes: String,
+    reporter_name: Option<String>,
+    reporter_phone: Option<String>,
+    reporter_email: Option<String>,
+    household_id: Option<Id>,
+    posted_by: Option<Id>,
+    grid_id: Id,
+    area_id: Option<Id>,
+    community_id: Id,
+    street_id: Option<Id>,
+    link: String,
+    responsible_id: Option<Id>,
+    assignee_id: Option<Id>,
+    assignee_unit: Option<String>,
+    handled_by: Option<Id>,
+    duplicate_of: Option<Id>,
+    escalations: i32,
+    requested_at: String,
+    opened_at: String,
+    updated_at: String,
+    version: i64,
+}
+
+impl TryFrom<RequestRow> for Request {
+    type Error = StoreError;
+    fn try_from(row: RequestRow) -> Result<Request> {
+        let attributes = serde_json::from_str(&row.attributes)
+            .map_err(|e| StoreError::Corrupt(format!("attributes of request {}: {e}", row.id)))?;
+        Ok(Request {
+            id: row.id,
+            category: row.category,
+            state: parse("request state", &row.state)?,
+            fixed: row.fixed,
+            lon: row.lon,
+            lat: row.lat,
+            address: row.address,
+            description: row.description,
+            media_url: row.media_url,
+            attributes,
+            reporter: Reporter {
+                name: row.reporter_name,
+                phone: row.reporter_phone,
+                email: row.reporter_email,
+            },
+            household_id: row.household_id,
+            posted_by: row.posted_by,
+            spot: Spot {
+                grid_id: row.grid_id,
+                area_id: row.area_id,
+                community_id: row.community_id,
+                street_id: row.street_id,
+            },
+            link: parse("link", &row.link)?,
+            responsible_id: row.responsible_id,
+            assignee_id: row.assignee_id,
+            assignee_unit: row.assignee_unit,
+            handled_by: row.handled_by,
+            duplicate_of: row.duplicate_of,
+            escalations: row.escalations,
+            requested_at: row.requested_at,
+            opened_at: row.opened_at,
+            updated_at: row.updated_at,
+            version: row.version,
+        })
+    }
+}
+
+/// The columns of `Dialect::REQUEST_EVENTS`.
+#[derive(sqlx::FromRow)]
+pub struct RequestEventRow {
+    id: Id,
+    request_id: Id,
+    from_state: Option<String>,
+    to_state: String,
+    actor_id: Option<Id>,
+    note: String,
+    link: String,
+    assignee_id: Option<Id>,
+    assignee_unit: Option<String>,
+    at: String,
+}
+
+impl TryFrom<RequestEventRow> for RequestEvent {
+    type Error = StoreError;
+    fn try_from(row: RequestEventRow) -> Result<RequestEvent> {
+        Ok(RequestEvent {
+            id: row.id,
+            request_id: row.request_id,
+            from: row
+                .from_state
+                .as_deref()
+                .map(|s| parse("request state", s))
+                .transpose()?,
+            to: parse("request state", &row.to_state)?,
+            actor_id: row.actor_id,
+            note: row.note,
+            link: parse("link", &row.link)?,
+            assignee_id: row.assignee_id,
+            assignee_unit: row.assignee_unit,
+            at: row.at,
+        })
     }
 }

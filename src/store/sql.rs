@@ -19,6 +19,9 @@ use crate::auth::{AuditRecord, NewAudit, NewUser, StoredUser, User};
 use crate::model::edit::{
     CommittedEdit, EditAction, PlaceChange, PlaceEdit, PlaceFields, PlaceVersion,
 };
+use crate::model::requests::{
+    Link, NewRequest, Request, RequestEvent, RequestFilter, RequestUpdate, Spot,
+};
 use crate::model::visits::{CadreWork, LastVisits, Need, NewVisit, Visit};
 use crate::model::{
     Building, BuildingAssignment, Claim, HeldArea, Household, HouseholdAssignment, HouseholdWrite,
@@ -30,6 +33,7 @@ use std::collections::HashMap;
 
 mod claims;
 mod households;
+mod requests;
 mod visits;
 
 /// What a backend says in its own SQL. Every statement takes its parameters in the order its
@@ -126,6 +130,26 @@ pub trait Dialect: Database {
     /// [`rows::CadreWorkRow`]s of every cadre since instant `$1`, by user id.
     const CADRE_WORK: &'static str;
 
+    /// A new request (category, state, lon, lat, address, description, media_url, attributes,
+    /// reporter_name, reporter_phone, reporter_email, household_id, posted_by, grid_id,
+    /// area_id, community_id, street_id, link, responsible_id, requested_at; which is also its
+    /// opened_at and updated_at), returning `id`.
+    const INSERT_REQUEST: &'static str;
+    /// Selects [`rows::RequestRow`]s (`r` the request) that match a filter: ids as a JSON
+    /// array `$1`, category `$2`, open `$3`, posted from `$4` and before `$5`, community `$6`,
+    /// involving user `$7` (responsible or assignee), inside the box `$8`–`$11` (west, south,
+    /// east, north); each NULL for "any"; newest first, at most `$12`.
+    const REQUESTS: &'static str;
+    /// Request `$1` at version `$13` takes (state, fixed, link, responsible_id, assignee_id,
+    /// assignee_unit, handled_by, duplicate_of, escalations, category, updated_at) as `$2`–`$12`,
+    /// opened_at `$14` and its next version, returning `version`.
+    const UPDATE_REQUEST: &'static str;
+    /// A step of a request (request_id, from_state, to_state, actor_id, note, link, assignee_id,
+    /// assignee_unit, at), returning `id`.
+    const INSERT_REQUEST_EVENT: &'static str;
+    /// [`rows::RequestEventRow`]s of request `$1`, oldest first.
+    const REQUEST_EVENTS: &'static str;
+
     /// Where the spatial index put households and buildings: the statements differ in shape,
     /// not only in text (PostgreSQL sends whole arrays, one round trip each).
     async fn write_assignments(
@@ -221,6 +245,9 @@ where
     NeedRow: for<'r> FromRow<'r, DB::Row>,
     LastVisitsRow: for<'r> FromRow<'r, DB::Row>,
     CadreWorkRow: for<'r> FromRow<'r, DB::Row>,
+    rows::RequestRow: for<'r> FromRow<'r, DB::Row>,
+    rows::RequestEventRow: for<'r> FromRow<'r, DB::Row>,
+    for<'q> Option<bool>: Encode<'q, DB> + Type<DB>,
 {
     fn backend(&self) -> &'static str {
         DB::BACKEND
@@ -397,6 +424,26 @@ where
 
     async fn meet_need(&self, id: Id, by: Id) -> Result<Need> {
         self.mark_met(id, by).await
+    }
+
+    async fn submit_request(&self, request: &NewRequest) -> Result<Request> {
+        self.insert_request(request).await
+    }
+
+    async fn answerer(&self, spot: &Spot, from: Link) -> Result<(Link, Option<Id>)> {
+        self.answerer_of(spot, from).await
+    }
+
+    async fn requests(&self, filter: &RequestFilter) -> Result<Vec<Request>> {
+        self.requests_matching(filter).await
+    }
+
+    async fn update_request(&self, update: &RequestUpdate) -> Result<(Request, RequestEvent)> {
+        self.write_request(update).await
+    }
+
+    async fn request_events(&self, request_id: Id) -> Result<Vec<RequestEvent>> {
+        self.events_of(request_id).await
     }
 
     async fn cadre_work(&self, since: &str) -> Result<Vec<CadreWork>> {

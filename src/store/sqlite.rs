@@ -162,6 +162,36 @@ impl Dialect for Sqlite {
          (SELECT count(*) FROM needs n WHERE n.met_by = u.id AND n.met_at >= $1) AS needs_met \
          FROM users u WHERE u.role = 'cadre' ORDER BY u.id";
 
+    const INSERT_REQUEST: &'static str = "INSERT INTO requests (category, state, lon, lat, \
+         address, description, media_url, attributes, reporter_name, reporter_phone, \
+         reporter_email, household_id, posted_by, grid_id, area_id, community_id, street_id, \
+         link, responsible_id, requested_at, opened_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, \
+         $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $20, $20) RETURNING id";
+    const REQUESTS: &'static str = "SELECT r.id, r.category, r.state, r.fixed, r.lon, r.lat, \
+         r.address, r.description, r.media_url, r.attributes, r.reporter_name, r.reporter_phone, \
+         r.reporter_email, r.household_id, r.posted_by, r.grid_id, r.area_id, r.community_id, \
+         r.street_id, r.link, r.responsible_id, r.assignee_id, r.assignee_unit, r.handled_by, \
+         r.duplicate_of, r.escalations, r.requested_at, r.opened_at, r.updated_at, r.version \
+         FROM requests r \
+         WHERE ($1 IS NULL OR r.id IN (SELECT value FROM json_each($1))) \
+         AND ($2 IS NULL OR r.category = $2) \
+         AND ($3 IS NULL OR (r.state NOT IN ('closed', 'rejected', 'duplicate')) = $3) \
+         AND ($4 IS NULL OR r.requested_at >= $4) AND ($5 IS NULL OR r.requested_at < $5) \
+         AND ($6 IS NULL OR r.community_id = $6) \
+         AND ($7 IS NULL OR r.responsible_id = $7 OR r.assignee_id = $7) \
+         AND ($8 IS NULL OR (r.lon BETWEEN $8 AND $10 AND r.lat BETWEEN $9 AND $11)) \
+         ORDER BY r.requested_at DESC, r.id DESC LIMIT $12";
+    const UPDATE_REQUEST: &'static str = "UPDATE requests SET state = $2, fixed = $3, link = $4, \
+         responsible_id = $5, assignee_id = $6, assignee_unit = $7, handled_by = $8, \
+         duplicate_of = $9, escalations = $10, category = $11, updated_at = $12, opened_at = $14, \
+         version = version + 1 WHERE id = $1 AND version = $13 RETURNING version";
+    const INSERT_REQUEST_EVENT: &'static str = "INSERT INTO request_events (request_id, \
+         from_state, to_state, actor_id, note, link, assignee_id, assignee_unit, at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id";
+    const REQUEST_EVENTS: &'static str = "SELECT id, request_id, from_state, to_state, actor_id, \
+         note, link, assignee_id, assignee_unit, at FROM request_events WHERE request_id = $1 \
+         ORDER BY id";
+
     const INSERT_AUDIT: &'static str = concat!(
         "INSERT INTO audit (at, user_id, action, entity, entity_id, before, after) \
          VALUES (coalesce($1, ",
