@@ -11,7 +11,7 @@ use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
 /// Every key the file may hold: the ids of the `serve` arguments it can set.
-pub const KEYS: [&str; 14] = [
+pub const KEYS: [&str; 17] = [
     "bind",
     "database",
     "demo",
@@ -26,6 +26,9 @@ pub const KEYS: [&str; 14] = [
     "trust_proxy",
     "visit_interval",
     "default_visit_days",
+    "open311_key",
+    "open311_require_key",
+    "open311_posts_per_minute",
 ];
 
 /// The settings a file gives; a key it leaves out keeps the default (or what the environment or
@@ -62,6 +65,13 @@ pub struct ServeFile {
     pub visit_interval: Option<Vec<String>>,
     /// Days between visits of a household without a listed tag.
     pub default_visit_days: Option<u32>,
+    /// Apps that may post Open311 reports with a key, `["wechat=KEY"]`; their reports are not
+    /// rate-limited by address.
+    pub open311_key: Option<Vec<String>>,
+    /// Take Open311 reports only from the apps with a key.
+    pub open311_require_key: Option<bool>,
+    /// Anonymous Open311 reports let through per client address and minute.
+    pub open311_posts_per_minute: Option<u32>,
 }
 
 /// A settings file that cannot be used; the sentence names the file and, when there is one, the
@@ -158,6 +168,15 @@ impl ServeFile {
             one(
                 "default_visit_days",
                 self.default_visit_days.map(|v| v.to_string()),
+            ),
+            self.open311_key.clone().map(|v| ("open311_key", v)),
+            one(
+                "open311_require_key",
+                self.open311_require_key.map(|v| v.to_string()),
+            ),
+            one(
+                "open311_posts_per_minute",
+                self.open311_posts_per_minute.map(|v| v.to_string()),
             ),
         ]
         .into_iter()
@@ -355,6 +374,9 @@ mod tests {
             trust_proxy: Some(vec![]),
             visit_interval: Some(vec![]),
             default_visit_days: Some(1),
+            open311_key: Some(vec![]),
+            open311_require_key: Some(false),
+            open311_posts_per_minute: Some(1),
         };
         let keys: Vec<&str> = all.values().into_iter().map(|(k, _)| k).collect();
         assert_eq!(keys, KEYS);

@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use std::ffi::OsString;
 use std::io::{BufRead, Write};
 use std::net::{IpAddr, SocketAddr};
+use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::sync::Arc;
 use wangge::app::{App, NewAccount, VisitPolicy};
@@ -19,6 +20,7 @@ use wangge::auth::{self, Role};
 use wangge::geodata::{self, ImportError, LayerData};
 use wangge::http::HttpConfig;
 use wangge::http::limits::GeometryLimits;
+use wangge::http::open311::Open311Config;
 use wangge::http::web::{self, Basemap, BasemapCrs, WebConfig};
 use wangge::model::Layer;
 use wangge::spatial::crs::Crs;
@@ -101,6 +103,33 @@ struct LimitArgs {
     max_request_vertices: usize,
 }
 
+/// Who may post residents' reports over Open311, and how often.
+#[derive(Args)]
+struct Open311Args {
+    /// A registered app and its api_key, APP=KEY (the key at least 16 characters); repeat the
+    /// flag or separate with commas for several. Its reports are not rate-limited by address.
+    #[arg(long = "open311-key", env = "WANGGE_OPEN311_KEYS", value_name = "APP=KEY",
+          value_delimiter = ',', value_parser = Open311Config::parse_key)]
+    open311_key: Vec<(String, String)>,
+    /// Take reports over Open311 only from registered apps (with an --open311-key's key).
+    #[arg(long, env = "WANGGE_OPEN311_REQUIRE_KEY")]
+    open311_require_key: bool,
+    /// Anonymous Open311 reports let through per client address and minute (also the burst);
+    /// more is 429 with Retry-After.
+    #[arg(long, env = "WANGGE_OPEN311_POSTS_PER_MINUTE", default_value_t = Open311Config::default().posts_per_minute)]
+    open311_posts_per_minute: NonZeroU32,
+}
+
+impl Open311Args {
+    fn config(self) -> Open311Config {
+        Open311Config {
+            posts_per_minute: self.open311_posts_per_minute,
+            keys: self.open311_key,
+            require_key: self.open311_require_key,
+        }
+    }
+}
+
 /// How often households are visited, by tag: what `serve` plans with and `import` checks tags
 /// against.
 #[derive(Args)]
@@ -180,6 +209,8 @@ enum Command {
             value_delimiter = ','
         )]
         trust_proxy: Vec<IpAddr>,
+        #[command(flatten)]
+        open311: Open311Args,
     },
     /// Import a GeoJSON FeatureCollection into one layer, all features or none; or households
     /// from a CSV register (a `.csv` file), rows whose building or address matched nothing left
@@ -307,6 +338,7 @@ async fn main() -> anyhow::Result<()> {
             limits,
             visits,
             trust_proxy,
+            open311,
         } => {
             let config = HttpConfig {
                 web: web.config()?,
@@ -316,6 +348,7 @@ async fn main() -> anyhow::Result<()> {
                     request_vertices: limits.max_request_vertices,
                 },
                 trusted_proxies: wangge::http::client::TrustedProxies(trust_proxy),
+                open311: open311.config(),
             };
             let demo = match (demo, demo_diary) {
                 (_, true) => Demo::WithDiary,
@@ -400,6 +433,7 @@ async fn serve(
     if app.follow_store().await? {
         tracing::info!("following changes other writers make to the database");
     }
+    app.watch_deadlines();
     let listener = tokio::net::TcpListener::bind(bind)
         .await
         .with_context(|| format!("binding {bind}"))?;

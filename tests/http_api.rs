@@ -453,6 +453,16 @@ async fn the_openapi_document_describes_every_route() {
         ("/api/v1/stats/coverage", "get"),
         ("/api/v1/stats/needs", "get"),
         ("/api/v1/stats/pioneers", "get"),
+        ("/api/v1/requests", "post"),
+        ("/api/v1/requests/{id}", "get"),
+        ("/api/v1/requests/{id}/transitions", "post"),
+        ("/api/v1/me/requests", "get"),
+        ("/open311/v2/discovery.json", "get"),
+        ("/open311/v2/services.json", "get"),
+        ("/open311/v2/services/{code}.json", "get"),
+        ("/open311/v2/requests.json", "get"),
+        ("/open311/v2/requests.json", "post"),
+        ("/open311/v2/requests/{id}.json", "get"),
     ] {
         assert!(
             doc["paths"][path][method].is_object(),

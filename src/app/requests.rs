@@ -18,6 +18,7 @@ use crate::model::{Id, PlaceKind};
 use crate::store::StoreError;
 use geo::{Coord, Distance, Haversine, Point};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 
@@ -27,6 +28,8 @@ pub const NEARBY_METRES: f64 = 250.0;
 pub const NEARBY_DAYS: i64 = 7;
 /// The most requests one list answers with.
 pub const MAX_REQUESTS: usize = 1_000;
+/// How often the server looks for requests past their time limit.
+pub const DEADLINE_CHECK_PERIOD: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Why a request could not be posted, read or moved.
 #[derive(Debug, thiserror::Error)]
@@ -213,6 +216,28 @@ impl App {
         Ok(found.into_iter().map(|r| self.view(r)).collect())
     }
 
+    /// Who answers for `request` now, as the public may read it: the unit it was dispatched
+    /// to, else the place at its link of the chain (the responsibility area, grid, community or
+    /// street), by name; never a person's name.
+    pub fn agency_responsible(&self, request: &Request) -> String {
+        if let Some(unit) = &request.assignee_unit {
+            return unit.clone();
+        }
+        let spot = &request.spot;
+        let place = match request.link {
+            Link::Area => spot.area_id,
+            Link::Grid => Some(spot.grid_id),
+            Link::Community => Some(spot.community_id),
+            Link::Street => spot.street_id,
+        };
+        let map = self.map_data();
+        place
+            .and_then(|id| map.places.iter().find(|p| p.id == id))
+            .or_else(|| map.places.iter().find(|p| p.id == spot.community_id))
+            .map(|p| p.name.clone())
+            .unwrap_or_default()
+    }
+
     /// One request in its public form.
     pub async fn public_request(&self, id: Id) -> Result<RequestView, StoreError> {
         let found = self.store.request(id).await?;
@@ -361,7 +386,8 @@ impl App {
         }
         match to {
             RequestState::Accepted => update.escalations = 0,
-            RequestState::Dispatched if !checks => match (step.assignee_id, step.assignee_unit) {
+            // A failed check sends the work back to whoever did it, unless it names another.
+            RequestState::Dispatched => match (step.assignee_id, step.assignee_unit) {
                 (Some(person), None) => {
                     update.assignee_id = Some(person);
                     update.assignee_unit = None;
@@ -370,6 +396,7 @@ impl App {
                     update.assignee_id = None;
                     update.assignee_unit = Some(unit.trim().to_string());
                 }
+                (None, None) if checks => {}
                 _ => {
                     return Err(RequestError::Incomplete(
                         "a dispatch names either an assignee (a user id) or an assignee_unit",
@@ -460,6 +487,30 @@ impl App {
             }
         }
         Ok(moved)
+    }
+
+    /// Starts the task that calls [`App::escalate_overdue`] every [`DEADLINE_CHECK_PERIOD`]
+    /// with the clock's time; it ends when the `App` is dropped. A round that fails (the
+    /// database is away) is logged and the next one tries again. Several instances over one
+    /// database may all run it: a request moved by one is skipped by the others, whose write
+    /// was decided on an older version.
+    pub fn watch_deadlines(self: &Arc<Self>) {
+        let app = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(DEADLINE_CHECK_PERIOD);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticks.tick().await;
+                let Some(app) = app.upgrade() else { return };
+                match app.escalate_overdue(OffsetDateTime::now_utc()).await {
+                    Ok(0) => {}
+                    Ok(moved) => tracing::info!(moved, "late requests passed up the chain"),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "checking the requests' time limits failed")
+                    }
+                }
+            }
+        });
     }
 
     /// A request with its time limits, by the calendar.

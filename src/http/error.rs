@@ -84,6 +84,13 @@ pub enum ApiError {
         /// Whole seconds to wait before the next attempt is let through.
         retry_after_secs: u64,
     },
+    /// 429 `rate_limited`: this client address sent more anonymous reports than it may; try
+    /// again after `retry_after_secs`.
+    #[error("too many reports from this address; try again in {retry_after_secs} s")]
+    RateLimited {
+        /// Whole seconds to wait before the next report is let through.
+        retry_after_secs: u64,
+    },
     /// 415 `unsupported_media_type`: a JSON body sent without `Content-Type: application/json`
     /// (or `application/geo+json`), as an HTML form on another site would send it.
     #[error("{0}")]
@@ -149,6 +156,7 @@ impl ApiError {
             ApiError::TooManyAttempts { .. } => {
                 (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts")
             }
+            ApiError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             ApiError::UnsupportedMediaType(_) => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
             }
@@ -174,7 +182,8 @@ impl IntoResponse for ApiError {
             other => other.to_string(),
         };
         let retry_after = match &self {
-            ApiError::TooManyAttempts { retry_after_secs } => Some(*retry_after_secs),
+            ApiError::TooManyAttempts { retry_after_secs }
+            | ApiError::RateLimited { retry_after_secs } => Some(*retry_after_secs),
             ApiError::Busy => Some(1),
             _ => None,
         };

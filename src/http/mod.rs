@@ -9,8 +9,10 @@ pub mod json;
 pub mod limits;
 pub mod lookup;
 pub mod ogc;
+pub mod open311;
 pub mod places;
 pub mod query;
+pub mod requests;
 pub mod security;
 pub mod stats;
 pub mod tiles;
@@ -43,6 +45,8 @@ pub struct AppState {
     pub limits: limits::GeometryLimits,
     /// Reverse proxies whose `X-Forwarded-*` headers count (`--trust-proxy`).
     pub trusted_proxies: Arc<client::TrustedProxies>,
+    /// Open311's registered apps and the counters of anonymous reports.
+    pub open311: Arc<open311::Intake>,
 }
 
 /// Settings of the HTTP layer.
@@ -56,6 +60,9 @@ pub struct HttpConfig {
     pub limits: limits::GeometryLimits,
     /// Reverse proxies whose `X-Forwarded-*` headers count (`--trust-proxy`, `WANGGE_TRUST_PROXY`).
     pub trusted_proxies: client::TrustedProxies,
+    /// Open311 api keys and the rate of anonymous reports (`--open311-key`,
+    /// `--open311-require-key`, `--open311-posts-per-minute`).
+    pub open311: open311::Open311Config,
 }
 
 impl Default for HttpConfig {
@@ -65,6 +72,7 @@ impl Default for HttpConfig {
             token_ttl_secs: crate::auth::TOKEN_LIFETIME_SECS,
             limits: limits::GeometryLimits::default(),
             trusted_proxies: client::TrustedProxies::default(),
+            open311: open311::Open311Config::default(),
         }
     }
 }
@@ -92,6 +100,8 @@ pub fn router_with(app: Arc<App>, config: HttpConfig) -> Router {
         .merge(claims::routes())
         .merge(households::routes())
         .merge(stats::routes())
+        .merge(requests::routes())
+        .merge(open311::routes())
         .merge(tiles::routes())
         .nest("/ogc", ogc::routes())
         // A nested router answers "/ogc" but not "/ogc/"; OGC clients use both.
@@ -108,6 +118,7 @@ pub fn router_with(app: Arc<App>, config: HttpConfig) -> Router {
             token_ttl_secs: config.token_ttl_secs,
             limits: config.limits,
             trusted_proxies: Arc::new(config.trusted_proxies),
+            open311: Arc::new(open311::Intake::new(config.open311)),
         })
 }
 
