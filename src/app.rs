@@ -23,6 +23,7 @@ mod demo_diary;
 mod edit;
 mod floors;
 mod households;
+mod request_feed;
 mod requests;
 mod reshape;
 mod stats;
@@ -33,6 +34,7 @@ pub use claims::ClaimError;
 use cpu::{Busy, CpuPool};
 pub use edit::{EditError, EditOutcome, Past};
 pub use floors::{FloorState, FloorsError, MAX_FLOOR_HOUSEHOLDS};
+pub use request_feed::{FEED_CAPACITY, NoticeKind, RequestNotice};
 pub use requests::{
     MAX_REQUESTS, NEARBY_DAYS, NEARBY_METRES, RequestError, RequestInput, RequestView, StepInput,
 };
@@ -82,6 +84,8 @@ pub struct App {
     visit_policy: visits::VisitPolicy,
     /// Which days are worked: the time limits of requests count only those.
     calendar: crate::calendar::WorkCalendar,
+    /// Tells the phones of this instance of every report, step and escalation.
+    request_feed: request_feed::RequestFeed,
 }
 
 /// The changes of area holders that the in-memory holders include, by their [`Seq`]: memory
@@ -235,6 +239,7 @@ impl App {
             diary: visits::Diary::default(),
             visit_policy: visits::VisitPolicy::default(),
             calendar: crate::calendar::WorkCalendar::china_2026(),
+            request_feed: request_feed::RequestFeed::default(),
         };
         app.refresh().await?;
         tracing::info!(
@@ -346,8 +351,14 @@ impl App {
                     let started = std::time::Instant::now();
                     let followed = if changed.everything {
                         app.reload().await
+                    } else if changed.visited.is_empty() {
+                        Ok(())
                     } else {
                         app.reread_diaries(&changed.visited).await
+                    };
+                    let followed = match followed {
+                        Ok(()) => app.announce_stored(&changed.requests).await,
+                        failed => failed,
                     };
                     match followed {
                         Ok(()) => {

@@ -443,12 +443,16 @@ async fn serve(
         tracing::warn!("{problem}; the API works, the page at / explains what to install");
     }
     // With the peer's address, the one client address nobody can forge (see http::client).
-    let router = wangge::http::router_with(app, config);
+    let router = wangge::http::router_with(app.clone(), config);
     axum::serve(
         listener,
         router.into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown_signal())
+    .with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        // Event streams never end by themselves; the server waits for every connection.
+        app.close_request_notices();
+    })
     .await?;
     Ok(())
 }

@@ -1,11 +1,13 @@
 //! Several `wangge` instances over one PostGIS, as production runs them: a write through one
 //! instance, or through `wangge import` in another process, reaches what the others answer
-//! without a restart (PostgreSQL notifications, migrations 0005 and 0012); a visit or a need met
-//! reaches the others' diaries and needs tiles without a reload of their maps.
+//! without a restart (PostgreSQL notifications, migrations 0005, 0012 and 0014); a visit or a need
+//! met reaches the others' diaries and needs tiles without a reload of their maps; a report
+//! reaches the phones listening on the others.
 
 mod common;
 
 use common::Server;
+use common::sse::EventStream;
 use geo::{InteriorPoint, MultiPolygon};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -303,4 +305,74 @@ async fn a_visit_through_one_instance_reaches_the_diary_and_needs_of_the_others(
         assert!(start.elapsed() < FOLLOW_WITHIN, "the need on B's tiles");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+#[tokio::test]
+async fn a_report_through_one_instance_reaches_the_phones_listening_on_another() {
+    let Some(url) = common::fresh_postgres_url().await else {
+        return;
+    };
+    add_user(&url, "cadre", "cadre", &[]);
+    add_user(&url, "idle", "cadre", &[]);
+    let a = Server::start(&url, &["--demo"]);
+    let b = Server::start(&url, &[]);
+    let (_, _, areas) = get(&b, "/api/v1/areas").await;
+    let area = areas["features"][0]["id"].as_i64().unwrap();
+    let token_a = token_of(&a, "cadre").await;
+    let claimed = reqwest::Client::new()
+        .post(a.url(&format!("/api/v1/areas/{area}/claim")))
+        .bearer_auth(&token_a)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(claimed.status(), StatusCode::CREATED);
+    let (token_b, idle_b) = (token_of(&b, "cadre").await, token_of(&b, "idle").await);
+    until_as(
+        &b,
+        Some(&token_b),
+        "/api/v1/me/areas",
+        "the claim on B",
+        |body| body["areas"].as_array().is_some_and(|a| !a.is_empty()),
+    )
+    .await;
+    let events = b.url("/api/v1/me/events");
+    let mut cadre = EventStream::open(&events, &token_b).await;
+    let mut idle = EventStream::open(&events, &idle_b).await;
+
+    let (lon, lat) = inside(&b, area).await;
+    let posted_at = Instant::now();
+    let answer: Value = reqwest::Client::new()
+        .post(a.url("/open311/v2/requests.json"))
+        .form(&[
+            ("service_code", "elderly_care".to_string()),
+            ("lat", lat.to_string()),
+            ("long", lon.to_string()),
+            ("description", "独居老人摔倒了".to_string()),
+            ("attribute[urgent]", "yes".to_string()),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = answer[0]["service_request_id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{answer}"))
+        .to_string();
+    let heard = cadre
+        .request(&id, FOLLOW_WITHIN)
+        .await
+        .expect("the cadre's phone on B hears of a report posted through A");
+    println!(
+        "a report through A reached a phone on B in {} ms",
+        posted_at.elapsed().as_millis()
+    );
+    assert_eq!(heard["notice"], "reported");
+    assert_eq!(heard["link"], "area");
+    assert_eq!(
+        idle.request(&id, Duration::from_millis(500)).await,
+        None,
+        "a cadre who does not answer for the spot hears nothing"
+    );
 }

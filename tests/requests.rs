@@ -8,11 +8,13 @@
 mod common;
 
 use common::in_process::{self, call};
+use common::sse::EventStream;
 use common::street::*;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::num::NonZeroU32;
 use std::sync::Arc;
+use std::time::Duration;
 use wangge::http::HttpConfig;
 use wangge::http::open311::Open311Config;
 use wangge::spatial::crs::Crs;
@@ -170,6 +172,66 @@ async fn a_report_reaches_the_cadre_of_its_spot_and_the_public_never_reads_who_s
             assert!(!text.contains(private), "a public answer carries {private}");
         }
     }
+}
+
+#[tokio::test]
+async fn the_phones_of_those_who_answer_hear_of_a_report_and_its_steps_and_nobody_else_does() {
+    let demo = demo().await;
+    let url = demo.server.url("/api/v1/me/events");
+    let mut cadre = EventStream::open(&url, &demo.tokens["cadre"]).await;
+    let mut shuji = EventStream::open(&url, &demo.tokens["shuji"]).await;
+    let mut idle = EventStream::open(&url, &demo.tokens["idle"]).await;
+    let mut lonely = EventStream::open(&url, &demo.tokens["lonely"]).await;
+    let (status, _) = demo.get("/api/v1/me/events", Some("planner")).await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "a planner answers no request"
+    );
+    let (status, _) = demo.get("/api/v1/me/events", None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    let (_, lon, lat) = my_household(demo, 4).await;
+    let (status, answer) = report(demo, &repair_at(lon, lat, "燃气灶打不着火")).await;
+    assert_eq!(status, StatusCode::CREATED, "{answer}");
+    let id = answer[0]["service_request_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let within = Duration::from_secs(10);
+    let heard = cadre
+        .request(&id, within)
+        .await
+        .expect("the cadre hears of it");
+    assert_eq!(heard["notice"], "reported");
+    assert_eq!(heard["state"], "reported");
+    assert_eq!(
+        heard["reporter"]["phone"], PHONE,
+        "staff who answer read it in full"
+    );
+    let heard = shuji
+        .request(&id, within)
+        .await
+        .expect("the secretary hears of it");
+    assert_eq!(heard["notice"], "reported");
+
+    let (status, body) = step(demo, &id, "cadre", json!({"to": "accepted"})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let heard = shuji
+        .request(&id, within)
+        .await
+        .expect("the secretary hears of the step");
+    assert_eq!(
+        (&heard["notice"], &heard["state"]),
+        (&json!("stepped"), &json!("accepted"))
+    );
+    let heard = cadre.request(&id, within).await.expect("so does the cadre");
+    assert_eq!(heard["state"], "accepted");
+
+    // Those who do not answer for it hear nothing of it, in the time the others heard twice.
+    let quiet = Duration::from_millis(500);
+    assert_eq!(idle.request(&id, quiet).await, None);
+    assert_eq!(lonely.request(&id, quiet).await, None);
 }
 
 #[tokio::test]

@@ -9,6 +9,7 @@ use serde_json::json;
 use std::sync::Arc;
 use wangge::auth::{NewAudit, Role};
 use wangge::model::edit::{EditAction, PlaceChange, PlaceEdit, PlaceFields};
+use wangge::model::requests::{NewRequest, Reporter, Spot};
 use wangge::model::visits::{NeedKind, NewNeed, NewVisit};
 use wangge::model::{BuildingAssignment, HouseholdAssignment, PlaceKind};
 use wangge::store::{ChangeFeed, Changed};
@@ -827,7 +828,7 @@ async fn postgis_tells_of_writes_by_other_writers() {
     };
     let everything = Changed {
         everything: true,
-        visited: Default::default(),
+        ..Changed::default()
     };
 
     watcher.upsert_places(&hierarchy()).await.unwrap();
@@ -893,13 +894,47 @@ async fn postgis_tells_of_writes_by_other_writers() {
         .await
         .unwrap();
     let only_h1 = Changed {
-        everything: false,
         visited: [h1].into(),
+        ..Changed::default()
     };
     assert_eq!(heard(&mut changes).await, only_h1, "another writer's visit");
     assert!(quiet(&mut changes).await, "one visit, one message");
     other.meet_need(visit.needs[0].id, cadre.id).await.unwrap();
     assert_eq!(heard(&mut changes).await, only_h1, "a need met elsewhere");
+
+    // A report, and a step of it: only that request is news, for the phones.
+    let places = watcher.places(None).await.unwrap();
+    let of = |kind: PlaceKind| places.iter().find(|p| p.kind == kind).unwrap().id;
+    let report = NewRequest {
+        category: "repair".into(),
+        lon: 120.3712,
+        lat: 36.0512,
+        address: String::new(),
+        description: "热水器坏了".into(),
+        media_url: None,
+        attributes: "{}".into(),
+        reporter: Reporter::default(),
+        household_id: Some(h1),
+        posted_by: None,
+        spot: Spot {
+            grid_id: of(PlaceKind::Grid),
+            area_id: Some(area),
+            community_id: of(PlaceKind::Community),
+            street_id: Some(of(PlaceKind::Street)),
+        },
+        requested_at: "2026-11-30T02:40:00.000Z".into(),
+    };
+    let request = other.submit_request(&report).await.unwrap();
+    let only_it = Changed {
+        requests: [request.id].into(),
+        ..Changed::default()
+    };
+    assert_eq!(
+        heard(&mut changes).await,
+        only_it,
+        "another writer's report"
+    );
+    assert!(quiet(&mut changes).await, "one report, one message");
 }
 
 #[tokio::test]

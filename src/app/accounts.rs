@@ -195,6 +195,12 @@ impl App {
             .await
     }
 
+    /// The account of a token known by its hash, while it is valid: for a long-lived stream
+    /// that checks now and then that its login still holds.
+    pub async fn token_hash_user(&self, token_hash: &str) -> Result<Option<User>, StoreError> {
+        self.store.token_user(token_hash, auth::now_unix()).await
+    }
+
     /// The account with this login name, if any.
     pub async fn user_named(&self, name: &str) -> Result<Option<User>, StoreError> {
         Ok(self.store.user_by_name(name).await?.map(|s| s.user))

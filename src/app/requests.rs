@@ -8,6 +8,7 @@
 //! that passes without the step moves it one link up.
 
 use super::access::{HouseholdScope, Steppers, may_read_request};
+use super::request_feed::NoticeKind;
 use super::{App, MapData};
 use crate::auth::{Role, User};
 use crate::model::requests::{
@@ -206,14 +207,15 @@ impl App {
             requested_at: crate::timestamp::now(),
         };
         let stored = self.store.submit_request(&request).await?;
-        Ok(self.view(stored))
+        self.announce(NoticeKind::Reported, stored.clone());
+        Ok(self.request_view(stored))
     }
 
     /// Requests in their public form's filter, newest first, with their time limits: the HTTP
     /// layer leaves out what is personal.
     pub async fn requests(&self, filter: &RequestFilter) -> Result<Vec<RequestView>, StoreError> {
         let found = self.store.requests(filter).await?;
-        Ok(found.into_iter().map(|r| self.view(r)).collect())
+        Ok(found.into_iter().map(|r| self.request_view(r)).collect())
     }
 
     /// Who answers for `request` now, as the public may read it: the unit it was dispatched
@@ -242,7 +244,7 @@ impl App {
     pub async fn public_request(&self, id: Id) -> Result<RequestView, StoreError> {
         let found = self.store.request(id).await?;
         found
-            .map(|r| self.view(r))
+            .map(|r| self.request_view(r))
             .ok_or(StoreError::NoSuchRequest(id))
     }
 
@@ -263,7 +265,7 @@ impl App {
         }
         let events = self.store.request_events(id).await?;
         let nearby = self.nearby(&request).await?;
-        Ok((self.view(request), events, nearby))
+        Ok((self.request_view(request), events, nearby))
     }
 
     /// Open requests of the same category within [`NEARBY_METRES`] and [`NEARBY_DAYS`]: maybe
@@ -297,7 +299,7 @@ impl App {
             .into_iter()
             .filter(|r| r.id != request.id)
             .filter(|r| Haversine.distance(here, Point::new(r.lon, r.lat)) <= NEARBY_METRES)
-            .map(|r| self.view(r))
+            .map(|r| self.request_view(r))
             .collect())
     }
 
@@ -433,7 +435,8 @@ impl App {
             _ => {}
         }
         let (stored, event) = self.store.update_request(&update).await?;
-        Ok((self.view(stored), event))
+        self.announce(NoticeKind::Stepped, stored.clone());
+        Ok((self.request_view(stored), event))
     }
 
     /// Passes every request whose next time limit passed before `now` one link up the chain
@@ -480,7 +483,10 @@ impl App {
                 at: crate::timestamp::format(now),
             };
             match self.store.update_request(&update).await {
-                Ok(_) => moved += 1,
+                Ok((stored, _)) => {
+                    self.announce(NoticeKind::Escalated, stored);
+                    moved += 1;
+                }
                 // Someone took a step meanwhile: the next round looks again.
                 Err(StoreError::RequestChanged { .. }) => {}
                 Err(e) => return Err(e),
@@ -514,7 +520,7 @@ impl App {
     }
 
     /// A request with its time limits, by the calendar.
-    fn view(&self, request: Request) -> RequestView {
+    pub fn request_view(&self, request: Request) -> RequestView {
         let category = category(&request.category).unwrap_or(&CATEGORIES[CATEGORIES.len() - 1]);
         let opened = instant(&request.opened_at);
         let handle_hours = category.handle_days * 24;

@@ -39,6 +39,11 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// The SHA-256 of the caller's token, as the store keeps it.
+    pub fn token_hash(&self) -> &str {
+        &self.token_hash
+    }
+
     /// 403 unless the caller has one of `roles`.
     pub fn require(&self, roles: &[Role]) -> Result<(), ApiError> {
         if roles.contains(&self.user.role) {

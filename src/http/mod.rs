@@ -4,6 +4,7 @@ pub mod auth;
 pub mod claims;
 pub mod client;
 pub mod error;
+pub mod events;
 pub mod households;
 pub mod json;
 pub mod limits;
@@ -101,6 +102,7 @@ pub fn router_with(app: Arc<App>, config: HttpConfig) -> Router {
         .merge(households::routes())
         .merge(stats::routes())
         .merge(requests::routes())
+        .merge(events::routes())
         .merge(open311::routes())
         .merge(tiles::routes())
         .nest("/ogc", ogc::routes())

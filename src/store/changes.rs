@@ -15,11 +15,13 @@ pub struct Changed {
     pub everything: bool,
     /// Households whose visits or needs changed: their diary is read again, the map is not.
     pub visited: BTreeSet<Id>,
+    /// Requests reported, moved or escalated: the phones that answer for them are told.
+    pub requests: BTreeSet<Id>,
 }
 
 impl Changed {
     fn is_empty(&self) -> bool {
-        !self.everything && self.visited.is_empty()
+        !self.everything && self.visited.is_empty() && self.requests.is_empty()
     }
 }
 
@@ -97,6 +99,13 @@ impl ChangeSender {
     /// reader is gone.
     pub fn visited(&self, id: Id) -> bool {
         lock(&self.pending).visited.insert(id);
+        self.ring()
+    }
+
+    /// Tells the reader that request `id` was reported or moved; `false` once the reader is
+    /// gone.
+    pub fn request(&self, id: Id) -> bool {
+        lock(&self.pending).requests.insert(id);
         self.ring()
     }
 

@@ -4,6 +4,7 @@
 
 pub mod fixtures;
 pub mod in_process;
+pub mod sse;
 pub mod street;
 
 use std::io::{BufRead, BufReader};

@@ -21,8 +21,9 @@ async fn listen(pool: &PgPool) -> Result<PgListener> {
 }
 
 /// What a notice from another writer asks of the reader. Migration 0012's notices about visits
-/// and needs name the households (`"households": [ids]`); every other notice, and one that
-/// cannot be read, asks to read everything again.
+/// and needs name the households (`"households": [ids]`), migration 0014's the requests
+/// (`"requests": [ids]`); every other notice, and one that cannot be read, asks to read
+/// everything again.
 fn tell(payload: &str, schema: &str, own: &str, changed: &ChangeSender) -> bool {
     let Ok(notice) = serde_json::from_str::<serde_json::Value>(payload) else {
         return changed.everything();
@@ -30,12 +31,19 @@ fn tell(payload: &str, schema: &str, own: &str, changed: &ChangeSender) -> bool 
     if notice["schema"] != schema || notice["writer"] == own {
         return true;
     }
-    match notice["households"].as_array() {
-        Some(ids) if ids.iter().all(|id| id.as_i64().is_some()) => ids
+    let ids = |key: &str| -> Option<Vec<i64>> {
+        notice[key]
+            .as_array()?
             .iter()
-            .filter_map(serde_json::Value::as_i64)
-            .all(|id| changed.visited(id)),
-        _ => changed.everything(),
+            .map(serde_json::Value::as_i64)
+            .collect()
+    };
+    if let Some(households) = ids("households") {
+        households.into_iter().all(|id| changed.visited(id))
+    } else if let Some(requests) = ids("requests") {
+        requests.into_iter().all(|id| changed.request(id))
+    } else {
+        changed.everything()
     }
 }
 
