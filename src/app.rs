@@ -24,6 +24,7 @@ mod edit;
 mod floors;
 mod households;
 mod request_feed;
+mod request_stats;
 mod requests;
 mod reshape;
 mod stats;
@@ -35,6 +36,7 @@ use cpu::{Busy, CpuPool};
 pub use edit::{EditError, EditOutcome, Past};
 pub use floors::{FloorState, FloorsError, MAX_FLOOR_HOUSEHOLDS};
 pub use request_feed::{FEED_CAPACITY, NoticeKind, RequestNotice};
+pub use request_stats::{Durations, RequestGrouping, RequestStatsRow};
 pub use requests::{
     MAX_REQUESTS, NEARBY_DAYS, NEARBY_METRES, RequestError, RequestInput, RequestView, StepInput,
 };

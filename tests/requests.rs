@@ -769,3 +769,101 @@ async fn a_request_left_too_long_passes_up_the_chain_once_per_time_limit() {
     assert_eq!(last.actor_id, None, "the clock, not a person, moved it");
     assert!(last.note.starts_with("逾期未立案"), "{}", last.note);
 }
+
+#[tokio::test]
+async fn the_statistics_count_what_was_done_and_name_nobody() {
+    let demo = Demo::start().await;
+    let (_, lon, lat) = my_household(&demo, 0).await;
+    let mut ids = Vec::new();
+    for description in ["热水器不出热水", "热水器漏水"] {
+        let (status, answer) = report(&demo, &repair_at(lon, lat, description)).await;
+        assert_eq!(status, StatusCode::CREATED, "{answer}");
+        ids.push(
+            answer[0]["service_request_id"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
+    }
+    let cadre = user_id(&demo, "cadre").await;
+    for (who, body) in [
+        ("cadre", json!({"to": "accepted"})),
+        ("shuji", json!({"to": "dispatched", "assignee": cadre})),
+        ("cadre", json!({"to": "handled", "note": "换了加热管"})),
+        (
+            "shuji",
+            json!({"to": "dispatched", "note": "还是不热，返工"}),
+        ),
+        ("cadre", json!({"to": "handled", "note": "换了温控器"})),
+        ("shuji", json!({"to": "verified"})),
+        ("shuji", json!({"to": "closed", "fixed": true})),
+    ] {
+        let (status, answer) = step(&demo, &ids[0], who, body).await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+    }
+    let (status, answer) = step(
+        &demo,
+        &ids[1],
+        "cadre",
+        json!({"to": "rejected", "note": "物业负责"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+
+    let (status, stats) = demo
+        .get("/api/v1/stats/requests?level=category", Some("planner"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{stats}");
+    let rows = stats["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 1, "only the category reported: {stats}");
+    let repair = &rows[0];
+    assert_eq!(repair["code"], "repair");
+    assert_eq!(repair["name"], "家庭维修");
+    for (figure, value) in [
+        ("requests", json!(2)),
+        ("open", json!(0)),
+        ("closed", json!(1)),
+        ("fixed", json!(1)),
+        ("rejected", json!(1)),
+        ("closing_rate", json!(1.0)),
+        ("on_time_rate", json!(1.0)),
+        ("rework_rate", json!(1.0)),
+    ] {
+        assert_eq!(repair[figure], value, "{figure}: {repair}");
+    }
+    assert_eq!(repair["to_accept"]["count"], 1);
+    assert_eq!(repair["to_door"]["count"], 1);
+    let to_close = &repair["to_close"];
+    assert_eq!(to_close["count"], 1);
+    assert!(
+        to_close["median_min"].as_f64().unwrap()
+            >= repair["to_door"]["median_min"].as_f64().unwrap()
+    );
+
+    // By place: the one grid and community of the spot, the same counts.
+    let (_, lookup) = demo
+        .get(&format!("/api/v1/lookup?lon={lon}&lat={lat}"), None)
+        .await;
+    for (level, code) in [
+        ("grid", &lookup["grid"]["code"]),
+        ("community", &lookup["community"]["code"]),
+    ] {
+        let (_, stats) = demo
+            .get(
+                &format!("/api/v1/stats/requests?level={level}"),
+                Some("cadre"),
+            )
+            .await;
+        let rows = stats["rows"].as_array().unwrap();
+        assert_eq!(rows.len(), 1, "{stats}");
+        assert_eq!(&rows[0]["code"], code, "{level}");
+        assert_eq!(rows[0]["requests"], 2);
+    }
+    assert!(!stats.to_string().contains(PHONE));
+    let (status, _) = demo.get("/api/v1/stats/requests", None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = demo
+        .get("/api/v1/stats/requests?level=household", Some("admin"))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}

@@ -355,7 +355,101 @@ async fn requests_are_filtered_as_the_lists_ask(store: Arc<dyn Store>) {
     assert_eq!(read(boxed).await, [b.id, a.id]);
 }
 
+/// Takes the steps `(to, at)` in order, each on the version the previous one left.
+async fn walk(
+    store: &Arc<dyn Store>,
+    mut r: Request,
+    actor: Id,
+    steps: &[(RequestState, &str)],
+) -> Request {
+    for &(to, at) in steps {
+        let mut update = step(&r, to, actor, at);
+        if to == RequestState::Closed {
+            update.fixed = Some(true);
+        }
+        r = store.update_request(&update).await.unwrap().0;
+    }
+    r
+}
+
+async fn the_milestones_of_each_request_are_reduced_from_its_steps(store: Arc<dyn Store>) {
+    use RequestState::*;
+    let spot = spot(&store).await;
+    let actor = secretary_of(&store, spot.community_id).await;
+    let submit = |at: &'static str| {
+        let store = store.clone();
+        async move {
+            store
+                .submit_request(&report(spot, "repair", at, 120.3712))
+                .await
+                .unwrap()
+        }
+    };
+    let worked = submit("2026-12-01T01:00:00.000Z").await;
+    walk(
+        &store,
+        worked.clone(),
+        actor,
+        &[
+            (Accepted, "2026-12-01T01:30:00.000Z"),
+            (Dispatched, "2026-12-01T01:40:00.000Z"),
+            (Handled, "2026-12-01T02:00:00.000Z"),
+            // The check fails: back to the door.
+            (Dispatched, "2026-12-01T02:10:00.000Z"),
+            (Handled, "2026-12-01T03:00:00.000Z"),
+            (Verified, "2026-12-01T03:10:00.000Z"),
+            (Closed, "2026-12-01T03:30:00.000Z"),
+        ],
+    )
+    .await;
+    let rejected = submit("2026-12-01T05:00:00.000Z").await;
+    walk(
+        &store,
+        rejected.clone(),
+        actor,
+        &[(Rejected, "2026-12-01T05:05:00.000Z")],
+    )
+    .await;
+    let waiting = submit("2026-12-01T06:00:00.000Z").await;
+    let earlier = submit("2026-11-01T06:00:00.000Z").await;
+
+    let timings = store
+        .request_timings("2026-12-01T00:00:00.000Z", "2026-12-02T00:00:00.000Z")
+        .await
+        .unwrap();
+    let ids: Vec<Id> = timings.iter().map(|t| t.id).collect();
+    assert_eq!(
+        ids,
+        [worked.id, rejected.id, waiting.id],
+        "the window, oldest first"
+    );
+    assert!(!ids.contains(&earlier.id));
+    let w = &timings[0];
+    assert_eq!((w.state, w.fixed), (Closed, Some(true)));
+    assert_eq!(w.spot, spot);
+    assert_eq!(w.requested_at, "2026-12-01T01:00:00.000Z");
+    assert_eq!(w.accepted_at.as_deref(), Some("2026-12-01T01:30:00.000Z"));
+    assert_eq!(
+        w.handled_at.as_deref(),
+        Some("2026-12-01T02:00:00.000Z"),
+        "the first time at the door"
+    );
+    assert_eq!(w.closed_at.as_deref(), Some("2026-12-01T03:30:00.000Z"));
+    assert_eq!(w.reworks, 1);
+    let r = &timings[1];
+    assert_eq!(
+        (r.state, r.accepted_at.as_deref(), r.reworks),
+        (Rejected, None, 0)
+    );
+    let o = &timings[2];
+    assert_eq!(
+        (o.state, o.handled_at.as_deref(), o.closed_at.as_deref()),
+        (Reported, None, None)
+    );
+}
+
 store_contract!(
+    the_milestones_of_each_request_are_reduced_from_its_steps,
     a_report_goes_to_the_holder_then_the_secretary_then_the_community,
     a_step_is_written_only_on_the_version_it_was_decided_on,
     requests_are_filtered_as_the_lists_ask,

@@ -4,10 +4,14 @@
 //! - `GET /api/v1/stats/coverage?level=area|grid|community|street&days=30`
 //! - `GET /api/v1/stats/needs?level=…`
 //! - `GET /api/v1/stats/pioneers?days=30`: the 先锋榜.
+//! - `GET /api/v1/stats/requests?level=category|grid|community|street&days=90`: residents'
+//!   requests answered: counts, 结案率, 按期结案率, 返工率, and the median and 90th percentile
+//!   of the minutes to acceptance, to the door and to closing.
 
 use super::AppState;
 use super::auth::Caller;
 use super::error::ApiError;
+use crate::app::RequestGrouping;
 use crate::model::PlaceKind;
 use axum::extract::{Query, State};
 use axum::routing::get;
@@ -18,6 +22,8 @@ use std::collections::HashMap;
 /// The longest window of the statistics, in days: ten years.
 const MAX_DAYS: u32 = 3_650;
 const DEFAULT_DAYS: u32 = 30;
+/// The window of the requests' statistics unless `days` says otherwise: a quarter.
+const REQUEST_DAYS: u32 = 90;
 
 /// The routes of the statistics.
 pub fn routes() -> Router<AppState> {
@@ -25,6 +31,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/stats/coverage", get(coverage))
         .route("/api/v1/stats/needs", get(needs))
         .route("/api/v1/stats/pioneers", get(pioneers))
+        .route("/api/v1/stats/requests", get(requests))
 }
 
 fn level(params: &HashMap<String, String>) -> Result<PlaceKind, ApiError> {
@@ -93,4 +100,37 @@ async fn pioneers(
         })
         .collect();
     Ok(Json(json!({ "rows": rows })))
+}
+
+/// `GET /api/v1/stats/requests`.
+async fn requests(
+    State(state): State<AppState>,
+    _caller: Caller,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    let grouping = match params
+        .get("level")
+        .map(String::as_str)
+        .unwrap_or("category")
+    {
+        "category" => RequestGrouping::Category,
+        "grid" => RequestGrouping::Grid,
+        "community" => RequestGrouping::Community,
+        "street" => RequestGrouping::Street,
+        other => {
+            return Err(ApiError::bad_request(
+                "invalid_level",
+                format!("level is category, grid, community or street, got {other:?}"),
+            ));
+        }
+    };
+    let days = match params.get("days") {
+        None => REQUEST_DAYS,
+        Some(_) => days(&params)?,
+    };
+    let rows = state
+        .app
+        .request_stats(grouping, days, time::OffsetDateTime::now_utc())
+        .await?;
+    Ok(Json(json!({ "days": days, "rows": rows })))
 }

@@ -329,6 +329,34 @@ pub struct RequestEvent {
     pub at: String,
 }
 
+/// When a request reached the milestones its response times count, as the store reduces its
+/// steps: one row per request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RequestTiming {
+    /// The request.
+    pub id: Id,
+    /// Its category now.
+    pub category: String,
+    /// Its state now.
+    pub state: RequestState,
+    /// Whether it closed fixed, once closed.
+    pub fixed: Option<bool>,
+    /// Where it was reported.
+    pub spot: Spot,
+    /// When it was reported.
+    pub requested_at: String,
+    /// When it was opened last (reported or reopened): its time limits count from here.
+    pub opened_at: String,
+    /// Its first acceptance (立案).
+    pub accepted_at: Option<String>,
+    /// Its first handling (处置: someone was at the door).
+    pub handled_at: Option<String>,
+    /// Its last closing.
+    pub closed_at: Option<String>,
+    /// How often a check failed and the work went back (handled → dispatched).
+    pub reworks: i64,
+}
+
 /// Which requests to read: every condition given must hold.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RequestFilter {

@@ -21,7 +21,7 @@ pub use error::{ItemProblem, StoreError};
 use crate::auth::{AuditRecord, NewAudit, NewUser, Role, StoredUser, User};
 use crate::model::edit::{CommittedEdit, PlaceEdit, PlaceVersion};
 use crate::model::requests::{
-    Link, NewRequest, Request, RequestEvent, RequestFilter, RequestUpdate, Spot,
+    Link, NewRequest, Request, RequestEvent, RequestFilter, RequestTiming, RequestUpdate, Spot,
 };
 use crate::model::visits::{CadreWork, LastVisits, Need, NewVisit, Visit};
 use crate::model::{
@@ -279,6 +279,10 @@ pub trait Store: Send + Sync + 'static {
 
     /// Every step of a request, oldest first (the report itself first).
     async fn request_events(&self, request_id: Id) -> Result<Vec<RequestEvent>>;
+
+    /// The milestones of every request reported at or after `since` and before `until`
+    /// (stored instants), oldest first: what response times and rates are computed from.
+    async fn request_timings(&self, since: &str, until: &str) -> Result<Vec<RequestTiming>>;
 
     /// Starts watching for writes that other processes commit to this store (another instance
     /// over the same database, `wangge import`). Each [`ChangeFeed::next`] says what changed

@@ -284,6 +284,25 @@ impl Dialect for Postgres {
         rfc3339_ms!("at"),
         " AS at FROM request_events WHERE request_id = $1 ORDER BY id"
     );
+    const REQUEST_TIMINGS: &'static str = concat!(
+        "SELECT r.id, r.category, r.state, r.fixed, r.grid_id, r.area_id, r.community_id, \
+         r.street_id, ",
+        rfc3339_ms!("r.requested_at"),
+        " AS requested_at, ",
+        rfc3339_ms!("r.opened_at"),
+        " AS opened_at, ",
+        rfc3339_ms!("min(e.at) FILTER (WHERE e.to_state = 'accepted')"),
+        " AS accepted_at, ",
+        rfc3339_ms!("min(e.at) FILTER (WHERE e.to_state = 'handled')"),
+        " AS handled_at, ",
+        rfc3339_ms!("max(e.at) FILTER (WHERE e.to_state = 'closed')"),
+        " AS closed_at, \
+         count(*) FILTER (WHERE e.from_state = 'handled' AND e.to_state = 'dispatched') \
+         AS reworks \
+         FROM requests r LEFT JOIN request_events e ON e.request_id = r.id \
+         WHERE r.requested_at >= $1::timestamptz AND r.requested_at < $2::timestamptz \
+         GROUP BY r.id ORDER BY r.requested_at, r.id"
+    );
 
     const INSERT_AUDIT: &'static str = "INSERT INTO audit \
          (at, user_id, action, entity, entity_id, before, after) \

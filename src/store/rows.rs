@@ -6,7 +6,7 @@
 use super::StoreError;
 use crate::auth::{AuditRecord, Role, User};
 use crate::model::edit::{EditAction, PlaceFields, PlaceVersion, UserRef};
-use crate::model::requests::{Reporter, Request, RequestEvent, Spot};
+use crate::model::requests::{Reporter, Request, RequestEvent, RequestTiming, Spot};
 use crate::model::visits::{CadreWork, LastVisits, Need, NeedKind, Visit};
 use crate::model::{Building, Claim, HeldArea, Holder, Household, HouseholdDetails, Id, Place};
 use geo::{Geometry, MultiPolygon, Point};
@@ -529,6 +529,49 @@ impl TryFrom<RequestEventRow> for RequestEvent {
             assignee_id: row.assignee_id,
             assignee_unit: row.assignee_unit,
             at: row.at,
+        })
+    }
+}
+
+/// The columns of `Dialect::REQUEST_TIMINGS`.
+#[derive(sqlx::FromRow)]
+pub struct RequestTimingRow {
+    id: Id,
+    category: String,
+    state: String,
+    fixed: Option<bool>,
+    grid_id: Id,
+    area_id: Option<Id>,
+    community_id: Id,
+    street_id: Option<Id>,
+    requested_at: String,
+    opened_at: String,
+    accepted_at: Option<String>,
+    handled_at: Option<String>,
+    closed_at: Option<String>,
+    reworks: i64,
+}
+
+impl TryFrom<RequestTimingRow> for RequestTiming {
+    type Error = StoreError;
+    fn try_from(row: RequestTimingRow) -> Result<RequestTiming> {
+        Ok(RequestTiming {
+            id: row.id,
+            category: row.category,
+            state: parse("request state", &row.state)?,
+            fixed: row.fixed,
+            spot: Spot {
+                grid_id: row.grid_id,
+                area_id: row.area_id,
+                community_id: row.community_id,
+                street_id: row.street_id,
+            },
+            requested_at: row.requested_at,
+            opened_at: row.opened_at,
+            accepted_at: row.accepted_at,
+            handled_at: row.handled_at,
+            closed_at: row.closed_at,
+            reworks: row.reworks,
         })
     }
 }

@@ -20,7 +20,7 @@ use crate::model::edit::{
     CommittedEdit, EditAction, PlaceChange, PlaceEdit, PlaceFields, PlaceVersion,
 };
 use crate::model::requests::{
-    Link, NewRequest, Request, RequestEvent, RequestFilter, RequestUpdate, Spot,
+    Link, NewRequest, Request, RequestEvent, RequestFilter, RequestTiming, RequestUpdate, Spot,
 };
 use crate::model::visits::{CadreWork, LastVisits, Need, NewVisit, Visit};
 use crate::model::{
@@ -149,6 +149,10 @@ pub trait Dialect: Database {
     const INSERT_REQUEST_EVENT: &'static str;
     /// [`rows::RequestEventRow`]s of request `$1`, oldest first.
     const REQUEST_EVENTS: &'static str;
+    /// [`rows::RequestTimingRow`]s of the requests reported at or after `$1` and before `$2`,
+    /// oldest first: each request's first acceptance, first handling, last closing and
+    /// failed checks, reduced from its events in the database.
+    const REQUEST_TIMINGS: &'static str;
 
     /// Where the spatial index put households and buildings: the statements differ in shape,
     /// not only in text (PostgreSQL sends whole arrays, one round trip each).
@@ -247,6 +251,7 @@ where
     CadreWorkRow: for<'r> FromRow<'r, DB::Row>,
     rows::RequestRow: for<'r> FromRow<'r, DB::Row>,
     rows::RequestEventRow: for<'r> FromRow<'r, DB::Row>,
+    rows::RequestTimingRow: for<'r> FromRow<'r, DB::Row>,
     for<'q> Option<bool>: Encode<'q, DB> + Type<DB>,
 {
     fn backend(&self) -> &'static str {
@@ -444,6 +449,10 @@ where
 
     async fn request_events(&self, request_id: Id) -> Result<Vec<RequestEvent>> {
         self.events_of(request_id).await
+    }
+
+    async fn request_timings(&self, since: &str, until: &str) -> Result<Vec<RequestTiming>> {
+        self.timings_between(since, until).await
     }
 
     async fn cadre_work(&self, since: &str) -> Result<Vec<CadreWork>> {

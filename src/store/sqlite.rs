@@ -191,6 +191,16 @@ impl Dialect for Sqlite {
     const REQUEST_EVENTS: &'static str = "SELECT id, request_id, from_state, to_state, actor_id, \
          note, link, assignee_id, assignee_unit, at FROM request_events WHERE request_id = $1 \
          ORDER BY id";
+    const REQUEST_TIMINGS: &'static str = "SELECT r.id, r.category, r.state, r.fixed, r.grid_id, \
+         r.area_id, r.community_id, r.street_id, r.requested_at, r.opened_at, \
+         min(CASE WHEN e.to_state = 'accepted' THEN e.at END) AS accepted_at, \
+         min(CASE WHEN e.to_state = 'handled' THEN e.at END) AS handled_at, \
+         max(CASE WHEN e.to_state = 'closed' THEN e.at END) AS closed_at, \
+         count(CASE WHEN e.from_state = 'handled' AND e.to_state = 'dispatched' THEN 1 END) \
+         AS reworks \
+         FROM requests r LEFT JOIN request_events e ON e.request_id = r.id \
+         WHERE r.requested_at >= $1 AND r.requested_at < $2 \
+         GROUP BY r.id ORDER BY r.requested_at, r.id";
 
     const INSERT_AUDIT: &'static str = concat!(
         "INSERT INTO audit (at, user_id, action, entity, entity_id, before, after) \

@@ -5,9 +5,10 @@
 use super::{Dialect, SqlStore};
 use crate::model::Id;
 use crate::model::requests::{
-    Link, NewRequest, Request, RequestEvent, RequestFilter, RequestState, RequestUpdate, Spot,
+    Link, NewRequest, Request, RequestEvent, RequestFilter, RequestState, RequestTiming,
+    RequestUpdate, Spot,
 };
-use crate::store::rows::{RequestEventRow, RequestRow};
+use crate::store::rows::{RequestEventRow, RequestRow, RequestTimingRow};
 use crate::store::{Result, StoreError};
 use sqlx::{Encode, Executor, FromRow, IntoArguments, Type};
 
@@ -38,6 +39,7 @@ where
     (i64, String): for<'r> FromRow<'r, DB::Row>,
     RequestRow: for<'r> FromRow<'r, DB::Row>,
     RequestEventRow: for<'r> FromRow<'r, DB::Row>,
+    RequestTimingRow: for<'r> FromRow<'r, DB::Row>,
 {
     /// See [`crate::store::Store::submit_request`].
     pub(super) async fn insert_request(&self, request: &NewRequest) -> Result<Request> {
@@ -250,6 +252,20 @@ where
             .fetch_all(&self.pool)
             .await?;
         rows.into_iter().map(RequestEvent::try_from).collect()
+    }
+
+    /// See [`crate::store::Store::request_timings`].
+    pub(super) async fn timings_between(
+        &self,
+        since: &str,
+        until: &str,
+    ) -> Result<Vec<RequestTiming>> {
+        let rows: Vec<RequestTimingRow> = sqlx::query_as(DB::REQUEST_TIMINGS)
+            .bind(since)
+            .bind(until)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.into_iter().map(RequestTiming::try_from).collect()
     }
 }
 
