@@ -458,6 +458,7 @@ async fn the_openapi_document_describes_every_route() {
         ("/api/v1/requests/{id}/transitions", "post"),
         ("/api/v1/me/requests", "get"),
         ("/api/v1/me/events", "get"),
+        ("/api/v1/requests/{id}/category", "post"),
         ("/api/v1/stats/requests", "get"),
         ("/open311/v2/discovery.json", "get"),
         ("/open311/v2/services.json", "get"),

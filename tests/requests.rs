@@ -867,3 +867,99 @@ async fn the_statistics_count_what_was_done_and_name_nobody() {
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test]
+async fn a_request_given_another_category_is_routed_again_with_the_new_time_limits() {
+    use time::Duration;
+    use wangge::app::{RequestError, RequestInput, StepInput};
+    use wangge::auth::Role;
+    use wangge::model::requests::{Link, RequestState};
+    let places = in_process::demo_places().await;
+    let app: &Arc<wangge::app::App> = &places.app;
+    let cadre = common::fixtures::user(&places.store, "cadre", Role::Cadre, None).await;
+    let idle = common::fixtures::user(&places.store, "idle", Role::Cadre, None).await;
+    let admin = common::fixtures::user(&places.store, "root", Role::Admin, None).await;
+    let area = app
+        .map_data()
+        .places
+        .iter()
+        .find(|p| p.code == AREA)
+        .unwrap()
+        .id;
+    app.claim_area(area, cadre.id).await.unwrap();
+    let (lon, lat) = inside_area();
+    let input = RequestInput {
+        category: "repair".into(),
+        position: geo::Coord { x: lon, y: lat },
+        address: String::new(),
+        description: "楼道里堆满了垃圾".into(),
+        media_url: None,
+        attributes: [("appliance".to_string(), "other".to_string())].into(),
+        reporter: Default::default(),
+        household_id: None,
+    };
+    let reported = app.submit_request(None, input).await.unwrap();
+    let id = reported.request.id;
+    // Late: it passed up the chain, away from the cadre.
+    let late = reported.due_at.unwrap() + Duration::seconds(1);
+    assert_eq!(app.escalate_overdue(late).await.unwrap(), 1);
+    assert_ne!(
+        app.public_request(id).await.unwrap().request.link,
+        Link::Area
+    );
+
+    let refused = app.recategorise(&idle, id, "sanitation", "").await;
+    assert!(
+        matches!(refused, Err(RequestError::NotYours(_))),
+        "{refused:?}"
+    );
+    let unknown = app.recategorise(&admin, id, "graffiti", "").await;
+    assert!(
+        matches!(unknown, Err(RequestError::UnknownCategory(_))),
+        "{unknown:?}"
+    );
+
+    let (moved, event) = app
+        .recategorise(&admin, id, "sanitation", "是环境卫生问题")
+        .await
+        .unwrap();
+    assert_eq!(moved.request.category, "sanitation");
+    assert_eq!(
+        (moved.request.link, moved.request.responsible_id),
+        (Link::Area, Some(cadre.id))
+    );
+    assert_eq!(
+        moved.request.escalations, 0,
+        "the new category's time starts again"
+    );
+    assert_ne!(
+        moved.due_at, reported.due_at,
+        "sanitation has its own time limits"
+    );
+    assert_eq!(
+        (event.from, event.to),
+        (Some(RequestState::Reported), RequestState::Reported)
+    );
+    assert!(event.note.contains("环境卫生"), "{}", event.note);
+
+    // Once someone is sent to it, it keeps its category.
+    let step = |to, assignee_id| StepInput {
+        to,
+        note: String::new(),
+        assignee_id,
+        assignee_unit: None,
+        fixed: None,
+        duplicate_of: None,
+    };
+    app.take_step(&cadre, id, step(RequestState::Accepted, None))
+        .await
+        .unwrap();
+    app.take_step(&admin, id, step(RequestState::Dispatched, Some(cadre.id)))
+        .await
+        .unwrap();
+    let at_work = app.recategorise(&admin, id, "facilities", "").await;
+    assert!(
+        matches!(at_work, Err(RequestError::NotRecategorisable { .. })),
+        "{at_work:?}"
+    );
+}

@@ -90,6 +90,15 @@ pub enum RequestError {
     /// A step came without what it needs.
     #[error("{0}")]
     Incomplete(&'static str),
+    /// Only a request not yet dispatched changes category: one at work would have to be
+    /// called back first.
+    #[error("request {id} is {state}; only a request not yet dispatched changes its category")]
+    NotRecategorisable {
+        /// The request.
+        id: Id,
+        /// Where it stands.
+        state: RequestState,
+    },
     /// A duplicate must repeat another request that is open.
     #[error("request {0} is not another open request this one could repeat")]
     BadDuplicate(Id),
@@ -434,6 +443,64 @@ impl App {
             }
             _ => {}
         }
+        let (stored, event) = self.store.update_request(&update).await?;
+        self.announce(NoticeKind::Stepped, stored.clone());
+        Ok((self.request_view(stored), event))
+    }
+
+    /// Gives request `id` another category and routes it again from the first link of the
+    /// chain for its spot, as a new report would be: who answers may differ, and its time
+    /// limits become the new category's. Those who may accept it may do this, before it is
+    /// dispatched; the answers to the old category's questions are kept as they were.
+    pub async fn recategorise(
+        &self,
+        user: &User,
+        id: Id,
+        code: &str,
+        note: &str,
+    ) -> Result<(RequestView, RequestEvent), RequestError> {
+        let request = self
+            .store
+            .request(id)
+            .await?
+            .ok_or(StoreError::NoSuchRequest(id))?;
+        let new = category(code).ok_or_else(|| RequestError::UnknownCategory(code.into()))?;
+        if !Steppers::Answerers.include(user, &request) {
+            return Err(RequestError::NotYours(id));
+        }
+        let state = request.state;
+        if !matches!(
+            state,
+            RequestState::Reported | RequestState::Reopened | RequestState::Accepted
+        ) {
+            return Err(RequestError::NotRecategorisable { id, state });
+        }
+        let old = category(&request.category).map_or(request.category.as_str(), |c| c.name);
+        let (link, responsible) = self.store.answerer(&request.spot, Link::Area).await?;
+        let said = note.trim();
+        let update = RequestUpdate {
+            request_id: id,
+            expected_version: request.version,
+            state,
+            fixed: None,
+            link,
+            responsible_id: responsible,
+            assignee_id: None,
+            assignee_unit: None,
+            handled_by: request.handled_by,
+            duplicate_of: None,
+            escalations: 0,
+            category: new.code.to_string(),
+            opened_at: request.opened_at.clone(),
+            from: state,
+            actor_id: Some(user.id),
+            note: if said.is_empty() {
+                format!("由「{old}」改为「{}」，重新派单", new.name)
+            } else {
+                format!("由「{old}」改为「{}」，重新派单：{said}", new.name)
+            },
+            at: crate::timestamp::now(),
+        };
         let (stored, event) = self.store.update_request(&update).await?;
         self.announce(NoticeKind::Stepped, stored.clone());
         Ok((self.request_view(stored), event))

@@ -10,6 +10,8 @@
 //!   its category nearby (`nearby`, possible duplicates).
 //! - `POST /api/v1/requests/{id}/transitions` with `{"to", "note"?, "assignee"? (a user id or a
 //!   unit's name), "fixed"?, "duplicate_of"?}`: one step of the workflow.
+//! - `POST /api/v1/requests/{id}/category` with `{"category", "note"?}`: another category,
+//!   and the request routed again for it.
 //! - `GET /api/v1/me/requests`: what waits on me, most urgent first.
 
 use super::AppState;
@@ -41,6 +43,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/requests", post(create))
         .route("/api/v1/requests/{id}", get(one))
         .route("/api/v1/requests/{id}/transitions", post(transition))
+        .route("/api/v1/requests/{id}/category", post(recategorise))
         .route("/api/v1/me/requests", get(mine))
 }
 
@@ -225,6 +228,30 @@ async fn transition(
     Ok(Json(json!({"request": full(&view), "event": event})))
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CategoryBody {
+    category: String,
+    #[serde(default)]
+    note: String,
+}
+
+/// `POST /api/v1/requests/{id}/category`.
+async fn recategorise(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<CategoryBody>,
+) -> Result<Json<Value>, ApiError> {
+    let id = id_of(&id)?;
+    bounded("note", &body.note, MAX_DESCRIPTION_CHARS)?;
+    let (view, event) = state
+        .app
+        .recategorise(&caller.user, id, &body.category, &body.note)
+        .await?;
+    Ok(Json(json!({"request": full(&view), "event": event})))
+}
+
 /// `GET /api/v1/me/requests`.
 async fn mine(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
     let views = state.app.my_requests(&caller.user).await?;
@@ -246,6 +273,9 @@ impl From<RequestError> for ApiError {
             | RequestError::MayNot { .. }
             | RequestError::HandlerVerifies(_) => ApiError::Forbidden(message),
             RequestError::NotFrom { .. } => ApiError::conflict("invalid_transition", message),
+            RequestError::NotRecategorisable { .. } => {
+                ApiError::conflict("not_recategorisable", message)
+            }
             RequestError::Incomplete(_) => ApiError::unprocessable("incomplete_step", message),
             RequestError::BadDuplicate(_) => ApiError::unprocessable("invalid_duplicate", message),
             RequestError::Store(e) => e.into(),
