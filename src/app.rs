@@ -23,6 +23,7 @@ mod demo_diary;
 mod edit;
 mod floors;
 mod households;
+mod photos;
 mod request_feed;
 mod request_stats;
 mod requests;
@@ -35,6 +36,7 @@ pub use claims::ClaimError;
 use cpu::{Busy, CpuPool};
 pub use edit::{EditError, EditOutcome, Past};
 pub use floors::{FloorState, FloorsError, MAX_FLOOR_HOUSEHOLDS};
+pub use photos::MAX_PHOTOS_PER_KIND;
 pub use request_feed::{FEED_CAPACITY, NoticeKind, RequestNotice};
 pub use request_stats::{Durations, RequestGrouping, RequestStatsRow};
 pub use requests::{

@@ -24,6 +24,7 @@ pub mod demo;
 pub mod geodata;
 pub mod http;
 pub mod model;
+pub mod photos;
 pub mod spatial;
 pub mod store;
 pub mod tiles;

@@ -448,7 +448,103 @@ async fn the_milestones_of_each_request_are_reduced_from_its_steps(store: Arc<dy
     );
 }
 
+async fn photos_are_kept_whole_and_counted_per_kind(store: Arc<dyn Store>) {
+    use wangge::model::photos::{NewPhoto, PhotoCopy, PhotoKind};
+    let spot = spot(&store).await;
+    let request = store
+        .submit_request(&report(
+            spot,
+            "repair",
+            "2026-12-01T01:00:00.000Z",
+            120.3712,
+        ))
+        .await
+        .unwrap();
+    let photo = |kind, n: u8| NewPhoto {
+        request_id: request.id,
+        kind,
+        media_type: "image/png".into(),
+        width: 4,
+        height: 3,
+        original: vec![0x89, b'P', b'N', b'G', n, 0, 255],
+        public: vec![0xFF, 0xD8, n],
+        thumbnail: vec![0xFF, 0xD8, n, n],
+        uploaded_by: None,
+        at: "2026-12-01T01:00:01.000Z".into(),
+    };
+    let first = store
+        .add_request_photo(&photo(PhotoKind::Report, 1), 2)
+        .await
+        .unwrap();
+    store
+        .add_request_photo(&photo(PhotoKind::Report, 2), 2)
+        .await
+        .unwrap();
+    let refused = store
+        .add_request_photo(&photo(PhotoKind::Report, 3), 2)
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::TooManyPhotos { max: 2, .. })),
+        "{refused:?}"
+    );
+    store
+        .add_request_photo(&photo(PhotoKind::After, 4), 2)
+        .await
+        .unwrap();
+    let mut orphan = photo(PhotoKind::Report, 5);
+    orphan.request_id = request.id + 1000;
+    assert!(matches!(
+        store.add_request_photo(&orphan, 2).await,
+        Err(StoreError::NoSuchRequest(_))
+    ));
+
+    let kept = store.request_photos(request.id).await.unwrap();
+    let kinds: Vec<PhotoKind> = kept.iter().map(|p| p.kind).collect();
+    assert_eq!(
+        kinds,
+        [PhotoKind::Report, PhotoKind::Report, PhotoKind::After]
+    );
+    assert_eq!(kept[0], first);
+    assert_eq!(
+        (first.width, first.height, first.at.as_str()),
+        (4, 3, "2026-12-01T01:00:01.000Z")
+    );
+    assert_eq!(store.request(request.id).await.unwrap().unwrap().photos, 3);
+    for (copy, bytes, media) in [
+        (
+            PhotoCopy::Original,
+            photo(PhotoKind::Report, 1).original,
+            "image/png",
+        ),
+        (
+            PhotoCopy::Public,
+            photo(PhotoKind::Report, 1).public,
+            "image/jpeg",
+        ),
+        (
+            PhotoCopy::Thumbnail,
+            photo(PhotoKind::Report, 1).thumbnail,
+            "image/jpeg",
+        ),
+    ] {
+        let read = store.request_photo(first.id, copy).await.unwrap().unwrap();
+        assert_eq!(
+            (read.request_id, read.media_type.as_str()),
+            (request.id, media)
+        );
+        assert_eq!(read.bytes, bytes, "{copy:?} byte for byte");
+    }
+    assert_eq!(
+        store
+            .request_photo(first.id + 1000, PhotoCopy::Public)
+            .await
+            .unwrap(),
+        None
+    );
+}
+
 store_contract!(
+    photos_are_kept_whole_and_counted_per_kind,
     the_milestones_of_each_request_are_reduced_from_its_steps,
     a_report_goes_to_the_holder_then_the_secretary_then_the_community,
     a_step_is_written_only_on_the_version_it_was_decided_on,

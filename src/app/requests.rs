@@ -102,6 +102,12 @@ pub enum RequestError {
     /// A duplicate must repeat another request that is open.
     #[error("request {0} is not another open request this one could repeat")]
     BadDuplicate(Id),
+    /// A photo was refused.
+    #[error(transparent)]
+    Photo(#[from] crate::photos::PhotoError),
+    /// Too much image work is in line; try again shortly.
+    #[error(transparent)]
+    Busy(#[from] super::cpu::Busy),
     /// The store refused or failed.
     #[error(transparent)]
     Store(#[from] StoreError),

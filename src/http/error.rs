@@ -240,8 +240,10 @@ impl From<StoreError> for ApiError {
             | StoreError::NoSuchHousehold(_)
             | StoreError::NoSuchNeed(_)
             | StoreError::NoSuchRequest(_)
+            | StoreError::NoSuchPhoto(_)
             | StoreError::NoSuchVisit(_) => ApiError::NotFound(message),
             StoreError::RequestChanged { .. } => ApiError::conflict("request_changed", message),
+            StoreError::TooManyPhotos { .. } => ApiError::conflict("too_many_photos", message),
             StoreError::AlreadyCorrected { .. } => ApiError::conflict("already_corrected", message),
             StoreError::CorrectsAnotherHousehold { .. } => {
                 ApiError::unprocessable("invalid", message)

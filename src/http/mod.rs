@@ -11,6 +11,7 @@ pub mod limits;
 pub mod lookup;
 pub mod ogc;
 pub mod open311;
+pub mod photos;
 pub mod places;
 pub mod query;
 pub mod requests;
@@ -103,6 +104,7 @@ pub fn router_with(app: Arc<App>, config: HttpConfig) -> Router {
         .merge(stats::routes())
         .merge(requests::routes())
         .merge(events::routes())
+        .merge(photos::routes())
         .merge(open311::routes())
         .merge(tiles::routes())
         .nest("/ogc", ogc::routes())

@@ -22,10 +22,13 @@ use super::query::crs_param;
 use super::requests::{MAX_TEXT_CHARS, bounded, check_reporter, description};
 use crate::app::{MAX_REQUESTS, RequestInput, RequestView};
 use crate::model::Id;
+use crate::model::photos::PhotoKind;
 use crate::model::requests::{Category, Reporter, RequestFilter, RequestState, category};
+use crate::photos::MAX_PHOTO_BYTES;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::extract::multipart::MultipartError;
+use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Path, Query, Request, State};
+use axum::http::{StatusCode, header};
 use axum::routing::get;
 use axum::{Json, Router};
 use geo::Coord;
@@ -129,7 +132,12 @@ pub fn routes() -> Router<AppState> {
         .route("/open311/v2/discovery.json", get(discovery))
         .route("/open311/v2/services.json", get(services))
         .route("/open311/v2/services/{file}", get(service))
-        .route("/open311/v2/requests.json", get(list).post(post))
+        .route(
+            "/open311/v2/requests.json",
+            get(list)
+                .post(post)
+                .layer(DefaultBodyLimit::max(MAX_PHOTO_BYTES + 64 * 1024)),
+        )
         .route("/open311/v2/requests/{file}", get(one))
 }
 
@@ -221,6 +229,16 @@ fn status_notes(view: &RequestView) -> String {
     }
 }
 
+/// The photo of a request as Open311 names it: the URL the reporter gave, else the public
+/// copy of its first photo, else nothing.
+fn media_url(r: &crate::model::requests::Request) -> String {
+    match &r.media_url {
+        Some(url) => url.clone(),
+        None if r.photos > 0 => format!("/api/v1/requests/{}/photo", r.id),
+        None => String::new(),
+    }
+}
+
 /// A request as the public reads it: no reporter, no household, no staff.
 fn public(state: &AppState, view: &RequestView) -> Value {
     let r = &view.request;
@@ -241,7 +259,7 @@ fn public(state: &AppState, view: &RequestView) -> Value {
         "zipcode": "",
         "lat": r.lat,
         "long": r.lon,
-        "media_url": r.media_url.clone().unwrap_or_default(),
+        "media_url": media_url(r),
     })
 }
 
@@ -347,39 +365,42 @@ async fn one(
     Ok(Json(json!([public(&state, &view)])))
 }
 
-/// The fields of a post, whichever way it came: form pairs, or a JSON object whose `attribute`
-/// is an object of answers.
-fn fields(headers: &HeaderMap, body: &[u8]) -> Result<HashMap<String, String>, ApiError> {
-    let media = headers
+/// The fields of a post, whichever way it came: form pairs, a JSON object whose `attribute`
+/// is an object of answers, or a multipart form whose `media` part is a photo.
+async fn fields(request: Request) -> Result<(HashMap<String, String>, Option<Bytes>), ApiError> {
+    let media = request
+        .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(|t| t.split(';').next())
         .map(|t| t.trim().to_ascii_lowercase())
         .unwrap_or_default();
+    let mut photo = None;
+    let too_large = |_| ApiError::TooLarge {
+        code: "too_large",
+        message: format!("a report may have at most {MAX_PHOTO_BYTES} bytes with its photo"),
+    };
     let pairs: Vec<(String, String)> = match media.as_str() {
-        "application/x-www-form-urlencoded" => serde_urlencoded::from_bytes(body)
-            .map_err(|e| ApiError::bad_request("invalid_body", format!("unreadable form: {e}")))?,
-        "application/json" => {
-            let object: serde_json::Map<String, Value> =
-                serde_json::from_slice(body).map_err(|e| {
-                    ApiError::bad_request("invalid_body", format!("unreadable JSON: {e}"))
-                })?;
-            let mut pairs = Vec::new();
-            for (key, value) in object {
-                match (key.as_str(), value) {
-                    ("attribute", Value::Object(answers)) => {
-                        for (code, answer) in answers {
-                            pairs.push((format!("attribute[{code}]"), text_of(answer)));
-                        }
-                    }
-                    (_, value) => pairs.push((key, text_of(value))),
-                }
-            }
+        "multipart/form-data" => {
+            let (pairs, media) = multipart(request).await?;
+            photo = media;
             pairs
+        }
+        "application/x-www-form-urlencoded" | "application/json" => {
+            let body = Bytes::from_request(request, &()).await.map_err(too_large)?;
+            if media == "application/json" {
+                json_fields(&body)?
+            } else {
+                serde_urlencoded::from_bytes(&body).map_err(|e| {
+                    ApiError::bad_request("invalid_body", format!("unreadable form: {e}"))
+                })?
+            }
         }
         _ => {
             return Err(ApiError::UnsupportedMediaType(
-                "post a report as application/x-www-form-urlencoded or application/json".into(),
+                "post a report as application/x-www-form-urlencoded, multipart/form-data (with \
+                 the photo as its media part) or application/json"
+                    .into(),
             ));
         }
     };
@@ -392,7 +413,56 @@ fn fields(headers: &HeaderMap, body: &[u8]) -> Result<HashMap<String, String>, A
             ));
         }
     }
-    Ok(fields)
+    Ok((fields, photo))
+}
+
+/// The pairs of a JSON object, its `attribute` object's answers as `attribute[code]`.
+fn json_fields(body: &[u8]) -> Result<Vec<(String, String)>, ApiError> {
+    let object: serde_json::Map<String, Value> = serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request("invalid_body", format!("unreadable JSON: {e}")))?;
+    let mut pairs = Vec::new();
+    for (key, value) in object {
+        match (key.as_str(), value) {
+            ("attribute", Value::Object(answers)) => {
+                for (code, answer) in answers {
+                    pairs.push((format!("attribute[{code}]"), text_of(answer)));
+                }
+            }
+            (_, value) => pairs.push((key, text_of(value))),
+        }
+    }
+    Ok(pairs)
+}
+
+/// The text parts of a multipart form, and its `media` part (a photo) if any.
+async fn multipart(request: Request) -> Result<(Vec<(String, String)>, Option<Bytes>), ApiError> {
+    let bad = |e: MultipartError| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            return ApiError::TooLarge {
+                code: "too_large",
+                message: format!(
+                    "a report may have at most {MAX_PHOTO_BYTES} bytes with its photo"
+                ),
+            };
+        }
+        ApiError::bad_request(
+            "invalid_body",
+            format!("unreadable multipart form: {}", e.body_text()),
+        )
+    };
+    let mut form = Multipart::from_request(request, &())
+        .await
+        .map_err(|e| ApiError::bad_request("invalid_body", e.body_text()))?;
+    let (mut pairs, mut media) = (Vec::new(), None);
+    while let Some(field) = form.next_field().await.map_err(bad)? {
+        let name = field.name().unwrap_or_default().to_string();
+        if name == "media" {
+            media = Some(field.bytes().await.map_err(bad)?);
+        } else {
+            pairs.push((name, field.text().await.map_err(bad)?));
+        }
+    }
+    Ok((pairs, media))
 }
 
 fn text_of(value: Value) -> String {
@@ -431,10 +501,9 @@ fn optional(fields: &HashMap<String, String>, name: &str) -> Option<String> {
 async fn post(
     State(state): State<AppState>,
     ClientAddr(client): ClientAddr,
-    headers: HeaderMap,
-    body: Bytes,
+    request: Request,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let fields = fields(&headers, &body)?;
+    let (fields, photo) = fields(request).await?;
     state
         .open311
         .admit(optional(&fields, "api_key").as_deref(), client)?;
@@ -482,6 +551,16 @@ async fn post(
         household_id: None,
     };
     let view = state.app.submit_request(None, input).await?;
+    if let Some(photo) = photo {
+        // The report stands without its photo: a photo refused is logged, not fatal.
+        if let Err(e) = state
+            .app
+            .add_photo(None, view.request.id, PhotoKind::Report, photo.to_vec())
+            .await
+        {
+            tracing::info!(request = view.request.id, error = %e, "a reporter's photo was refused");
+        }
+    }
     let notice = match view.due_at {
         Some(due) => format!(
             "已转交{}，将于 {} 前立案",

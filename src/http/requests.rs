@@ -23,6 +23,7 @@ use crate::app::{RequestError, RequestInput, RequestView, StepInput};
 use crate::auth::Role;
 use crate::model::Id;
 use crate::model::requests::{Reporter, RequestEvent, RequestState};
+use crate::photos::PhotoError;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
@@ -159,6 +160,8 @@ async fn one(
 ) -> Result<Json<Value>, ApiError> {
     let (view, events, nearby) = state.app.request_in_full(&caller.user, id_of(&id)?).await?;
     let mut value = full(&view);
+    let photos = state.app.photos(view.request.id).await?;
+    value["photos"] = photos.iter().map(super::photos::described).collect();
     value["events"] = json!(events);
     value["nearby"] = nearby
         .iter()
@@ -278,7 +281,24 @@ impl From<RequestError> for ApiError {
             }
             RequestError::Incomplete(_) => ApiError::unprocessable("incomplete_step", message),
             RequestError::BadDuplicate(_) => ApiError::unprocessable("invalid_duplicate", message),
+            RequestError::Photo(e) => photo_error(e),
+            RequestError::Busy(busy) => busy.into(),
             RequestError::Store(e) => e.into(),
         }
+    }
+}
+
+/// The status of a refused photo: too large 413, not an image we take 415, too many pixels or
+/// unreadable 422.
+fn photo_error(e: PhotoError) -> ApiError {
+    let message = e.to_string();
+    match e {
+        PhotoError::TooLarge(_) => ApiError::TooLarge {
+            code: "photo_too_large",
+            message,
+        },
+        PhotoError::Unsupported(_) => ApiError::UnsupportedMediaType(message),
+        PhotoError::TooManyPixels { .. } => ApiError::unprocessable("too_many_pixels", message),
+        PhotoError::Unreadable(_) => ApiError::unprocessable("unreadable_photo", message),
     }
 }

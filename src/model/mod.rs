@@ -5,6 +5,7 @@
 
 mod claims;
 pub mod edit;
+pub mod photos;
 pub mod requests;
 pub mod visits;
 

@@ -261,6 +261,8 @@ pub struct Request {
     pub updated_at: String,
     /// Grows by one with every step: what a step is decided on.
     pub version: i64,
+    /// How many photos it has (`GET /api/v1/requests/{id}/photos` lists them).
+    pub photos: i64,
 }
 
 /// A step to take, written whole: the request's new columns and the event that says why. The

@@ -68,6 +68,17 @@ pub enum StoreError {
     /// No request has this id.
     #[error("there is no request with id {0}")]
     NoSuchRequest(Id),
+    /// No photo has this id.
+    #[error("there is no photo with id {0}")]
+    NoSuchPhoto(Id),
+    /// A request holds as many photos of a kind as it may.
+    #[error("request {request_id} already has {max} photos of this kind")]
+    TooManyPhotos {
+        /// The request.
+        request_id: Id,
+        /// How many it may have of the kind.
+        max: usize,
+    },
     /// A step was decided on a version of the request that is no longer the stored one:
     /// someone else moved it meanwhile; nothing was written.
     #[error("request {id} changed meanwhile (now version {stored}, state {state}): reload it")]

@@ -20,6 +20,7 @@ pub use error::{ItemProblem, StoreError};
 
 use crate::auth::{AuditRecord, NewAudit, NewUser, Role, StoredUser, User};
 use crate::model::edit::{CommittedEdit, PlaceEdit, PlaceVersion};
+use crate::model::photos::{NewPhoto, Photo, PhotoBytes, PhotoCopy};
 use crate::model::requests::{
     Link, NewRequest, Request, RequestEvent, RequestFilter, RequestTiming, RequestUpdate, Spot,
 };
@@ -283,6 +284,17 @@ pub trait Store: Send + Sync + 'static {
     /// The milestones of every request reported at or after `since` and before `until`
     /// (stored instants), oldest first: what response times and rates are computed from.
     async fn request_timings(&self, since: &str, until: &str) -> Result<Vec<RequestTiming>>;
+
+    /// Keeps a photo of a request, unless the request has `max` of its kind already
+    /// ([`StoreError::TooManyPhotos`]; counted under the request's lock, so that two uploads
+    /// racing cannot both pass) or does not exist ([`StoreError::NoSuchRequest`]).
+    async fn add_request_photo(&self, photo: &NewPhoto, max: usize) -> Result<Photo>;
+
+    /// The photos of a request, oldest first, without their bytes.
+    async fn request_photos(&self, request_id: Id) -> Result<Vec<Photo>>;
+
+    /// One copy of a photo, if there is such a photo.
+    async fn request_photo(&self, id: Id, copy: PhotoCopy) -> Result<Option<PhotoBytes>>;
 
     /// Starts watching for writes that other processes commit to this store (another instance
     /// over the same database, `wangge import`). Each [`ChangeFeed::next`] says what changed

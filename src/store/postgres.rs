@@ -260,7 +260,9 @@ impl Dialect for Postgres {
         rfc3339_ms!("r.opened_at"),
         " AS opened_at, ",
         rfc3339_ms!("r.updated_at"),
-        " AS updated_at, r.version FROM requests r \
+        " AS updated_at, r.version, \
+         (SELECT count(*) FROM request_photos p WHERE p.request_id = r.id) AS photos \
+         FROM requests r \
          WHERE ($1::json IS NULL OR r.id IN (SELECT json_array_elements_text($1::json)::bigint)) \
          AND ($2::text IS NULL OR r.category = $2) \
          AND ($3::boolean IS NULL OR (r.state NOT IN ('closed', 'rejected', 'duplicate')) = $3) \
@@ -283,6 +285,15 @@ impl Dialect for Postgres {
          assignee_unit, ",
         rfc3339_ms!("at"),
         " AS at FROM request_events WHERE request_id = $1 ORDER BY id"
+    );
+    const REQUEST_FOR_UPDATE: &'static str = "SELECT id FROM requests WHERE id = $1 FOR UPDATE";
+    const INSERT_REQUEST_PHOTO: &'static str = "INSERT INTO request_photos (request_id, kind, \
+         media_type, width, height, original, public, thumbnail, uploaded_by, at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::timestamptz) RETURNING id";
+    const REQUEST_PHOTOS: &'static str = concat!(
+        "SELECT id, request_id, kind, media_type, width, height, uploaded_by, ",
+        rfc3339_ms!("at"),
+        " AS at FROM request_photos WHERE request_id = $1 ORDER BY id"
     );
     const REQUEST_TIMINGS: &'static str = concat!(
         "SELECT r.id, r.category, r.state, r.fixed, r.grid_id, r.area_id, r.community_id, \

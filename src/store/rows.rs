@@ -6,6 +6,7 @@
 use super::StoreError;
 use crate::auth::{AuditRecord, Role, User};
 use crate::model::edit::{EditAction, PlaceFields, PlaceVersion, UserRef};
+use crate::model::photos::Photo;
 use crate::model::requests::{Reporter, Request, RequestEvent, RequestTiming, Spot};
 use crate::model::visits::{CadreWork, LastVisits, Need, NeedKind, Visit};
 use crate::model::{Building, Claim, HeldArea, Holder, Household, HouseholdDetails, Id, Place};
@@ -450,6 +451,7 @@ pub struct RequestRow {
     opened_at: String,
     updated_at: String,
     version: i64,
+    photos: i64,
 }
 
 impl TryFrom<RequestRow> for Request {
@@ -492,6 +494,7 @@ impl TryFrom<RequestRow> for Request {
             opened_at: row.opened_at,
             updated_at: row.updated_at,
             version: row.version,
+            photos: row.photos,
         })
     }
 }
@@ -572,6 +575,38 @@ impl TryFrom<RequestTimingRow> for RequestTiming {
             handled_at: row.handled_at,
             closed_at: row.closed_at,
             reworks: row.reworks,
+        })
+    }
+}
+
+/// The columns of `Dialect::REQUEST_PHOTOS`.
+#[derive(sqlx::FromRow)]
+pub struct PhotoRow {
+    id: Id,
+    request_id: Id,
+    kind: String,
+    media_type: String,
+    width: i32,
+    height: i32,
+    uploaded_by: Option<Id>,
+    at: String,
+}
+
+impl TryFrom<PhotoRow> for Photo {
+    type Error = StoreError;
+    fn try_from(row: PhotoRow) -> Result<Photo> {
+        let side = |n: i32| {
+            u32::try_from(n).map_err(|_| StoreError::Corrupt(format!("a photo {n} pixels wide")))
+        };
+        Ok(Photo {
+            id: row.id,
+            request_id: row.request_id,
+            kind: parse("photo kind", &row.kind)?,
+            media_type: row.media_type,
+            width: side(row.width)?,
+            height: side(row.height)?,
+            uploaded_by: row.uploaded_by,
+            at: row.at,
         })
     }
 }

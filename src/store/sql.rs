@@ -19,6 +19,7 @@ use crate::auth::{AuditRecord, NewAudit, NewUser, StoredUser, User};
 use crate::model::edit::{
     CommittedEdit, EditAction, PlaceChange, PlaceEdit, PlaceFields, PlaceVersion,
 };
+use crate::model::photos::{NewPhoto, Photo, PhotoBytes, PhotoCopy};
 use crate::model::requests::{
     Link, NewRequest, Request, RequestEvent, RequestFilter, RequestTiming, RequestUpdate, Spot,
 };
@@ -34,6 +35,7 @@ use std::collections::HashMap;
 mod claims;
 mod dialect;
 mod households;
+mod photos;
 mod requests;
 mod visits;
 
@@ -119,6 +121,9 @@ where
     rows::RequestRow: for<'r> FromRow<'r, DB::Row>,
     rows::RequestEventRow: for<'r> FromRow<'r, DB::Row>,
     rows::RequestTimingRow: for<'r> FromRow<'r, DB::Row>,
+    rows::PhotoRow: for<'r> FromRow<'r, DB::Row>,
+    for<'q> &'q [u8]: Encode<'q, DB> + Type<DB>,
+    (i64, String, Vec<u8>): for<'r> FromRow<'r, DB::Row>,
     for<'q> Option<bool>: Encode<'q, DB> + Type<DB>,
 {
     fn backend(&self) -> &'static str {
@@ -320,6 +325,18 @@ where
 
     async fn request_timings(&self, since: &str, until: &str) -> Result<Vec<RequestTiming>> {
         self.timings_between(since, until).await
+    }
+
+    async fn add_request_photo(&self, photo: &NewPhoto, max: usize) -> Result<Photo> {
+        self.insert_photo(photo, max).await
+    }
+
+    async fn request_photos(&self, request_id: Id) -> Result<Vec<Photo>> {
+        self.photos_of(request_id).await
+    }
+
+    async fn request_photo(&self, id: Id, copy: PhotoCopy) -> Result<Option<PhotoBytes>> {
+        self.photo_copy(id, copy).await
     }
 
     async fn cadre_work(&self, since: &str) -> Result<Vec<CadreWork>> {

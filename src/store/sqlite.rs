@@ -171,7 +171,8 @@ impl Dialect for Sqlite {
          r.address, r.description, r.media_url, r.attributes, r.reporter_name, r.reporter_phone, \
          r.reporter_email, r.household_id, r.posted_by, r.grid_id, r.area_id, r.community_id, \
          r.street_id, r.link, r.responsible_id, r.assignee_id, r.assignee_unit, r.handled_by, \
-         r.duplicate_of, r.escalations, r.requested_at, r.opened_at, r.updated_at, r.version \
+         r.duplicate_of, r.escalations, r.requested_at, r.opened_at, r.updated_at, r.version, \
+         (SELECT count(*) FROM request_photos p WHERE p.request_id = r.id) AS photos \
          FROM requests r \
          WHERE ($1 IS NULL OR r.id IN (SELECT value FROM json_each($1))) \
          AND ($2 IS NULL OR r.category = $2) \
@@ -191,6 +192,12 @@ impl Dialect for Sqlite {
     const REQUEST_EVENTS: &'static str = "SELECT id, request_id, from_state, to_state, actor_id, \
          note, link, assignee_id, assignee_unit, at FROM request_events WHERE request_id = $1 \
          ORDER BY id";
+    const REQUEST_FOR_UPDATE: &'static str = "SELECT id FROM requests WHERE id = $1";
+    const INSERT_REQUEST_PHOTO: &'static str = "INSERT INTO request_photos (request_id, kind, \
+         media_type, width, height, original, public, thumbnail, uploaded_by, at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id";
+    const REQUEST_PHOTOS: &'static str = "SELECT id, request_id, kind, media_type, width, height, \
+         uploaded_by, at FROM request_photos WHERE request_id = $1 ORDER BY id";
     const REQUEST_TIMINGS: &'static str = "SELECT r.id, r.category, r.state, r.fixed, r.grid_id, \
          r.area_id, r.community_id, r.street_id, r.requested_at, r.opened_at, \
          min(CASE WHEN e.to_state = 'accepted' THEN e.at END) AS accepted_at, \

@@ -119,6 +119,14 @@ pub trait Dialect: Database {
     const INSERT_REQUEST_EVENT: &'static str;
     /// [`crate::store::rows::RequestEventRow`]s of request `$1`, oldest first.
     const REQUEST_EVENTS: &'static str;
+    /// Request `$1`'s id, locking its row until the transaction ends where the backend locks
+    /// rows (PostgreSQL; SQLite's write transaction holds the whole database).
+    const REQUEST_FOR_UPDATE: &'static str;
+    /// A photo (request_id, kind, media_type, width, height, original, public, thumbnail,
+    /// uploaded_by, at), returning `id`.
+    const INSERT_REQUEST_PHOTO: &'static str;
+    /// [`crate::store::rows::PhotoRow`]s of request `$1`, oldest first.
+    const REQUEST_PHOTOS: &'static str;
     /// [`crate::store::rows::RequestTimingRow`]s of the requests reported at or after `$1` and before `$2`,
     /// oldest first: each request's first acceptance, first handling, last closing and
     /// failed checks, reduced from its events in the database.
