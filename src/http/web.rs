@@ -1,4 +1,5 @@
-//! The web map (`web-map/`), served from disk: the page at `/`, its modules under `/src/`,
+//! The web map (`web-map/`), served from disk: the page at `/`, the residents' page for reporting
+//! a problem and following it (社情民意, `report.html`) at `/report`, their modules under `/src/`,
 //! its npm libraries from `node_modules` under `/vendor/` (MapLibre GL JS, and Terra Draw with
 //! its MapLibre adapter for the planners' drawing tools), SDF glyph ranges for the
 //! labels under `/glyphs/`; the page's settings (an optional external basemap) at
@@ -55,7 +56,7 @@ fn dist(package: &str) -> PathBuf {
 /// What the web map needs from the server's configuration.
 #[derive(Clone, Debug)]
 pub struct WebConfig {
-    /// The `web-map/` folder: `index.html`, `src/`, `glyphs/` and `node_modules/`.
+    /// The `web-map/` folder: `index.html`, `report.html`, `src/`, `glyphs/` and `node_modules/`.
     pub root: PathBuf,
     /// An external raster basemap drawn under our own layers; none by default (the map then
     /// needs nothing but this server).
@@ -183,6 +184,7 @@ pub fn routes(config: WebConfig) -> Router<AppState> {
         .not_found_service(page_file_not_found.into_service());
     let mut router = Router::new()
         .route("/", get(index))
+        .route("/report", get(report))
         .route("/api/v1/web-config", get(web_config))
         .route("/glyphs/{fontstack}/{range}", get(glyphs))
         .with_state(config)
@@ -242,16 +244,27 @@ async fn vendor_file_not_found(uri: Uri) -> ApiError {
     ))
 }
 
-/// `GET /`: the page, or an explanation of what to install.
+/// `GET /`: the map, or an explanation of what to install.
 async fn index(State(web): State<Web>) -> Response {
+    page(&web, "index.html").await
+}
+
+/// `GET /report`: the residents' page (a phone's screen, no login): report a problem at a spot
+/// over Open311 and follow it by its ticket number.
+async fn report(State(web): State<Web>) -> Response {
+    page(&web, "report.html").await
+}
+
+/// A page of the web root, with a Content-Security-Policy that lets its inline scripts (an
+/// import map) run by their hashes; or an explanation of what to install.
+async fn page(web: &WebConfig, file: &str) -> Response {
     if let Some(problem) = web.problem() {
         tracing::warn!("{problem}");
         return (StatusCode::SERVICE_UNAVAILABLE, Html(setup_page(&problem))).into_response();
     }
-    match tokio::fs::read(web.root.join("index.html")).await {
+    match tokio::fs::read(web.root.join(file)).await {
         Ok(bytes) => {
-            // The page's inline import map runs by its hash; the file is read on every request,
-            // so the hash follows an edit of the page.
+            // The file is read on every request, so the hashes follow an edit of the page.
             let hashes = super::security::inline_script_hashes(&String::from_utf8_lossy(&bytes));
             let csp = super::security::content_security_policy(web.basemap.as_ref(), &hashes);
             (
@@ -264,9 +277,12 @@ async fn index(State(web): State<Web>) -> Response {
             )
                 .into_response()
         }
-        Err(e) => {
-            ApiError::Internal(format!("reading the web map's index.html: {e}")).into_response()
-        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => ApiError::NotFound(format!(
+            "the web map has no {file} in {}",
+            web.root.display()
+        ))
+        .into_response(),
+        Err(e) => ApiError::Internal(format!("reading the web map's {file}: {e}")).into_response(),
     }
 }
 

@@ -23,13 +23,17 @@ function storeSession(session) {
   else sessionStorage.removeItem(KEY);
 }
 
-/** An error answer of the API: HTTP status, the error's code, message and problems. */
+/**
+ * An error answer of the API: HTTP status, the error's code, message and problems, and for a 429
+ * the seconds to wait (Retry-After), else null.
+ */
 export class ApiError extends Error {
-  constructor(status, body) {
+  constructor(status, body, retryAfter = null) {
     super(body?.error?.message ?? `HTTP ${status}`);
     this.status = status;
     this.code = body?.error?.code ?? null;
     this.problems = body?.error?.problems ?? [];
+    this.retryAfter = retryAfter;
   }
 }
 
@@ -38,10 +42,12 @@ export class ApiError extends Error {
  * ApiError on a 4xx or 5xx. A 401 means the token expired or was revoked: the session ends.
  * No answer at all (offline, the server unreachable) rejects with fetch's TypeError, not an
  * ApiError: that is how the visit outbox tells "try again later" from "refused".
+ * `anonymous` sends no token (the residents' page: what it sends must not depend on who else
+ * signed in on that browser).
  */
-export async function api(path, { method = 'GET', body, ifMatch, headers: extra = {} } = {}) {
+export async function api(path, { method = 'GET', body, ifMatch, headers: extra = {}, anonymous = false } = {}) {
   const headers = { ...extra };
-  const session = currentSession();
+  const session = anonymous ? null : currentSession();
   if (session) headers.authorization = `Bearer ${session.token}`;
   if (body !== undefined) headers['content-type'] = 'application/json';
   if (ifMatch !== undefined) headers['if-match'] = `"${ifMatch}"`;
@@ -58,7 +64,8 @@ export async function api(path, { method = 'GET', body, ifMatch, headers: extra 
       storeSession(null);
       window.dispatchEvent(new CustomEvent('wangge:session'));
     }
-    throw new ApiError(res.status, json);
+    const retryAfter = Number.parseInt(res.headers.get('retry-after') ?? '', 10);
+    throw new ApiError(res.status, json, Number.isFinite(retryAfter) ? retryAfter : null);
   }
   const etag = res.headers.get('etag');
   return { body: json, etag: etag ? etag.replace(/^W\//, '').replace(/"/g, '') : null, status: res.status };
@@ -97,4 +104,24 @@ export function lookupQuery([lon, lat], crs) {
   const params = new URLSearchParams({ lon: String(lon), lat: String(lat) });
   if (crs !== 'wgs84') params.set('crs', crs);
   return params;
+}
+
+/**
+ * The TileJSON of every layer the server lists at /tiles, by name, in the map's CRS (`crs`:
+ * wgs84, or gcj02 under a GCJ-02 basemap): the style takes its sources' zooms and the layers it
+ * can draw from them. A layer whose TileJSON does not come is left off the map.
+ */
+export async function loadTileJson(crs = 'wgs84') {
+  const crsQuery = crs === 'wgs84' ? '' : `?crs=${crs}`;
+  const get = async (url) => {
+    const res = await fetch(url);
+    const body = await res.json().catch(() => null);
+    if (!res.ok) throw new ApiError(res.status, body);
+    return body;
+  };
+  const { layers } = await get('/tiles');
+  const docs = await Promise.all(
+    layers.map((l) => get(`${l.tilejson}${crsQuery}`).catch((e) => console.warn(`no TileJSON for ${l.name}: ${e.message}`))),
+  );
+  return Object.fromEntries(layers.map((l, i) => [l.name, docs[i]]).filter(([, doc]) => doc));
 }

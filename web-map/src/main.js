@@ -7,14 +7,15 @@
 // crs=gcj02 so that everything lines up with it (see web-map/README.md).
 
 import * as maplibregl from '/vendor/maplibre-gl/maplibre-gl.mjs';
-import { buildStyle, gridFillColour, LAYER_GROUPS, DENSITY_STOPS } from './style.js';
+import { buildStyle, gridFillColour, LAYER_GROUPS, DENSITY_STOPS, tileRequestTransform } from './style.js';
 import { bbox, interiorPoint, wgs84ToGcj02 } from './geo.js';
-import { lookupQuery } from './api.js';
+import { loadTileJson, lookupQuery } from './api.js';
 import { $, el, initSheet, isPhone, revealPanel, showMessage } from './ui.js';
 import { initAccount } from './account.js';
 import { areaDetails, initClaims, showsUnclaimed } from './claims.js';
 import { editorTakesClick, initEditor } from './editor.js';
 import { initVisits, visitsTakesClick } from './visits.js';
+import { initRequests, requestsTakesClick } from './requests.js';
 import { initCoverage } from './coverage.js';
 import { initNeeds } from './needs.js';
 import { initFloors, updateFloors } from './floors.js';
@@ -312,21 +313,6 @@ function goToGrid(grid) {
 // ---- start ----
 
 /**
- * The TileJSON of every layer the server lists at /tiles, by name, fetched once: the style takes
- * its sources' zooms and the layers it can draw from them. A layer whose TileJSON does not come
- * is left off the map.
- */
-async function loadTileJson() {
-  // Like every request to /tiles/… (transformRequest below), in the map's CRS.
-  const crsQuery = state.crs === 'wgs84' ? '' : `?crs=${state.crs}`;
-  const { layers } = await getJson('/tiles');
-  const docs = await Promise.all(
-    layers.map((l) => getJson(`${l.tilejson}${crsQuery}`).catch((e) => console.warn(`no TileJSON for ${l.name}: ${e.message}`))),
-  );
-  return Object.fromEntries(layers.map((l, i) => [l.name, docs[i]]).filter(([, doc]) => doc));
-}
-
-/**
  * The padding around the data when the map opens: a little on a phone, where every pixel of a
  * 390-pixel-wide screen is needed for the grids; on a desktop 24 pixels, which keeps the demo
  * street at the zoom where the grids' names are drawn (14.5).
@@ -346,7 +332,8 @@ async function start() {
   // Before the map exists: on a phone the sheet starts folded, and the map is made at the size
   // it will have, so that the first view fits the data on that screen.
   initSheet();
-  const tilejson = await loadTileJson();
+  // Like every request to /tiles/… (transformRequest below), in the map's CRS.
+  const tilejson = await loadTileJson(state.crs);
   const b = tilejson.grids?.bounds;
   const hasData = b && b[2] - b[0] < 5 && b[3] - b[1] < 5;
   const lat = hasData ? (b[1] + b[3]) / 2 : 36;
@@ -360,14 +347,8 @@ async function start() {
     ...(hasData ? { bounds: b, fitBoundsOptions: { padding: fitPadding() } } : { center: [105, 35], zoom: 3 }),
     maxPitch: 70,
     attributionControl: { compact: false, customAttribution: '网格 wangge' },
-    // Our tiles follow the basemap's CRS: under a GCJ-02 basemap every tile and TileJSON request
-    // to this server carries crs=gcj02, and the server shifts the geometry into GCJ-02.
-    transformRequest: (url, resourceType) => {
-      if (state.crs !== 'wgs84' && (resourceType === 'Tile' || resourceType === 'Source') && url.startsWith(`${origin}/tiles/`)) {
-        return { url: `${url}${url.includes('?') ? '&' : '?'}crs=${state.crs}` };
-      }
-      return undefined;
-    },
+    // Our tiles follow the basemap's CRS (crs=gcj02 under a GCJ-02 basemap).
+    transformRequest: tileRequestTransform(origin, state.crs),
   });
   window.map = map; // for the browser tests and the console
   map.addControl(new maplibregl.NavigationControl({ visualizePitch: true }), 'top-right');
@@ -387,9 +368,10 @@ async function start() {
   initClaims({ refreshData, relookup, applyLayers });
   initEditor({ map, crs: state.crs, refreshData, highlight });
   initVisits({ map, crs: state.crs });
+  initRequests({ map, crs: state.crs });
   initCoverage({ map });
   initFloors({ map, crs: state.crs, wanted: () => state.mode3d && state.groups.buildings });
-  map.on('click', (e) => editorTakesClick(e) || visitsTakesClick(e) || lookup([e.lngLat.lng, e.lngLat.lat], state.crs, { mapPoint: [e.lngLat.lng, e.lngLat.lat] }));
+  map.on('click', (e) => editorTakesClick(e) || visitsTakesClick(e) || requestsTakesClick(e) || lookup([e.lngLat.lng, e.lngLat.lat], state.crs, { mapPoint: [e.lngLat.lng, e.lngLat.lat] }));
   // After the lookup's click handler: on a phone the grid's needs are the part of the panel
   // brought into view last, so they are what the sheet shows.
   initNeeds({ map, tilejson: tilejson.needs });

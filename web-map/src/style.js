@@ -397,6 +397,20 @@ export function buildStyle({ origin, tilejson, crs = 'wgs84', basemap = null, la
 }
 
 /**
+ * MapLibre's `transformRequest` for a map drawn in `crs`: our tiles follow the basemap's CRS, so
+ * under a GCJ-02 basemap every tile and TileJSON request to this server (`origin`) carries
+ * crs=gcj02, and the server shifts the geometry into GCJ-02. In WGS84 nothing changes.
+ */
+export function tileRequestTransform(origin, crs) {
+  return (url, resourceType) => {
+    if (crs !== 'wgs84' && (resourceType === 'Tile' || resourceType === 'Source') && url.startsWith(`${origin}/tiles/`)) {
+      return { url: `${url}${url.includes('?') ? '&' : '?'}crs=${crs}` };
+    }
+    return undefined;
+  };
+}
+
+/**
  * The switches of the layer panel (图层): each names the style layers it shows and hides.
  * `buildings-2d` / `buildings-3d` also depend on the 2D/3D switch, and `density` changes the
  * grids' fill colour instead of a visibility.

@@ -97,10 +97,12 @@ export async function runWangge(args, { stdin = '' } = {}) {
  * Creates an account in a running server's database with `wangge user add` (the password on
  * standard input), as an operator would.
  */
-export async function addUser(server, { name, role, password, displayName, phone }) {
+export async function addUser(server, { name, role, password, displayName, phone, community }) {
   const args = ['user', 'add', '--name', name, '--role', role, '--database', server.database];
   if (displayName) args.push('--display-name', displayName);
   if (phone) args.push('--phone', phone);
+  // A secretary's community, by code (`--community 370202010001`).
+  if (community) args.push('--community', community);
   const { code, stderr } = await runWangge(args, { stdin: `${password}\n` });
   if (code !== 0) throw new Error(`wangge user add ${name} failed (${code}): ${stderr}`);
 }

@@ -30,6 +30,20 @@ describe('the web map as served', () => {
     for (const [, url] of html.matchAll(/(?:src|href)="([^"]+)"/g)) assert.ok(url.startsWith('/'), `${url} is not on this server`);
   });
 
+  test('/report is the residents\' page, in Chinese, for a phone, from this server only, with no inline script', async () => {
+    const res = await get('/report');
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type'), /^text\/html/);
+    assert.equal(res.headers.get('cache-control'), 'no-cache');
+    assert.match(res.headers.get('content-security-policy'), /script-src 'self'; /);
+    const html = await res.text();
+    assert.match(html, /<html lang="zh-CN">/);
+    assert.match(html, /<meta name="viewport" content="width=device-width, initial-scale=1">/);
+    assert.match(html, /我要反映/);
+    assert.match(html, /查询进度/);
+    for (const [, url] of html.matchAll(/(?:src|href)="([^"#]+)"/g)) assert.ok(url.startsWith('/'), `${url} is not on this server`);
+  });
+
   test('files have the right content types', async () => {
     const expect = {
       '/src/main.js': /^text\/javascript/,
@@ -40,6 +54,9 @@ describe('the web map as served', () => {
       '/vendor/terra-draw/terra-draw.modern.js': /^text\/javascript/,
       '/vendor/terra-draw-maplibre-gl-adapter/terra-draw-maplibre-gl-adapter.modern.js': /^text\/javascript/,
       '/src/editor.js': /^text\/javascript/,
+      '/src/report.js': /^text\/javascript/,
+      '/src/requests.js': /^text\/javascript/,
+      '/src/report.css': /^text\/css/,
       '/glyphs/Noto Sans CJK SC/0-255.pbf': /^application\/x-protobuf$/,
       '/api/v1/web-config': /^application\/json/,
       '/api/v1/labels': /^application\/geo\+json/,

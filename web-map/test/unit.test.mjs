@@ -179,3 +179,36 @@ test('the 3D floors are visited, partly due or due; the needs classes of a grid'
   assert.equal(new Set(FLOOR_CLASSES.map((c) => c.colour)).size, 3);
   assert.deepEqual([0, 1, 2, 3, 5, 6, 40].map(needsColour), [0, 1, 1, 2, 2, 3, 3].map((i) => NEEDS_CLASSES[i][1]));
 });
+
+test('待办: the time left to a limit, and the steps each role is offered in each state', async () => {
+  const { nextSteps, timeLeft } = await import('../src/requests.js');
+  const now = Date.parse('2026-12-03T08:00:00Z');
+  assert.equal(timeLeft('2026-12-03T10:20:00.000Z', now), '剩余 2 小时 20 分');
+  assert.equal(timeLeft('2026-12-05T09:00:00.000Z', now), '剩余 2 天 1 小时');
+  assert.equal(timeLeft('2026-12-03T08:12:30.000Z', now), '剩余 12 分钟');
+  assert.equal(timeLeft('2026-12-03T06:30:00.000Z', now), '逾期 1 小时 30 分');
+  assert.equal(timeLeft(null, now), '');
+
+  const cadre = { id: 7, role: 'cadre' };
+  const secretary = { id: 8, role: 'secretary' };
+  const admin = { id: 9, role: 'admin' };
+  const steps = (request, user) => nextSteps(request, user).map((s) => `${s.to}${s.fixed === undefined ? '' : `:${s.fixed}`}`);
+  const reported = { state: 'reported', responsible_id: 7, assignee_id: null, handled_by: null };
+  assert.deepEqual(steps(reported, cadre), ['accepted']);
+  assert.deepEqual(steps({ ...reported, responsible_id: 3 }, cadre), [], 'another cadre does not accept it');
+  assert.deepEqual(steps(reported, secretary), ['accepted']);
+  const accepted = { ...reported, state: 'accepted' };
+  assert.deepEqual(steps(accepted, cadre), [], 'a cadre does not dispatch');
+  assert.deepEqual(steps(accepted, secretary), ['dispatched']);
+  const dispatched = { ...accepted, state: 'dispatched', assignee_id: 7 };
+  assert.deepEqual(steps(dispatched, cadre), ['handled']);
+  assert.deepEqual(steps(dispatched, admin), [], 'only the assignee handles work sent to a person');
+  assert.deepEqual(steps({ ...dispatched, assignee_id: null }, admin), ['handled'], 'a supervisor records for a unit');
+  const handled = { ...dispatched, state: 'handled', handled_by: 7 };
+  assert.deepEqual(steps(handled, cadre), []);
+  assert.deepEqual(steps(handled, admin), ['verified', 'dispatched']);
+  assert.deepEqual(steps({ ...handled, handled_by: 9 }, admin), [], 'whoever handled it does not check it');
+  assert.deepEqual(steps({ ...handled, state: 'verified' }, secretary), ['closed:true', 'closed:false']);
+  assert.deepEqual(steps({ ...handled, state: 'closed' }, admin), []);
+  assert.deepEqual(steps(reported, null), []);
+});
