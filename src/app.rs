@@ -230,6 +230,12 @@ impl App {
         Ok(app)
     }
 
+    /// This App counting working time by `calendar` (a later year's holidays added).
+    pub fn with_calendar(mut self, calendar: crate::calendar::WorkCalendar) -> Self {
+        self.calendar = calendar;
+        self
+    }
+
     /// Builds the index from everything the store holds.
     pub async fn open(store: Arc<dyn Store>) -> Result<Self> {
         let app = App {

@@ -1,15 +1,62 @@
 //! Working time in China: the time limits of requests count only working days. A working day is
 //! a weekday that is not a public holiday, or a weekend day declared a make-up working day
 //! (调休上班). The State Council announces each year's holidays and make-up days in November;
-//! [`WorkCalendar::china_2026`] has 2026's, and the settings file adds later years.
+//! [`WorkCalendar::china_2026`] has 2026's; `wangge serve --holiday` and `--workday` (or the
+//! settings file's `holidays` and `workdays`) add later years' as [`Days`].
 //!
 //! Time is counted in China Standard Time ([`crate::timestamp::LOCAL_OFFSET`]): a working day
 //! is its 24 hours from local midnight, and time on other days does not count.
 
 use crate::timestamp::LOCAL_OFFSET;
 use std::collections::BTreeSet;
-use time::macros::date;
+use time::macros::{date, format_description};
 use time::{Date, Duration, OffsetDateTime, Weekday};
+
+/// The longest run of days one [`Days`] may name: the longest holiday is under two weeks.
+pub const MAX_DAYS_IN_RANGE: i64 = 31;
+
+/// A day (`2027-01-01`) or a run of days (`2027-02-05..2027-02-11`, both ends included), as
+/// `--holiday` and `--workday` take them.
+///
+/// ```
+/// use wangge::calendar::Days;
+/// let spring: Days = "2027-02-05..2027-02-11".parse().unwrap();
+/// assert_eq!(spring.0.len(), 7);
+/// assert_eq!("2027-02-14".parse::<Days>().unwrap().0.len(), 1);
+/// assert!("2027-02-11..2027-02-05".parse::<Days>().is_err());
+/// assert!("2027-13-01".parse::<Days>().is_err());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Days(pub Vec<Date>);
+
+impl std::str::FromStr for Days {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Days, String> {
+        let day = |t: &str| {
+            Date::parse(t.trim(), format_description!("[year]-[month]-[day]"))
+                .map_err(|_| format!("{t:?} is not a date such as 2027-01-01"))
+        };
+        let (first, last) = match s.split_once("..") {
+            Some((a, b)) => (day(a)?, day(b)?),
+            None => (day(s)?, day(s)?),
+        };
+        let length = (last - first).whole_days() + 1;
+        if !(1..=MAX_DAYS_IN_RANGE).contains(&length) {
+            return Err(format!(
+                "{s:?} must run forwards and over at most {MAX_DAYS_IN_RANGE} days"
+            ));
+        }
+        let mut days = vec![first];
+        while let Some(next) = days
+            .last()
+            .and_then(|d| d.next_day())
+            .filter(|d| *d <= last)
+        {
+            days.push(next);
+        }
+        Ok(Days(days))
+    }
+}
 
 /// Which days are worked.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -50,6 +97,16 @@ impl WorkCalendar {
         ]
         .into();
         WorkCalendar { holidays, workdays }
+    }
+
+    /// This calendar with more holidays and make-up working days (a later year's notice); a
+    /// day both lists name is worked.
+    pub fn with_days(mut self, holidays: &[Days], workdays: &[Days]) -> WorkCalendar {
+        self.holidays
+            .extend(holidays.iter().flat_map(|d| d.0.iter().copied()));
+        self.workdays
+            .extend(workdays.iter().flat_map(|d| d.0.iter().copied()));
+        self
     }
 
     /// Whether `day` is worked.
@@ -115,6 +172,30 @@ mod tests {
             "the Saturday worked after it"
         );
         assert_eq!(c.holidays.len(), 3 + 9 + 3 + 5 + 3 + 3 + 7);
+    }
+
+    #[test]
+    fn later_years_are_added_by_their_days() {
+        let holidays: Vec<Days> = ["2027-01-01", "2027-02-06..2027-02-12"]
+            .iter()
+            .map(|s| s.parse().unwrap())
+            .collect();
+        let workdays = vec!["2027-02-14".parse::<Days>().unwrap()];
+        let c = WorkCalendar::china_2026().with_days(&holidays, &workdays);
+        assert!(!c.is_working_day(date!(2027 - 01 - 01)), "a Friday off");
+        assert!(
+            !c.is_working_day(date!(2027 - 02 - 08)),
+            "a Monday of the Spring Festival"
+        );
+        assert!(c.is_working_day(date!(2027 - 02 - 14)), "a Sunday worked");
+        assert!(
+            !c.is_working_day(date!(2026 - 10 - 01)),
+            "2026 stays as it was"
+        );
+        assert!(
+            "2027-01-01..2027-03-01".parse::<Days>().is_err(),
+            "longer than a month"
+        );
     }
 
     #[test]

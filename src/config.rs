@@ -11,7 +11,7 @@ use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
 /// Every key the file may hold: the ids of the `serve` arguments it can set.
-pub const KEYS: [&str; 17] = [
+pub const KEYS: [&str; 19] = [
     "bind",
     "database",
     "demo",
@@ -29,6 +29,8 @@ pub const KEYS: [&str; 17] = [
     "open311_key",
     "open311_require_key",
     "open311_posts_per_minute",
+    "holiday",
+    "workday",
 ];
 
 /// The settings a file gives; a key it leaves out keeps the default (or what the environment or
@@ -72,6 +74,10 @@ pub struct ServeFile {
     pub open311_require_key: Option<bool>,
     /// Anonymous Open311 reports let through per client address and minute.
     pub open311_posts_per_minute: Option<u32>,
+    /// Public holidays beyond the built-in 2026, `["2027-01-01", "2027-02-06..2027-02-12"]`.
+    pub holiday: Option<Vec<String>>,
+    /// Weekend days worked to make up for holidays, `["2027-02-14"]`.
+    pub workday: Option<Vec<String>>,
 }
 
 /// A settings file that cannot be used; the sentence names the file and, when there is one, the
@@ -178,6 +184,8 @@ impl ServeFile {
                 "open311_posts_per_minute",
                 self.open311_posts_per_minute.map(|v| v.to_string()),
             ),
+            self.holiday.clone().map(|v| ("holiday", v)),
+            self.workday.clone().map(|v| ("workday", v)),
         ]
         .into_iter()
         .flatten()
@@ -377,6 +385,8 @@ mod tests {
             open311_key: Some(vec![]),
             open311_require_key: Some(false),
             open311_posts_per_minute: Some(1),
+            holiday: Some(vec![]),
+            workday: Some(vec![]),
         };
         let keys: Vec<&str> = all.values().into_iter().map(|(k, _)| k).collect();
         assert_eq!(keys, KEYS);

@@ -17,6 +17,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use wangge::app::{App, NewAccount, VisitPolicy};
 use wangge::auth::{self, Role};
+use wangge::calendar::{Days, WorkCalendar};
 use wangge::geodata::{self, ImportError, LayerData};
 use wangge::http::HttpConfig;
 use wangge::http::limits::GeometryLimits;
@@ -101,6 +102,29 @@ struct LimitArgs {
     #[arg(long, env = "WANGGE_MAX_REQUEST_VERTICES", default_value_t = GeometryLimits::default().request_vertices,
           value_parser = clap::value_parser!(usize))]
     max_request_vertices: usize,
+}
+
+/// Which days are worked, beyond the built-in 2026: the time limits of requests count only those.
+#[derive(Args)]
+struct CalendarArgs {
+    /// A public holiday (放假), DATE or FIRST..LAST (2027-02-06..2027-02-12), added to the
+    /// built-in calendar of 2026; repeat the flag or separate with commas.
+    #[arg(
+        long,
+        env = "WANGGE_HOLIDAYS",
+        value_name = "DAYS",
+        value_delimiter = ','
+    )]
+    holiday: Vec<Days>,
+    /// A weekend day worked to make up for a holiday (调休上班), DATE or FIRST..LAST; repeat the
+    /// flag or separate with commas.
+    #[arg(
+        long,
+        env = "WANGGE_WORKDAYS",
+        value_name = "DAYS",
+        value_delimiter = ','
+    )]
+    workday: Vec<Days>,
 }
 
 /// Who may post residents' reports over Open311, and how often.
@@ -211,6 +235,8 @@ enum Command {
         trust_proxy: Vec<IpAddr>,
         #[command(flatten)]
         open311: Open311Args,
+        #[command(flatten)]
+        calendar: CalendarArgs,
     },
     /// Import a GeoJSON FeatureCollection into one layer, all features or none; or households
     /// from a CSV register (a `.csv` file), rows whose building or address matched nothing left
@@ -339,6 +365,7 @@ async fn main() -> anyhow::Result<()> {
             visits,
             trust_proxy,
             open311,
+            calendar,
         } => {
             let config = HttpConfig {
                 web: web.config()?,
@@ -355,7 +382,17 @@ async fn main() -> anyhow::Result<()> {
                 (true, false) => Demo::Street,
                 (false, false) => Demo::None,
             };
-            serve(&bind, &db.database, demo, visits.policy()?, config).await
+            let calendar =
+                WorkCalendar::china_2026().with_days(&calendar.holiday, &calendar.workday);
+            serve(
+                &bind,
+                &db.database,
+                demo,
+                visits.policy()?,
+                calendar,
+                config,
+            )
+            .await
         }
         Command::Import {
             file,
@@ -397,10 +434,14 @@ async fn open_app(database: &str) -> anyhow::Result<Arc<App>> {
 }
 
 async fn open_app_with(database: &str, policy: VisitPolicy) -> anyhow::Result<Arc<App>> {
+    Ok(Arc::new(open_store_app(database, policy).await?))
+}
+
+async fn open_store_app(database: &str, policy: VisitPolicy) -> anyhow::Result<App> {
     let store = store::open(database)
         .await
         .with_context(|| format!("opening the database {database}"))?;
-    Ok(Arc::new(App::open_with(store, policy).await?))
+    Ok(App::open_with(store, policy).await?)
 }
 
 /// What demo data `serve` loads.
@@ -416,9 +457,14 @@ async fn serve(
     database: &str,
     demo: Demo,
     policy: VisitPolicy,
+    calendar: WorkCalendar,
     config: HttpConfig,
 ) -> anyhow::Result<()> {
-    let app = open_app_with(database, policy).await?;
+    let app = Arc::new(
+        open_store_app(database, policy)
+            .await?
+            .with_calendar(calendar),
+    );
     if demo != Demo::None {
         if app.load_demo_if_empty().await? {
             tracing::info!("demo street loaded");

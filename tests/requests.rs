@@ -314,6 +314,14 @@ async fn a_request_goes_from_report_to_closed_by_whom_and_in_the_order_the_workf
             StatusCode::UNPROCESSABLE_ENTITY,
             "incomplete_step",
         ),
+        // The work done needs its photo first.
+        (
+            "cadre",
+            json!({"to": "handled", "note": "换了灯泡"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "incomplete_step",
+        ),
+        ("cadre", json!({"photo": "after"}), StatusCode::CREATED, ""),
         (
             "cadre",
             json!({"to": "handled", "note": "换了灯泡"}),
@@ -372,6 +380,11 @@ async fn a_request_goes_from_report_to_closed_by_whom_and_in_the_order_the_workf
     ];
     let mut taken = vec!["reported".to_string()];
     for (who, body, expected, code) in script {
+        if let Some(kind) = body["photo"].as_str() {
+            let (status, answer) = upload(demo, &id, who, kind, "image/png", png(64, 48)).await;
+            assert_eq!(status, expected, "{answer}");
+            continue;
+        }
         let (status, answer) = step(demo, &id, who, body.clone()).await;
         assert_eq!(status, expected, "{who} {body}: {answer}");
         if status == StatusCode::OK {
@@ -786,6 +799,8 @@ async fn the_statistics_count_what_was_done_and_name_nobody() {
         );
     }
     let cadre = user_id(&demo, "cadre").await;
+    let (status, photo) = upload(&demo, &ids[0], "cadre", "after", "image/png", png(64, 48)).await;
+    assert_eq!(status, StatusCode::CREATED, "{photo}");
     for (who, body) in [
         ("cadre", json!({"to": "accepted"})),
         ("shuji", json!({"to": "dispatched", "assignee": cadre})),

@@ -11,6 +11,7 @@ use super::access::{HouseholdScope, Steppers, may_read_request};
 use super::request_feed::NoticeKind;
 use super::{App, MapData};
 use crate::auth::{Role, User};
+use crate::model::photos::PhotoKind;
 use crate::model::requests::{
     CATEGORIES, Category, Link, NewRequest, Reporter, Request, RequestEvent, RequestFilter,
     RequestState, RequestUpdate, Spot, category,
@@ -420,7 +421,15 @@ impl App {
                     ));
                 }
             },
-            RequestState::Handled => update.handled_by = Some(user.id),
+            RequestState::Handled => {
+                let photos = self.store.request_photos(id).await?;
+                if !photos.iter().any(|p| p.kind == PhotoKind::After) {
+                    return Err(RequestError::Incomplete(
+                        "the work done needs its photo first: POST /api/v1/requests/{id}/photos?kind=after",
+                    ));
+                }
+                update.handled_by = Some(user.id);
+            }
             RequestState::Closed => {
                 let fixed = step.fixed.ok_or(RequestError::Incomplete(
                     "closing says whether the problem was fixed: \"fixed\": true or false",
