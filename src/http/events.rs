@@ -5,7 +5,8 @@
 //! commit on any instance over the same database. A listener that fell more than
 //! [`crate::app::FEED_CAPACITY`] notices behind gets an event `lagged` and should read
 //! `GET /api/v1/me/requests` again. The stream ends when the caller's login does (checked at
-//! most every [`LOGIN_CHECK_SECS`] seconds) and when the server stops.
+//! most every [`LOGIN_CHECK_SECS`] seconds) and when the server stops. At most
+//! [`MAX_EVENT_STREAMS`] are open at once (503 `busy` beyond).
 
 use super::AppState;
 use super::auth::Caller;
@@ -24,10 +25,13 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::broadcast::{Receiver, error::RecvError};
-use tokio::sync::watch;
+use tokio::sync::{OwnedSemaphorePermit, watch};
 
 /// How often, at most, a stream checks that the login it was opened with still holds.
 pub const LOGIN_CHECK_SECS: u64 = 60;
+/// The most event streams open at once on one instance: a phone each for every cadre of a
+/// district, with room; one more is 503 `busy`, so that streams cannot use up the server.
+pub const MAX_EVENT_STREAMS: usize = 20_000;
 
 /// The route of the event stream.
 pub fn routes() -> Router<AppState> {
@@ -36,6 +40,8 @@ pub fn routes() -> Router<AppState> {
 
 /// One listener: what it hears, who it is and when its login was last checked.
 struct Listener {
+    /// Held while the stream lives: one of [`MAX_EVENT_STREAMS`].
+    _slot: OwnedSemaphorePermit,
     notices: Receiver<Arc<RequestNotice>>,
     closing: watch::Receiver<bool>,
     app: Arc<App>,
@@ -85,8 +91,14 @@ async fn events(
     caller: Caller,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     caller.require(&[Role::Admin, Role::Secretary, Role::Cadre])?;
+    let slot = state
+        .event_streams
+        .clone()
+        .try_acquire_owned()
+        .map_err(|_| ApiError::Busy)?;
     let (notices, closing) = state.app.request_notices();
     let listener = Listener {
+        _slot: slot,
         notices,
         closing,
         app: state.app.clone(),

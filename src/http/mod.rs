@@ -49,6 +49,8 @@ pub struct AppState {
     pub trusted_proxies: Arc<client::TrustedProxies>,
     /// Open311's registered apps and the counters of anonymous reports.
     pub open311: Arc<open311::Intake>,
+    /// The event streams that may still open ([`events::MAX_EVENT_STREAMS`] in all).
+    pub event_streams: Arc<tokio::sync::Semaphore>,
 }
 
 /// Settings of the HTTP layer.
@@ -123,6 +125,7 @@ pub fn router_with(app: Arc<App>, config: HttpConfig) -> Router {
             limits: config.limits,
             trusted_proxies: Arc::new(config.trusted_proxies),
             open311: Arc::new(open311::Intake::new(config.open311)),
+            event_streams: Arc::new(tokio::sync::Semaphore::new(events::MAX_EVENT_STREAMS)),
         })
 }
 
