@@ -43,15 +43,18 @@ export class ApiError extends Error {
  * No answer at all (offline, the server unreachable) rejects with fetch's TypeError, not an
  * ApiError: that is how the visit outbox tells "try again later" from "refused".
  * `anonymous` sends no token (the residents' page: what it sends must not depend on who else
- * signed in on that browser).
+ * signed in on that browser). `body` is sent as JSON, unless it is a FormData or a Blob.
  */
 export async function api(path, { method = 'GET', body, ifMatch, headers: extra = {}, anonymous = false } = {}) {
   const headers = { ...extra };
   const session = anonymous ? null : currentSession();
   if (session) headers.authorization = `Bearer ${session.token}`;
-  if (body !== undefined) headers['content-type'] = 'application/json';
+  // A form (multipart, the browser sets its boundary) or a file (its type in `headers`) goes as
+  // it is; anything else as JSON.
+  const raw = (typeof FormData !== 'undefined' && body instanceof FormData) || (typeof Blob !== 'undefined' && body instanceof Blob);
+  if (body !== undefined && !raw) headers['content-type'] = 'application/json';
   if (ifMatch !== undefined) headers['if-match'] = `"${ifMatch}"`;
-  const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const res = await fetch(path, { method, headers, body: body === undefined || raw ? body : JSON.stringify(body) });
   const text = await res.text();
   let json = null;
   try {

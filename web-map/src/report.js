@@ -1,9 +1,10 @@
 // 社情民意 for residents (/report): a phone's page, no login. The resident picks the spot on the
 // map (a tap) or takes the phone's position, chooses a category and answers its extra questions
-// (Open311 services and their attributes), describes the problem, may leave a name and a phone,
-// and posts it to /open311/v2/requests.json; the page shows the ticket number (Open311's
-// service_request_id) and the notice, and follows the ticket later (GET /open311/v2/requests/
-// {id}.json: the public answer, without anyone's name or phone).
+// (Open311 services and their attributes), describes the problem, may add a photo (the camera on
+// a phone), may leave a name and a phone, and posts it to /open311/v2/requests.json (as
+// multipart/form-data with the photo as `media`, else as JSON); the page shows the ticket number
+// (Open311's service_request_id) and the notice, and follows the ticket later (GET /open311/v2/
+// requests/{id}.json: the public answer, without anyone's name or phone, and its photo).
 //
 // The map is the main page's: the same style from this server's own tiles (style.js), no external
 // basemap unless the server is started with one. The page keeps only ticket numbers on the phone
@@ -12,6 +13,7 @@
 import * as maplibregl from '/vendor/maplibre-gl/maplibre-gl.mjs';
 import { api, ApiError, loadTileJson, lookupQuery } from './api.js';
 import { wgs84ToGcj02 } from './geo.js';
+import { photoPicker } from './photos.js';
 import { buildStyle, tileRequestTransform } from './style.js';
 import { $, el, formatTime, showMessage } from './ui.js';
 
@@ -33,6 +35,8 @@ const state = {
   service: null,
   attributes: [],
   attributesSeq: 0,
+  /** The photo picker (photos.js). */
+  picker: null,
   sending: false,
 };
 
@@ -54,9 +58,11 @@ function reportErrorText(error) {
     invalid_attribute: '补充信息不完整或不正确，请检查所选类别下的问题。',
     unknown_service: '该问题类别已停止受理，请刷新页面后重新选择。',
     missing_service_code: '请选择问题类别。',
+    too_large: '照片太大，不能超过 12 MB。请换一张照片，或移除照片后提交。',
   };
   if (byCode[error.code]) return byCode[error.code];
   if (error.status === 429) return byCode.rate_limited;
+  if (error.status === 413) return byCode.too_large;
   if (error.status === 403) return '本服务目前只受理登记应用提交的诉求，请通过社区公布的其他渠道反映。';
   if (error.status >= 500) return `服务器暂时出了问题（${error.status}），诉求没有提交，请稍后再试。`;
   return `诉求没有提交（${error.status}），请检查填写的内容后重试。`;
@@ -288,11 +294,12 @@ async function submit() {
   const phone = $('report-phone').value.trim();
   if (name) body.last_name = name;
   if (phone) body.phone = phone;
+  const photo = state.picker.photo();
   state.sending = true;
   $('report-submit').disabled = true;
   $('report-submit').textContent = '正在提交…';
   try {
-    const { body: answer } = await api('/open311/v2/requests.json', { method: 'POST', body, anonymous: true });
+    const { body: answer } = await api('/open311/v2/requests.json', { method: 'POST', body: photo ? asForm(body, photo) : body, anonymous: true });
     const receipt = answer[0];
     remember({ id: receipt.service_request_id, service: state.service.service_name, at: new Date().toISOString() });
     showDone(receipt);
@@ -303,6 +310,17 @@ async function submit() {
     $('report-submit').disabled = false;
     $('report-submit').textContent = '提交';
   }
+}
+
+/** A report as Open311's form, its answers as attribute[code], with the photo as `media`. */
+function asForm(body, photo) {
+  const form = new FormData();
+  for (const [key, value] of Object.entries(body)) {
+    if (key === 'attribute') for (const [code, answer] of Object.entries(value)) form.append(`attribute[${code}]`, answer);
+    else form.append(key, String(value));
+  }
+  form.append('media', photo, photo.name || (photo.type === 'image/png' ? 'photo.png' : 'photo.jpg'));
+  return form;
 }
 
 function showDone(receipt) {
@@ -319,6 +337,7 @@ function startAgain() {
   $('report-form').reset();
   $('report-count').textContent = '0';
   $('report-attributes').replaceChildren();
+  state.picker.clear();
   $('report-service-description').hidden = true;
   state.service = null;
   state.attributes = [];
@@ -369,6 +388,24 @@ function renderMine() {
 
 const STATUS_NAMES = { open: '办理中', closed: '已办结' };
 
+/**
+ * Whether a ticket's `media_url` is a photo this server keeps (its public copy, without EXIF);
+ * a link an app gave to a picture elsewhere is not shown (this page loads nothing from other hosts).
+ */
+function ownPhoto(url) {
+  if (!url) return false;
+  try {
+    return new URL(url, origin).origin === origin;
+  } catch {
+    return false;
+  }
+}
+
+function ticketPhoto(url) {
+  const href = new URL(url, origin).pathname;
+  return el('a', { class: 'ticket-photo', href, target: '_blank', rel: 'noopener', title: '查看大图' }, el('img', { src: href, alt: '反映时附的照片' }));
+}
+
 async function track(raw) {
   const id = String(raw ?? '').trim();
   const result = $('track-result');
@@ -390,6 +427,7 @@ async function track(raw) {
       r.status === 'open' && r.expected_datetime ? ['预计办结', formatTime(r.expected_datetime)] : null,
       r.address ? ['位置说明', r.address] : null,
       ['问题描述', r.description],
+      ownPhoto(r.media_url) ? ['照片', ticketPhoto(r.media_url)] : null,
     ].filter(Boolean);
     result.replaceChildren(
       el(
@@ -429,6 +467,8 @@ function start() {
     e.preventDefault();
     track($('track-ticket').value);
   });
+  state.picker = photoPicker({ label: '添加照片' });
+  $('report-photo').append(state.picker.node);
   renderMine();
   const ticket = new URL(window.location.href).searchParams.get('ticket');
   if (ticket) track(ticket);

@@ -1,12 +1,15 @@
 // 待办: residents' requests (社情民意) waiting on the signed-in cadre, secretary or admin
 // (GET /api/v1/me/requests, most urgent first), each with the time left to its next limit, the
 // late ones marked 逾期, and the step it is ready for one tap away (POST /api/v1/requests/{id}/
-// transitions): 受理立案, 派遣 (to a cadre or a unit), 处置 (with a note), 核查 or 返工, 结案. The
-// requests are points on the map; secretaries and admins can also see where open requests gather,
-// as a heatmap of the public Open311 list (no reporter in it).
+// transitions): 受理立案, 派遣 (to a cadre or a unit), 处置 (a photo of the work done, uploaded
+// first, and a note), 核查 or 返工, 结案. Each request shows its photos small (the resident's and
+// the work done), so that 核查 sees the work. The requests are points on the map; secretaries and
+// admins can also see where open requests gather, as a heatmap of the public Open311 list (no
+// reporter in it).
 
 import { api, ApiError, currentSession, hasRole } from './api.js';
 import { wgs84ToGcj02 } from './geo.js';
+import { photoErrorText, photoPicker, photoStrip, requestPhotos, uploadPhoto } from './photos.js';
 import { $, el, formatTime, revealPanel, showMessage } from './ui.js';
 
 /** The states of the workflow, as staff call them. */
@@ -23,16 +26,16 @@ export const STATE_NAMES = {
 };
 
 /**
- * The steps a request in each state offers, as buttons: `form` asks for an assignee or a note
- * first; `who` is who may take it (access::Steppers on the server, which decides in the end):
- * the answerers (who answers for it now, or a supervisor), the supervisors (a secretary of its
- * community, an admin), or its assignee.
+ * The steps a request in each state offers, as buttons: `form` asks for an assignee, a note, or
+ * (处置) the photo of the work done and a note first; `who` is who may take it (access::Steppers
+ * on the server, which decides in the end): the answerers (who answers for it now, or a
+ * supervisor), the supervisors (a secretary of its community, an admin), or its assignee.
  */
 const STEPS = {
   reported: [{ to: 'accepted', label: '受理立案', who: 'answerers' }],
   reopened: [{ to: 'accepted', label: '受理立案', who: 'answerers' }],
   accepted: [{ to: 'dispatched', label: '派遣', who: 'supervisors', form: 'assignee' }],
-  dispatched: [{ to: 'handled', label: '处置完成', who: 'assignee', form: 'note' }],
+  dispatched: [{ to: 'handled', label: '处置完成', who: 'assignee', form: 'handle' }],
   handled: [
     { to: 'verified', label: '核查通过', who: 'checkers' },
     { to: 'dispatched', label: '返工', who: 'checkers', form: 'note', danger: true },
@@ -96,6 +99,8 @@ const state = {
   selected: null,
   /** Cadres who hold an area, for 派遣: [{id, name}]. */
   people: [],
+  /** The photos of requests, by request id: {count, photos}, read again when the count changes. */
+  photos: new Map(),
   loadSeq: 0,
 };
 
@@ -130,6 +135,7 @@ function render() {
   if (!ok) {
     state.requests = [];
     state.selected = null;
+    state.photos.clear();
     $('requests-list').replaceChildren();
     $('requests-summary').textContent = '';
     setStatus('');
@@ -181,8 +187,16 @@ function renderList() {
   const now = Date.now();
   const overdue = state.requests.filter((r) => r.overdue).length;
   $('requests-summary').textContent = state.requests.length ? `${state.requests.length} 件${overdue ? ` · 逾期 ${overdue}` : ''}` : '';
+  // An entry whose step form is open stays as it is while its request has not moved: taking the
+  // photo of 处置 leaves the page for the camera, and coming back reads the list again.
+  const open = new Map();
+  for (const li of document.querySelectorAll('#requests-list li.request')) {
+    if (li.querySelector('.step-form:not([hidden])')) open.set(`${li.dataset.request} ${li.dataset.state}`, li);
+  }
   $('requests-list').replaceChildren(
-    ...(state.requests.length ? state.requests.map((r) => requestItem(r, now)) : [el('li', { class: 'none' }, '没有待办的诉求。')]),
+    ...(state.requests.length
+      ? state.requests.map((r) => open.get(`${r.id} ${r.state}`) ?? requestItem(r, now))
+      : [el('li', { class: 'none' }, '没有待办的诉求。')]),
   );
 }
 
@@ -192,6 +206,8 @@ function requestItem(r, now) {
   const reporter = r.reporter ?? {};
   const error = el('p', { class: 'error step-error', role: 'alert', hidden: true });
   const form = el('form', { class: 'step-form', hidden: true, autocomplete: 'off' });
+  const photos = el('div', { class: 'photos request-photos', hidden: true });
+  showPhotos(r, photos);
   const item = el(
     'li',
     { class: `request${r.overdue ? ' overdue' : ''}${state.selected === r.id ? ' selected' : ''}`, 'data-request': r.id, 'data-state': r.state },
@@ -205,6 +221,7 @@ function requestItem(r, now) {
     ),
     el('p', { class: 'description' }, r.description),
     r.address ? el('p', { class: 'meta' }, r.address) : '',
+    photos,
     reporter.name || reporter.phone
       ? el('p', { class: 'reporter' }, `反映人：${reporter.name || '（未留称呼）'}`, reporter.phone ? el('a', { class: 'tel', href: `tel:${reporter.phone}` }, reporter.phone) : '')
       : '',
@@ -221,7 +238,13 @@ function requestItem(r, now) {
           steps.map((s) =>
             el(
               'button',
-              { type: 'button', class: s.danger ? 'danger' : 'primary', 'data-to': s.to, ...(s.fixed !== undefined ? { 'data-fixed': String(s.fixed) } : {}), onclick: () => (s.form ? openForm(r, s, form, error) : step(r, { to: s.to, fixed: s.fixed }, error)) },
+              {
+                type: 'button',
+                class: s.danger ? 'danger' : 'primary',
+                'data-to': s.to,
+                ...(s.fixed !== undefined ? { 'data-fixed': String(s.fixed) } : {}),
+                onclick: () => (s.form ? openForm(r, s, form, error) : step(r, { to: s.to, fixed: s.fixed }, error)),
+              },
               s.label,
             ),
           ),
@@ -233,10 +256,12 @@ function requestItem(r, now) {
   return item;
 }
 
-/** The small form of a step that needs an assignee (派遣) or a note (处置, 返工). */
+/** The small form of a step that needs an assignee (派遣), a note (返工), or a photo and a note (处置). */
 function openForm(r, s, form, error) {
   error.hidden = true;
   const fields = [];
+  const picker = s.form === 'handle' ? photoPicker({ label: '拍摄或选择处置后照片', accept: 'image/*' }) : null;
+  if (picker) fields.push(el('div', { class: 'step-photo' }, el('span', {}, '照片'), picker.node));
   if (s.form === 'assignee') {
     // The cadres who hold areas, the one who holds this spot chosen first; whoever answers for
     // it now (a secretary, say) may be named too.
@@ -264,16 +289,18 @@ function openForm(r, s, form, error) {
     el(
       'label',
       {},
-      s.form === 'note' ? '说明' : '备注',
+      s.form === 'assignee' ? '备注' : '说明',
       el('textarea', { name: 'note', rows: 2, maxlength: 4000, placeholder: s.to === 'handled' ? '做了什么、结果如何（必填）' : s.to === 'dispatched' && s.form === 'note' ? '核查发现的问题（必填）' : '选填' }),
     ),
   );
-  form.replaceChildren(
-    ...fields,
-    el('div', { class: 'row' }, el('button', { type: 'submit', class: 'primary' }, `确认${s.label}`), el('button', { type: 'button', onclick: () => (form.hidden = true) }, '取消')),
-  );
-  form.onsubmit = (e) => {
+  const submit = el('button', { type: 'submit', class: 'primary' }, `确认${s.label}`);
+  form.replaceChildren(...fields, el('div', { class: 'row' }, submit, el('button', { type: 'button', onclick: () => (form.hidden = true) }, '取消')));
+  /** The photo this form uploaded: not sent again when the step itself is refused and retried. */
+  let uploaded = null;
+  form.onsubmit = async (e) => {
     e.preventDefault();
+    if (submit.disabled) return;
+    error.hidden = true;
     const data = new FormData(form);
     const body = { to: s.to };
     const note = String(data.get('note') ?? '').trim();
@@ -284,10 +311,64 @@ function openForm(r, s, form, error) {
       if (unit) body.assignee = /^\d+$/.test(unit) ? Number(unit) : unit;
       else if (person) body.assignee = Number(person);
     }
+    if (picker) {
+      submit.disabled = true;
+      submit.textContent = '正在上传照片…';
+      try {
+        uploaded = await sendAfterPhoto(r, picker, uploaded);
+      } finally {
+        submit.disabled = false;
+        submit.textContent = `确认${s.label}`;
+      }
+      if (!uploaded) return;
+    }
     step(r, body, error);
   };
   form.hidden = false;
   form.querySelector('select, textarea')?.focus();
+}
+
+/**
+ * 处置 needs a photo of the work done (kind=after) before the step (the server refuses the step
+ * without one): the chosen photo goes up, unless this form sent it already. Resolves to what was
+ * sent (true when nothing new had to be), or null when the step must wait, said at the picker.
+ */
+async function sendAfterPhoto(r, picker, uploaded) {
+  const photo = picker.photo();
+  if (!photo) {
+    // None chosen: enough when the work already has one (back from 返工); if the list cannot be
+    // read, the server decides.
+    const known = await requestPhotos(r.id).catch(() => null);
+    if (!known || known.some((p) => p.kind === 'after')) return true;
+    picker.showError('请先拍摄或选择一张处置后的照片，再确认处置完成。');
+    return null;
+  }
+  if (photo === uploaded) return photo;
+  try {
+    await uploadPhoto(r.id, photo, 'after');
+    return photo;
+  } catch (e) {
+    picker.showError(photoErrorText(e));
+    return null;
+  }
+}
+
+/** Shows a request's photos small in its entry, from the cache while its count is unchanged. */
+async function showPhotos(r, box) {
+  if (r.photos === 0) return;
+  const draw = (photos) => {
+    box.replaceChildren(...photoStrip(photos));
+    box.hidden = !photos.length;
+  };
+  const cached = state.photos.get(r.id);
+  if (cached && r.photos !== undefined && cached.count === r.photos) return draw(cached.photos);
+  try {
+    const photos = await requestPhotos(r.id);
+    state.photos.set(r.id, { count: photos.length, photos });
+    draw(photos);
+  } catch (e) {
+    console.warn(`photos of #${r.id}: ${e.message}`);
+  }
 }
 
 /** Takes one step; the list is read again whatever the answer (someone may have moved it). */

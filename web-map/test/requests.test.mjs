@@ -1,8 +1,9 @@
 // 社情民意 in Chromium against the real binary: a resident reports a problem from the phone page
 // (/report, no login), and the people who answer for the spot take it through every step on the
 // main map's 待办 (立案, 派遣, 处置, 核查, 结案) until the resident, following the ticket number,
-// reads that it was solved. Accounts are made with `wangge user add`; what reached the server is
-// checked with its own API.
+// reads that it was solved. Photos go with it: the resident's of the problem (Open311's media),
+// the cadre's of the work done (needed for 处置完成), seen small before 核查 and on the ticket.
+// Accounts are made with `wangge user add`; what reached the server is checked with its own API.
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -18,6 +19,7 @@ const ADMIN = { name: 'guanliyuan', role: 'admin', password: 'admin-pass-1' };
 /** The demo area the cadre holds, and the spot of the report inside it (community 370202010001). */
 const AREA = '370202010-Q01';
 const TRANSITIONS = /^\/api\/v1\/requests\/\d+\/transitions$/;
+const PHOTOS = /^\/api\/v1\/requests\/\d+\/photos$/;
 
 function assertClean(log) {
   assert.deepEqual(log.errors, [], 'console errors');
@@ -54,6 +56,48 @@ async function itemIn(page, id, state) {
   const selector = `#requests-list li[data-request="${id}"][data-state="${state}"]`;
   await page.waitForSelector(selector);
   return selector;
+}
+
+/** A PNG of `width` × `height` drawn by the browser: a stand-in for a phone's photo. */
+async function pngOf(page, width, height, colour) {
+  const base64 = await page.evaluate(
+    async ([w, h, c]) => {
+      const canvas = new OffscreenCanvas(w, h);
+      const ctx = canvas.getContext('2d');
+      ctx.fillStyle = c;
+      ctx.fillRect(0, 0, w, h);
+      ctx.fillStyle = '#ffffff';
+      ctx.fillRect(w / 4, h / 4, w / 2, h / 2);
+      const bytes = new Uint8Array(await (await canvas.convertToBlob({ type: 'image/png' })).arrayBuffer());
+      let text = '';
+      for (const b of bytes) text += String.fromCharCode(b);
+      return btoa(text);
+    },
+    [width, height, colour],
+  );
+  return Buffer.from(base64, 'base64');
+}
+
+/** Waits until an image of the page has been decoded, and gives its natural size. */
+async function imageLoaded(page, selector) {
+  await page.waitForFunction((s) => document.querySelector(s)?.complete && document.querySelector(s).naturalWidth > 0, selector);
+  return page.$eval(selector, (img) => ({ width: img.naturalWidth, height: img.naturalHeight, src: img.getAttribute('src') }));
+}
+
+/** The parts of a multipart post as the browser sent them: text parts as strings, files as {filename, type}. */
+function formParts(request) {
+  const type = request.headers()['content-type'] ?? '';
+  const boundary = /boundary=(.+)$/.exec(type)?.[1];
+  assert.ok(type.startsWith('multipart/form-data') && boundary, `not a multipart post: ${type}`);
+  const parts = {};
+  for (const chunk of (request.postDataBuffer() ?? Buffer.alloc(0)).toString('latin1').split(`--${boundary}`).slice(1, -1)) {
+    const [head, ...body] = chunk.split('\r\n\r\n');
+    const name = /name="([^"]+)"/.exec(head)[1];
+    const filename = /filename="([^"]*)"/.exec(head)?.[1];
+    const value = Buffer.from(body.join('\r\n\r\n').replace(/\r\n$/, ''), 'latin1');
+    parts[name] = filename === undefined ? value.toString('utf8') : { filename, type: /content-type: *(\S+)/i.exec(head)?.[1] };
+  }
+  return parts;
 }
 
 /** Opens the residents' page and waits for its map. */
@@ -128,11 +172,33 @@ describe('社情民意: residents report, staff answer', { timeout: 6 * TIMEOUT 
       assert.equal(await resident.page.textContent('#report-count'), '18');
       await resident.page.fill('#report-name', '王女士');
       await resident.page.fill('#report-phone', '13905320001');
+
+      // A photo from the camera: JPEG or PNG up to 12 MB, said next to the button; a larger one
+      // is refused in the page before anything is sent.
+      const photoInput = '#report-photo input[type="file"]';
+      assert.equal(await resident.page.getAttribute(photoInput, 'accept'), 'image/jpeg,image/png');
+      assert.equal(await resident.page.getAttribute(photoInput, 'capture'), 'environment');
+      assert.match(await resident.page.textContent('#report-photo'), /添加照片.*JPEG 或 PNG 格式，不超过 12\sMB/);
+      await resident.page.setInputFiles(photoInput, { name: 'huge.jpg', mimeType: 'image/jpeg', buffer: Buffer.alloc(12 * 1024 * 1024 + 1, 0xff) });
+      await resident.page.waitForSelector('#report-photo .photo-error:not([hidden])');
+      assert.equal(await resident.page.textContent('#report-photo .photo-error'), '照片太大（12.1 MB），不能超过 12 MB，请换一张或压缩后再试。');
+      assert.equal(await resident.page.isHidden('#report-photo .photo-preview'), true);
+      const problemPhoto = await pngOf(resident.page, 640, 480, '#b5542c');
+      await resident.page.setInputFiles(photoInput, { name: 'heater.png', mimeType: 'image/png', buffer: problemPhoto });
+      await resident.page.waitForSelector('#report-photo .photo-preview:not([hidden])');
+      assert.deepEqual((await imageLoaded(resident.page, '#report-photo .photo-preview img')).width, 640);
+      assert.equal(await resident.page.isHidden('#report-photo .photo-error'), true);
+
       const posted = resident.page.waitForResponse((r) => r.url().endsWith('/open311/v2/requests.json') && r.request().method() === 'POST');
       await resident.page.tap('#report-submit');
       const answer = await posted;
       assert.equal(answer.status(), 201);
-      const sent = answer.request().postDataJSON();
+      // With a photo the report is a multipart form: the same fields, the photo as `media`.
+      const sent = formParts(answer.request());
+      assert.deepEqual(
+        [sent.service_code, sent['attribute[appliance]'], sent.description, sent.last_name, sent.phone, sent.media?.filename, sent.media?.type],
+        ['repair', 'water_heater', '热水器坏了，两天没有热水，家里有老人', '王女士', '13905320001', 'heater.png', 'image/png'],
+      );
       assert.equal(sent.crs, 'wgs84');
       // Where the finger landed (a whole pixel away from the spot at most), in WGS84 degrees.
       assert.ok(Math.abs(sent.long - spot[0]) < 1e-4 && Math.abs(sent.lat - spot[1]) < 1e-4, `sent ${sent.long}, ${sent.lat}`);
@@ -151,6 +217,7 @@ describe('社情民意: residents report, staff answer', { timeout: 6 * TIMEOUT 
       assert.deepEqual(stored.reporter, { name: '王女士', phone: '13905320001', email: null });
       assert.equal(stored.state, 'reported');
       assert.equal(stored.responsible_id, cadreId);
+      assert.deepEqual(stored.photos.map((p) => [p.kind, p.width, p.height]), [['report', 640, 480]]);
 
       // ---- the secretary of the community opens 待办 first (the list goes stale below) ----
       const secretary = await newPage(DESKTOP);
@@ -168,6 +235,10 @@ describe('社情民意: residents report, staff answer', { timeout: 6 * TIMEOUT 
       let item = await itemIn(cadre.page, ticket, 'reported');
       const text = await cadre.page.textContent(item);
       for (const part of ['家庭维修', '待立案', '热水器坏了', '王女士', '13905320001']) assert.ok(text.includes(part), `${part} missing from ${text}`);
+      // The resident's photo, small (its thumbnail), a link to the public copy.
+      const reportThumb = await imageLoaded(cadre.page, `${item} .request-photos a[data-kind="report"] img`);
+      assert.equal(reportThumb.src, stored.photos[0].thumbnail_url);
+      assert.equal(await cadre.page.getAttribute(`${item} .request-photos a[data-kind="report"]`, 'href'), stored.photos[0].url);
       assert.match(text, /剩余 \d+ (小时|分钟)/);
       assert.equal(await cadre.page.isVisible(`${item} .overdue-badge`), false, 'a new request marked 逾期');
       await mapIdle(cadre.page);
@@ -204,17 +275,66 @@ describe('社情民意: residents report, staff answer', { timeout: 6 * TIMEOUT 
       assert.equal(await secretary.page.evaluate(() => Boolean(window.map.getLayer('requests-heat'))), false);
       assert.equal(await cadre.page.isVisible('#requests-heat'), false, 'a cadre is offered the heatmap');
 
-      // ---- the cadre handles it: a note is needed (422, said), then given ----
+      // ---- the cadre handles it: a photo of the work done is needed (said in the page, nothing
+      // sent), an unreadable one is refused (422, said), then a photo goes up and the step is
+      // refused for its missing note (422, said), then the note is given and the photo not sent again ----
       await cadre.page.click('#requests-refresh');
       item = await itemIn(cadre.page, ticket, 'dispatched');
+      const cadrePosts = [];
+      cadre.page.on('request', (r) => {
+        const path = new URL(r.url()).pathname;
+        if (r.method() === 'POST' && (TRANSITIONS.test(path) || PHOTOS.test(path))) cadrePosts.push(path.split('/').pop());
+      });
       await cadre.page.click(`${item} button[data-to="handled"]`);
-      cadre.log.expect(TRANSITIONS, 422);
+      const afterInput = `${item} .step-form .photo-picker input[type="file"]`;
+      assert.equal(await cadre.page.getAttribute(afterInput, 'accept'), 'image/*');
+      assert.equal(await cadre.page.getAttribute(afterInput, 'capture'), 'environment');
       await cadre.page.click(`${item} .step-form button[type="submit"]`);
+      await cadre.page.waitForSelector(`${item} .photo-error:not([hidden])`);
+      assert.equal(await cadre.page.textContent(`${item} .photo-error`), '请先拍摄或选择一张处置后的照片，再确认处置完成。');
+      assert.deepEqual(cadrePosts, [], '处置完成 without a photo was sent');
+
+      // The server reads the bytes, whatever the file says it is: not an image (415), an image cut
+      // short (422 unreadable_photo).
+      const afterPhoto = await pngOf(cadre.page, 800, 600, '#2c7fb5');
+      const refusals = [
+        ['notes.png', Buffer.from('not a photo at all'), 415, '只能上传 JPEG 或 PNG 格式的照片，请换一张。'],
+        ['cut.png', afterPhoto.subarray(0, afterPhoto.length >> 1), 422, '无法识别这张照片（文件可能已损坏或不是图片），请换一张。'],
+      ];
+      for (const [name, buffer, status, said] of refusals) {
+        cadre.log.expect(PHOTOS, status);
+        await cadre.page.setInputFiles(afterInput, { name, mimeType: 'image/png', buffer });
+        await cadre.page.waitForSelector(`${item} .photo-preview:not([hidden])`);
+        await cadre.page.click(`${item} .step-form button[type="submit"]`);
+        await cadre.page.waitForFunction(([s, text]) => document.querySelector(s)?.textContent === text, [`${item} .photo-error`, said]);
+      }
+      assert.deepEqual(cadrePosts, ['photos', 'photos'], 'a refused photo was followed by the step');
+
+      await cadre.page.setInputFiles(afterInput, { name: 'fixed.png', mimeType: 'image/png', buffer: afterPhoto });
+      await cadre.page.waitForSelector(`${item} .photo-preview:not([hidden])`);
+      assert.equal(await cadre.page.isHidden(`${item} .photo-error`), true);
+      // Back from the camera app the page is visible again and reads 待办 again: the open form
+      // and its photo stay.
+      const reread = cadre.page.waitForResponse((r) => r.url().endsWith('/api/v1/me/requests'));
+      await cadre.page.evaluate(() => document.dispatchEvent(new Event('visibilitychange')));
+      await reread;
+      await cadre.page.waitForTimeout(100);
+      assert.equal(await cadre.page.isVisible(`${item} .photo-preview img`), true, 'the chosen photo was lost when the list was read again');
+      cadre.log.expect(TRANSITIONS, 422);
+      const upload = cadre.page.waitForResponse((r) => PHOTOS.test(new URL(r.url()).pathname) && r.request().method() === 'POST');
+      await cadre.page.click(`${item} .step-form button[type="submit"]`);
+      const uploaded = await upload;
+      assert.equal(uploaded.status(), 201);
+      assert.equal(uploaded.request().headers()['content-type'], 'image/png');
+      assert.equal((await uploaded.json()).kind, 'after');
       await cadre.page.waitForSelector(`${item} .step-error:not([hidden])`);
       assert.match(await cadre.page.textContent(`${item} .step-error`), /^信息不完整或不正确：.*note/);
       await cadre.page.fill(`${item} textarea[name="note"]`, '已上门更换热水器温控阀，恢复供热水');
       await cadre.page.click(`${item} .step-form button[type="submit"]`);
       await itemIn(cadre.page, ticket, 'handled');
+      assert.deepEqual(cadrePosts, ['photos', 'photos', 'photos', 'transitions', 'transitions'], 'the after-photo was sent again');
+      stored = (await getJson(server, `/api/v1/requests/${ticket}`, tokens.cadre)).body;
+      assert.deepEqual(stored.photos.map((p) => [p.kind, p.width, p.height]), [['report', 640, 480], ['after', 800, 600]]);
       assert.equal(await cadre.page.isVisible(`#requests-list li[data-request="${ticket}"] button[data-to="verified"]`), false, 'the handler is offered 核查');
 
       // ---- an admin checks the work ----
@@ -223,6 +343,12 @@ describe('社情民意: residents report, staff answer', { timeout: 6 * TIMEOUT 
       await openMap(admin.page, server.base);
       await signIn(admin.page, ADMIN);
       item = await itemIn(admin.page, ticket, 'handled');
+      // The work done, small, before 核查.
+      const afterThumb = await imageLoaded(admin.page, `${item} .request-photos a[data-kind="after"] img`);
+      assert.equal(afterThumb.src, stored.photos[1].thumbnail_url);
+      assert.ok(afterThumb.width <= 320 && afterThumb.width > 0, `a thumbnail ${afterThumb.width} wide`);
+      assert.match(await admin.page.textContent(`${item} .request-photos`), /反映时.*处置后/);
+      await saveScreenshot(admin.page, 'requests-after-photo.png');
       await admin.page.click(`${item} button[data-to="verified"]`);
       await itemIn(admin.page, ticket, 'verified');
 
@@ -246,6 +372,13 @@ describe('社情民意: residents report, staff answer', { timeout: 6 * TIMEOUT 
       assert.match(status, /已结案：问题已解决/);
       assert.match(status, /已办结/);
       assert.match(status, /珠海路街道民情责任田01/);
+      // The photo the resident sent, thumbnail-sized: the public copy Open311's media_url names.
+      const media = (await getJson(server, `/open311/v2/requests/${ticket}.json`)).body[0].media_url;
+      assert.equal(media, `/api/v1/requests/${ticket}/photo`);
+      const shownPhoto = await imageLoaded(resident.page, '#track-result .ticket-photo img');
+      assert.deepEqual([shownPhoto.src, shownPhoto.width, shownPhoto.height], [media, 640, 480]);
+      const box = await resident.page.$eval('#track-result .ticket-photo img', (img) => img.getBoundingClientRect().width);
+      assert.ok(box <= 160, `the photo is shown ${box} px wide`);
       // The phone remembers the ticket, so a later visit finds it without the number.
       const later = await resident.context.newPage();
       await later.goto(`${server.base}/report`);

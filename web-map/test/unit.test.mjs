@@ -212,3 +212,28 @@ test('待办: the time left to a limit, and the steps each role is offered in ea
   assert.deepEqual(steps({ ...handled, state: 'closed' }, admin), []);
   assert.deepEqual(steps(reported, null), []);
 });
+
+test('photos: the page refuses what the server would, and says the server refusals in Chinese', async () => {
+  const { ApiError } = await import('../src/api.js');
+  const { MAX_PHOTO_BYTES, PhotoRefused, photoErrorText, photoToSend } = await import('../src/photos.js');
+  const jpeg = new File([new Uint8Array(1000)], 'a.jpg', { type: 'image/jpeg' });
+  assert.equal(await photoToSend(jpeg), jpeg, 'a JPEG goes as it is');
+  const png = new File([new Uint8Array(MAX_PHOTO_BYTES)], 'b.png', { type: 'image/png' });
+  assert.equal(await photoToSend(png), png, 'exactly 12 MB is allowed');
+  const large = new File([new Uint8Array(13 * 1024 * 1024)], 'c.jpg', { type: 'image/jpeg' });
+  await assert.rejects(photoToSend(large), (e) => e instanceof PhotoRefused && e.message.startsWith('照片太大（13 MB），不能超过 12 MB'));
+  // Without a browser to re-encode it, another format is refused.
+  const text = new File(['hello'], 'd.txt', { type: 'text/plain' });
+  await assert.rejects(photoToSend(text), (e) => e instanceof PhotoRefused && /只能上传 JPEG 或 PNG/.test(e.message));
+
+  const refused = (status, code) => photoErrorText(new ApiError(status, { error: { code, message: 'x' } }));
+  assert.match(refused(413, 'photo_too_large'), /^照片太大，不能超过 12 MB/);
+  assert.match(refused(413, null), /^照片太大/);
+  assert.match(refused(415, null), /^只能上传 JPEG 或 PNG/);
+  assert.match(refused(422, 'unreadable_photo'), /^无法识别这张照片/);
+  assert.match(refused(422, 'too_many_pixels'), /5000 万像素/);
+  assert.match(refused(409, 'too_many_photos'), /已有 4 张/);
+  assert.match(refused(403, 'forbidden'), /无权/);
+  assert.match(refused(500, null), /照片上传失败（500）/);
+  assert.match(photoErrorText(new TypeError('Failed to fetch')), /^网络连接失败/);
+});
