@@ -11,7 +11,7 @@ use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
 /// Every key the file may hold: the ids of the `serve` arguments it can set.
-pub const KEYS: [&str; 19] = [
+pub const KEYS: [&str; 21] = [
     "bind",
     "database",
     "demo",
@@ -31,6 +31,8 @@ pub const KEYS: [&str; 19] = [
     "open311_posts_per_minute",
     "holiday",
     "workday",
+    "webhook",
+    "webhook_secret",
 ];
 
 /// The settings a file gives; a key it leaves out keeps the default (or what the environment or
@@ -78,6 +80,10 @@ pub struct ServeFile {
     pub holiday: Option<Vec<String>>,
     /// Weekend days worked to make up for holidays, `["2027-02-14"]`.
     pub workday: Option<Vec<String>>,
+    /// Webhooks, `["repair=http://10.0.0.7/wangge", "*=http://10.0.0.8/all"]`.
+    pub webhook: Option<Vec<String>>,
+    /// The secret webhooks are signed with.
+    pub webhook_secret: Option<String>,
 }
 
 /// A settings file that cannot be used; the sentence names the file and, when there is one, the
@@ -186,6 +192,8 @@ impl ServeFile {
             ),
             self.holiday.clone().map(|v| ("holiday", v)),
             self.workday.clone().map(|v| ("workday", v)),
+            self.webhook.clone().map(|v| ("webhook", v)),
+            one("webhook_secret", self.webhook_secret.clone()),
         ]
         .into_iter()
         .flatten()
@@ -387,6 +395,8 @@ mod tests {
             open311_posts_per_minute: Some(1),
             holiday: Some(vec![]),
             workday: Some(vec![]),
+            webhook: Some(vec![]),
+            webhook_secret: Some(String::new()),
         };
         let keys: Vec<&str> = all.values().into_iter().map(|(k, _)| k).collect();
         assert_eq!(keys, KEYS);

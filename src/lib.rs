@@ -29,3 +29,4 @@ pub mod spatial;
 pub mod store;
 pub mod tiles;
 pub mod timestamp;
+pub mod webhooks;

@@ -26,6 +26,7 @@ use wangge::http::web::{self, Basemap, BasemapCrs, WebConfig};
 use wangge::model::Layer;
 use wangge::spatial::crs::Crs;
 use wangge::store;
+use wangge::webhooks::{Hook, Webhooks};
 
 /// The longest token lifetime accepted: a year.
 const MAX_TOKEN_TTL_SECS: i64 = 365 * 24 * 60 * 60;
@@ -127,6 +128,30 @@ struct CalendarArgs {
     workday: Vec<Days>,
 }
 
+/// Where each report, step and escalation of requests is posted.
+#[derive(Args)]
+struct WebhookArgs {
+    /// Post each report, step and escalation of requests of a category to URL, CATEGORY=URL
+    /// (`*` for every category; http:// only); repeat the flag or separate with commas.
+    #[arg(long, env = "WANGGE_WEBHOOKS", value_name = "CATEGORY=URL", value_delimiter = ',',
+          value_parser = Hook::parse)]
+    webhook: Vec<Hook>,
+    /// The secret the webhooks' bodies are signed with (HMAC-SHA256 in X-Wangge-Signature);
+    /// needed when a --webhook is given, at least 16 characters.
+    #[arg(long, env = "WANGGE_WEBHOOK_SECRET", value_name = "SECRET")]
+    webhook_secret: Option<String>,
+}
+
+impl WebhookArgs {
+    fn webhooks(self) -> anyhow::Result<Webhooks> {
+        let secret = self.webhook_secret.unwrap_or_default();
+        if !self.webhook.is_empty() && secret.chars().count() < 16 {
+            bail!("--webhook needs a --webhook-secret of at least 16 characters");
+        }
+        Ok(Webhooks::new(self.webhook, secret))
+    }
+}
+
 /// Who may post residents' reports over Open311, and how often.
 #[derive(Args)]
 struct Open311Args {
@@ -189,55 +214,61 @@ impl VisitArgs {
     }
 }
 
+/// The settings of `wangge serve` (boxed in [`Command`]: they are many).
+#[derive(Args)]
+struct ServeArgs {
+    /// A TOML file of settings: the long names of these flags in snake_case as keys (bind,
+    /// database, token_ttl, trust_proxy = ["10.0.0.1"], …; see wangge.example.toml). An
+    /// unknown key is an error. Its values beat the defaults; environment variables and flags
+    /// beat it.
+    #[arg(long, env = "WANGGE_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Address to listen on; port 0 picks a free port (the chosen address is printed).
+    #[arg(long, env = "WANGGE_BIND", default_value = "127.0.0.1:8080")]
+    bind: String,
+    #[command(flatten)]
+    db: Database,
+    /// Load the demo street (Zhuhai Road, Shinan, Qingdao) if the store is empty.
+    #[arg(long)]
+    demo: bool,
+    /// As --demo, and invent a year of visits (民情日记) by six demo cadres, who cannot log
+    /// in, if the store holds no visit: the statistics and the map show something.
+    #[arg(long)]
+    demo_diary: bool,
+    #[command(flatten)]
+    web: WebArgs,
+    /// How long a bearer token from a login stays valid, in seconds (1 to 31536000).
+    #[arg(long, env = "WANGGE_TOKEN_TTL", default_value_t = auth::TOKEN_LIFETIME_SECS,
+          value_parser = clap::value_parser!(i64).range(1..=MAX_TOKEN_TTL_SECS))]
+    token_ttl: i64,
+    #[command(flatten)]
+    limits: LimitArgs,
+    #[command(flatten)]
+    visits: VisitArgs,
+    /// The address of a reverse proxy in front of this server (repeat the flag or separate
+    /// with commas for several). Only requests from it may set the client address with
+    /// X-Forwarded-For and the links' host and scheme with X-Forwarded-Host/-Proto; from
+    /// anyone else these headers are ignored. None by default.
+    #[arg(
+        long = "trust-proxy",
+        env = "WANGGE_TRUST_PROXY",
+        value_name = "ADDRESS",
+        value_delimiter = ','
+    )]
+    trust_proxy: Vec<IpAddr>,
+    #[command(flatten)]
+    open311: Open311Args,
+    #[command(flatten)]
+    calendar: CalendarArgs,
+    #[command(flatten)]
+    webhooks: WebhookArgs,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run the HTTP service.
     #[command(after_help = SERVE_PRECEDENCE)]
-    Serve {
-        /// A TOML file of settings: the long names of these flags in snake_case as keys (bind,
-        /// database, token_ttl, trust_proxy = ["10.0.0.1"], …; see wangge.example.toml). An
-        /// unknown key is an error. Its values beat the defaults; environment variables and flags
-        /// beat it.
-        #[arg(long, env = "WANGGE_CONFIG", value_name = "FILE")]
-        config: Option<PathBuf>,
-        /// Address to listen on; port 0 picks a free port (the chosen address is printed).
-        #[arg(long, env = "WANGGE_BIND", default_value = "127.0.0.1:8080")]
-        bind: String,
-        #[command(flatten)]
-        db: Database,
-        /// Load the demo street (Zhuhai Road, Shinan, Qingdao) if the store is empty.
-        #[arg(long)]
-        demo: bool,
-        /// As --demo, and invent a year of visits (民情日记) by six demo cadres, who cannot log
-        /// in, if the store holds no visit: the statistics and the map show something.
-        #[arg(long)]
-        demo_diary: bool,
-        #[command(flatten)]
-        web: WebArgs,
-        /// How long a bearer token from a login stays valid, in seconds (1 to 31536000).
-        #[arg(long, env = "WANGGE_TOKEN_TTL", default_value_t = auth::TOKEN_LIFETIME_SECS,
-              value_parser = clap::value_parser!(i64).range(1..=MAX_TOKEN_TTL_SECS))]
-        token_ttl: i64,
-        #[command(flatten)]
-        limits: LimitArgs,
-        #[command(flatten)]
-        visits: VisitArgs,
-        /// The address of a reverse proxy in front of this server (repeat the flag or separate
-        /// with commas for several). Only requests from it may set the client address with
-        /// X-Forwarded-For and the links' host and scheme with X-Forwarded-Host/-Proto; from
-        /// anyone else these headers are ignored. None by default.
-        #[arg(
-            long = "trust-proxy",
-            env = "WANGGE_TRUST_PROXY",
-            value_name = "ADDRESS",
-            value_delimiter = ','
-        )]
-        trust_proxy: Vec<IpAddr>,
-        #[command(flatten)]
-        open311: Open311Args,
-        #[command(flatten)]
-        calendar: CalendarArgs,
-    },
+    Serve(Box<ServeArgs>),
     /// Import a GeoJSON FeatureCollection into one layer, all features or none; or households
     /// from a CSV register (a `.csv` file), rows whose building or address matched nothing left
     /// out and listed.
@@ -353,20 +384,22 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     match parse_cli(std::env::args_os().collect())?.command {
-        Command::Serve {
-            config: _,
-            bind,
-            db,
-            demo,
-            demo_diary,
-            web,
-            token_ttl,
-            limits,
-            visits,
-            trust_proxy,
-            open311,
-            calendar,
-        } => {
+        Command::Serve(args) => {
+            let ServeArgs {
+                config: _,
+                bind,
+                db,
+                demo,
+                demo_diary,
+                web,
+                token_ttl,
+                limits,
+                visits,
+                trust_proxy,
+                open311,
+                calendar,
+                webhooks,
+            } = *args;
             let config = HttpConfig {
                 web: web.config()?,
                 token_ttl_secs: token_ttl,
@@ -376,6 +409,7 @@ async fn main() -> anyhow::Result<()> {
                 },
                 trusted_proxies: wangge::http::client::TrustedProxies(trust_proxy),
                 open311: open311.config(),
+                webhooks: Arc::new(webhooks.webhooks()?),
             };
             let demo = match (demo, demo_diary) {
                 (_, true) => Demo::WithDiary,
@@ -480,6 +514,7 @@ async fn serve(
         tracing::info!("following changes other writers make to the database");
     }
     app.watch_deadlines();
+    config.webhooks.start(&app);
     let listener = tokio::net::TcpListener::bind(bind)
         .await
         .with_context(|| format!("binding {bind}"))?;
@@ -756,17 +791,11 @@ mod tests {
         *serve = file.apply(std::mem::take(serve), path).unwrap();
         let m = cli.get_matches_from(["wangge", "serve", "--token-ttl", "5"]);
         match Cli::from_arg_matches(&m).unwrap().command {
-            Command::Serve {
-                bind,
-                token_ttl,
-                trust_proxy,
-                demo,
-                ..
-            } => {
-                assert_eq!(bind, "127.0.0.1:9");
-                assert_eq!(token_ttl, 5);
-                assert_eq!(trust_proxy.len(), 2);
-                assert!(demo);
+            Command::Serve(args) => {
+                assert_eq!(args.bind, "127.0.0.1:9");
+                assert_eq!(args.token_ttl, 5);
+                assert_eq!(args.trust_proxy.len(), 2);
+                assert!(args.demo);
             }
             _ => unreachable!(),
         }

@@ -458,6 +458,7 @@ async fn the_openapi_document_describes_every_route() {
         ("/api/v1/requests/{id}/transitions", "post"),
         ("/api/v1/me/requests", "get"),
         ("/api/v1/me/events", "get"),
+        ("/api/v1/webhooks", "get"),
         ("/api/v1/requests/{id}/photos", "post"),
         ("/api/v1/requests/{id}/photos", "get"),
         ("/api/v1/requests/{id}/photo", "get"),

@@ -35,6 +35,8 @@ pub struct RequestNotice {
     pub kind: NoticeKind,
     /// The request as it is now.
     pub request: Request,
+    /// Whether this instance wrote it (webhooks send only their own instance's writes).
+    pub here: bool,
 }
 
 /// The sending end every instance keeps, and the word that ends every listener's stream.
@@ -73,12 +75,17 @@ impl App {
         self.request_feed.closing.send_replace(true);
     }
 
-    /// Tells the listeners of this instance (nobody listening is fine).
+    /// Tells the listeners of this instance of its own write (nobody listening is fine).
     pub(super) fn announce(&self, kind: NoticeKind, request: Request) {
-        let _ = self
-            .request_feed
-            .notices
-            .send(Arc::new(RequestNotice { kind, request }));
+        self.tell(RequestNotice {
+            kind,
+            request,
+            here: true,
+        });
+    }
+
+    fn tell(&self, notice: RequestNotice) {
+        let _ = self.request_feed.notices.send(Arc::new(notice));
     }
 
     /// Tells the listeners of requests another writer changed: each is read again, and what
@@ -94,7 +101,11 @@ impl App {
                 Some(e) if e.actor_id.is_none() => NoticeKind::Escalated,
                 _ => NoticeKind::Stepped,
             };
-            self.announce(kind, request);
+            self.tell(RequestNotice {
+                kind,
+                request,
+                here: false,
+            });
         }
         Ok(())
     }

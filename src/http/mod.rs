@@ -51,6 +51,8 @@ pub struct AppState {
     pub open311: Arc<open311::Intake>,
     /// The event streams that may still open ([`events::MAX_EVENT_STREAMS`] in all).
     pub event_streams: Arc<tokio::sync::Semaphore>,
+    /// The webhooks and how they fare.
+    pub webhooks: Arc<crate::webhooks::Webhooks>,
 }
 
 /// Settings of the HTTP layer.
@@ -67,6 +69,8 @@ pub struct HttpConfig {
     /// Open311 api keys and the rate of anonymous reports (`--open311-key`,
     /// `--open311-require-key`, `--open311-posts-per-minute`).
     pub open311: open311::Open311Config,
+    /// The webhooks this instance sends (`--webhook`, `--webhook-secret`); started by `serve`.
+    pub webhooks: Arc<crate::webhooks::Webhooks>,
 }
 
 impl Default for HttpConfig {
@@ -77,6 +81,7 @@ impl Default for HttpConfig {
             limits: limits::GeometryLimits::default(),
             trusted_proxies: client::TrustedProxies::default(),
             open311: open311::Open311Config::default(),
+            webhooks: Arc::new(crate::webhooks::Webhooks::new(Vec::new(), String::new())),
         }
     }
 }
@@ -107,6 +112,7 @@ pub fn router_with(app: Arc<App>, config: HttpConfig) -> Router {
         .merge(requests::routes())
         .merge(events::routes())
         .merge(photos::routes())
+        .route("/api/v1/webhooks", get(webhooks))
         .merge(open311::routes())
         .merge(tiles::routes())
         .nest("/ogc", ogc::routes())
@@ -126,6 +132,7 @@ pub fn router_with(app: Arc<App>, config: HttpConfig) -> Router {
             trusted_proxies: Arc::new(config.trusted_proxies),
             open311: Arc::new(open311::Intake::new(config.open311)),
             event_streams: Arc::new(tokio::sync::Semaphore::new(events::MAX_EVENT_STREAMS)),
+            webhooks: config.webhooks,
         })
 }
 
@@ -156,4 +163,14 @@ async fn not_found(method: Method, uri: Uri) -> ApiError {
 
 async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
     ApiError::MethodNotAllowed(format!("{method} is not allowed on {}", uri.path()))
+}
+
+/// `GET /api/v1/webhooks` (admins): each webhook with its deliveries, failed tries and last
+/// error on this instance.
+async fn webhooks(
+    State(state): State<AppState>,
+    caller: auth::Caller,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    caller.require(&[crate::auth::Role::Admin])?;
+    Ok(Json(json!({ "webhooks": state.webhooks.status() })))
 }
