@@ -10,7 +10,7 @@ import * as maplibregl from '/vendor/maplibre-gl/maplibre-gl.mjs';
 import { buildStyle, gridFillColour, LAYER_GROUPS, DENSITY_STOPS, tileRequestTransform } from './style.js';
 import { bbox, interiorPoint, wgs84ToGcj02 } from './geo.js';
 import { loadTileJson, lookupQuery } from './api.js';
-import { $, el, initSheet, isPhone, revealPanel, showMessage } from './ui.js';
+import { $, el, initSheet, isPhone, locateMe, revealPanel, showMessage } from './ui.js';
 import { initAccount } from './account.js';
 import { areaDetails, initClaims, showsUnclaimed } from './claims.js';
 import { editorTakesClick, initEditor } from './editor.js';
@@ -202,36 +202,8 @@ function relookup() {
 // ---- locate me (定位) ----
 
 function locate() {
-  if (!window.isSecureContext) {
-    showMessage('浏览器只在 HTTPS 或 localhost 页面上提供定位；请点击地图查询。', 'warn');
-    return;
-  }
-  if (!('geolocation' in navigator)) {
-    showMessage('此浏览器不支持定位；请点击地图查询。', 'warn');
-    return;
-  }
-  showMessage('正在定位…');
-  navigator.geolocation.getCurrentPosition(
-    (pos) => {
-      // The Geolocation API reports WGS84 (GPS) longitude/latitude, whatever the map shows: the
-      // lookup is sent as WGS84 and the marker is moved into the map's CRS (GCJ-02 under an
-      // AMap/Tencent basemap) to land where the user is on that basemap.
-      const wgs84 = [pos.coords.longitude, pos.coords.latitude];
-      const mapPoint = state.crs === 'gcj02' ? wgs84ToGcj02(wgs84) : wgs84;
-      showMessage(`已定位（精度约 ${Math.round(pos.coords.accuracy)} 米）`);
-      map.flyTo({ center: mapPoint, zoom: Math.max(map.getZoom(), 16) });
-      lookup(wgs84, 'wgs84', { mapPoint, what: '您的位置' });
-    },
-    (err) => {
-      const text =
-        {
-          1: '定位被拒绝：请在浏览器的网站设置中允许使用位置信息，或直接点击地图查询。',
-          2: '无法获取当前位置（定位服务不可用），请点击地图查询。',
-          3: '定位超时，请稍后重试或点击地图查询。',
-        }[err.code] ?? `定位失败：${err.message}`;
-      showMessage(text, 'warn');
-    },
-    { enableHighAccuracy: true, timeout: 15000, maximumAge: 30000 },
+  locateMe(map, state.crs, '点击地图查询', (wgs84, mapPoint) =>
+    lookup(wgs84, 'wgs84', { mapPoint, what: '您的位置' }),
   );
 }
 

@@ -12,10 +12,9 @@
 
 import * as maplibregl from '/vendor/maplibre-gl/maplibre-gl.mjs';
 import { api, ApiError, loadTileJson, lookupQuery } from './api.js';
-import { wgs84ToGcj02 } from './geo.js';
 import { photoPicker } from './photos.js';
 import { buildStyle, tileRequestTransform } from './style.js';
-import { $, el, formatTime, showMessage } from './ui.js';
+import { $, el, formatTime, locateMe, showMessage } from './ui.js';
 
 const origin = window.location.origin;
 const MAX_DESCRIPTION = 4000;
@@ -147,31 +146,9 @@ async function chooseSpot(coord, crs, mapPoint) {
 }
 
 function locate() {
-  if (!window.isSecureContext || !('geolocation' in navigator)) {
-    showMessage('此页面无法使用手机定位，请直接点击地图选择位置。', 'warn');
-    return;
-  }
-  showMessage('正在定位…');
-  navigator.geolocation.getCurrentPosition(
-    (pos) => {
-      // Browsers report WGS84 (GPS) whatever the map shows: sent as wgs84, the marker moved into
-      // the map's CRS.
-      const wgs84 = [pos.coords.longitude, pos.coords.latitude];
-      const mapPoint = state.crs === 'gcj02' ? wgs84ToGcj02(wgs84) : wgs84;
-      showMessage(`已定位（精度约 ${Math.round(pos.coords.accuracy)} 米）`);
-      state.map.flyTo({ center: mapPoint, zoom: Math.max(state.map.getZoom(), 16) });
-      chooseSpot(wgs84, 'wgs84', mapPoint);
-    },
-    (err) => {
-      const text =
-        {
-          1: '定位被拒绝：请在浏览器设置中允许使用位置信息，或直接点击地图选择位置。',
-          2: '暂时无法获取您的位置，请直接点击地图选择位置。',
-          3: '定位超时，请重试或直接点击地图选择位置。',
-        }[err.code] ?? `定位失败：${err.message}`;
-      showMessage(text, 'warn');
-    },
-    { enableHighAccuracy: true, timeout: 15000, maximumAge: 30000 },
+  // Sent as wgs84, the marker moved into the map's CRS.
+  locateMe(state.map, state.crs, '直接点击地图选择位置', (wgs84, mapPoint) =>
+    chooseSpot(wgs84, 'wgs84', mapPoint),
   );
 }
 

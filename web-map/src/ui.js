@@ -1,5 +1,7 @@
 // Small DOM helpers shared by the page's modules.
 
+import { wgs84ToGcj02 } from './geo.js';
+
 export const $ = (id) => document.getElementById(id);
 
 /** Builds an element; children are nodes or text (never parsed as HTML). */
@@ -59,4 +61,41 @@ export function revealPanel(node) {
   if (!isPhone()) return;
   setSheetOpen(true);
   node.scrollIntoView({ block: 'nearest', behavior: 'smooth' });
+}
+
+/**
+ * Asks the browser where the phone is and flies `map` there. The Geolocation API reports WGS84
+ * (GPS) whatever the map shows: `onPosition(wgs84, mapPoint)` gets that, for the server, and the
+ * same point in the map's CRS (`crs`, 'wgs84' or 'gcj02': GCJ-02 under an AMap/Tencent basemap),
+ * for the marker. `instead` says what the user can do when there is no position ("点击地图查询").
+ */
+export function locateMe(map, crs, instead, onPosition) {
+  if (!window.isSecureContext) {
+    showMessage(`浏览器只在 HTTPS 或 localhost 页面上提供定位；请${instead}。`, 'warn');
+    return;
+  }
+  if (!('geolocation' in navigator)) {
+    showMessage(`此浏览器不支持定位；请${instead}。`, 'warn');
+    return;
+  }
+  showMessage('正在定位…');
+  navigator.geolocation.getCurrentPosition(
+    (pos) => {
+      const wgs84 = [pos.coords.longitude, pos.coords.latitude];
+      const mapPoint = crs === 'gcj02' ? wgs84ToGcj02(wgs84) : wgs84;
+      showMessage(`已定位（精度约 ${Math.round(pos.coords.accuracy)} 米）`);
+      map.flyTo({ center: mapPoint, zoom: Math.max(map.getZoom(), 16) });
+      onPosition(wgs84, mapPoint);
+    },
+    (err) => {
+      const text =
+        {
+          1: `定位被拒绝：请在浏览器的网站设置中允许使用位置信息，或${instead}。`,
+          2: `无法获取当前位置（定位服务不可用），请${instead}。`,
+          3: `定位超时，请稍后重试或${instead}。`,
+        }[err.code] ?? `定位失败：${err.message}`;
+      showMessage(text, 'warn');
+    },
+    { enableHighAccuracy: true, timeout: 15000, maximumAge: 30000 },
+  );
 }
