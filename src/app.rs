@@ -29,6 +29,7 @@ mod request_stats;
 mod requests;
 mod reshape;
 mod stats;
+mod units;
 mod visits;
 pub use accounts::{AccountError, NewAccount, Session, retry_secs};
 pub use changes::{Aspect, CHANGE_LOG_LENGTH, ChangeLog, MapChange, Region};

@@ -10,6 +10,7 @@ use wangge::auth::{NewUser, Role};
 use wangge::model::requests::{
     Link, NewRequest, Reporter, Request, RequestFilter, RequestState, RequestUpdate, Spot,
 };
+use wangge::model::units::UnitContact;
 use wangge::model::{Id, PlaceKind};
 use wangge::store::{Store, StoreError};
 
@@ -543,7 +544,134 @@ async fn photos_are_kept_whole_and_counted_per_kind(store: Arc<dyn Store>) {
     );
 }
 
+async fn a_category_unit_takes_its_requests_and_every_change_is_audited(store: Arc<dyn Store>) {
+    let spot = spot(&store).await;
+    let admin = user(&store, "admin", Role::Admin, None).await;
+    let contact = |community_id, unit: &str| UnitContact {
+        category: "repair".into(),
+        community_id,
+        unit: unit.into(),
+        phone: Some("0532-8288 0000".into()),
+    };
+    // One unit everywhere, renamed in place: the same row, replaced.
+    let (everywhere, replaced) = store
+        .set_category_unit(&contact(None, "市南区物业维修中心"), Some(admin.id))
+        .await
+        .unwrap();
+    assert!(!replaced);
+    let (renamed, replaced) = store
+        .set_category_unit(&contact(None, "市南区维修服务中心"), Some(admin.id))
+        .await
+        .unwrap();
+    assert!(replaced);
+    assert_eq!(renamed.id, everywhere.id);
+    // The community's own unit comes before the one for everywhere.
+    let (own, _) = store
+        .set_category_unit(
+            &contact(Some(spot.community_id), "香港花园物业"),
+            Some(admin.id),
+        )
+        .await
+        .unwrap();
+    let units = store.category_units().await.unwrap();
+    assert_eq!(units, vec![renamed.clone(), own.clone()]);
+    let answering = |community| {
+        let store = store.clone();
+        async move { store.unit_for("repair", community).await.unwrap() }
+    };
+    assert_eq!(answering(spot.community_id).await, Some(own.clone()));
+    assert_eq!(answering(spot.grid_id).await, Some(renamed.clone()));
+    assert_eq!(
+        store.unit_for("safety", spot.community_id).await.unwrap(),
+        None
+    );
+
+    // A report of the category starts dispatched to the unit, the chain still above it.
+    let at = "2026-12-02T01:00:00.000Z";
+    let sent = store
+        .submit_request(&report(spot, "repair", at, 120.3712))
+        .await
+        .unwrap();
+    assert_eq!(sent.state, RequestState::Dispatched);
+    assert_eq!(sent.assignee_unit.as_deref(), Some("香港花园物业"));
+    assert_eq!((sent.link, sent.responsible_id), (Link::Community, None));
+    let events = store.request_events(sent.id).await.unwrap();
+    let steps: Vec<_> = events
+        .iter()
+        .map(|e| (e.from, e.to, e.assignee_unit.as_deref(), e.actor_id))
+        .collect();
+    assert_eq!(
+        steps,
+        vec![
+            (None, RequestState::Reported, None, None),
+            (
+                Some(RequestState::Reported),
+                RequestState::Dispatched,
+                Some("香港花园物业"),
+                None
+            ),
+        ]
+    );
+    // Taken on the moment it was posted.
+    let timings = store
+        .request_timings("2026-12-01T00:00:00.000Z", "2026-12-03T00:00:00.000Z")
+        .await
+        .unwrap();
+    assert_eq!(timings[0].accepted_at.as_deref(), Some(at));
+
+    // Removed, the category goes back to the chain.
+    store
+        .remove_category_unit(own.id, Some(admin.id))
+        .await
+        .unwrap();
+    assert_eq!(answering(spot.community_id).await, Some(renamed.clone()));
+    store
+        .remove_category_unit(renamed.id, Some(admin.id))
+        .await
+        .unwrap();
+    let back = store
+        .submit_request(&report(spot, "repair", at, 120.3712))
+        .await
+        .unwrap();
+    assert_eq!(
+        (back.state, back.assignee_unit),
+        (RequestState::Reported, None)
+    );
+    assert!(matches!(
+        store.remove_category_unit(own.id, Some(admin.id)).await,
+        Err(StoreError::NoSuchCategoryUnit(id)) if id == own.id
+    ));
+
+    // Every change in the trace, with who made it and what was before and after.
+    let trace = store.audit("category_unit", None).await.unwrap();
+    let actions: Vec<_> = trace
+        .iter()
+        .map(|r| (r.action.as_str(), r.entity_id, r.user_id))
+        .collect();
+    let (e, o, a) = (Some(everywhere.id), Some(own.id), Some(admin.id));
+    assert_eq!(
+        actions,
+        vec![
+            ("create", e, a),
+            ("update", e, a),
+            ("create", o, a),
+            ("delete", o, a),
+            ("delete", e, a),
+        ]
+    );
+    assert_eq!(
+        trace[1].before.as_ref().unwrap()["unit"],
+        "市南区物业维修中心"
+    );
+    assert_eq!(
+        trace[1].after.as_ref().unwrap()["unit"],
+        "市南区维修服务中心"
+    );
+    assert_eq!(trace[3].after, None);
+}
+
 store_contract!(
+    a_category_unit_takes_its_requests_and_every_change_is_audited,
     photos_are_kept_whole_and_counted_per_kind,
     the_milestones_of_each_request_are_reduced_from_its_steps,
     a_report_goes_to_the_holder_then_the_secretary_then_the_community,

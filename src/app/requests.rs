@@ -100,6 +100,9 @@ pub enum RequestError {
         /// Where it stands.
         state: RequestState,
     },
+    /// A category unit names a place that is not a community.
+    #[error("place {0} is not a community")]
+    NotACommunity(Id),
     /// A duplicate must repeat another request that is open.
     #[error("request {0} is not another open request this one could repeat")]
     BadDuplicate(Id),
@@ -464,8 +467,9 @@ impl App {
     }
 
     /// Gives request `id` another category and routes it again from the first link of the
-    /// chain for its spot, as a new report would be: who answers may differ, and its time
-    /// limits become the new category's. Those who may accept it may do this, before it is
+    /// chain for its spot, as a new report would be: who answers may differ (a unit that
+    /// answers for the new category gets it dispatched at once), and its time limits become the
+    /// new category's. Those who may accept it may do this, before it is
     /// dispatched; the answers to the old category's questions are kept as they were.
     pub async fn recategorise(
         &self,
@@ -492,8 +496,12 @@ impl App {
         }
         let old = category(&request.category).map_or(request.category.as_str(), |c| c.name);
         let (link, responsible) = self.store.answerer(&request.spot, Link::Area).await?;
+        let unit = self
+            .store
+            .unit_for(new.code, request.spot.community_id)
+            .await?;
         let said = note.trim();
-        let update = RequestUpdate {
+        let mut update = RequestUpdate {
             request_id: id,
             expected_version: request.version,
             state,
@@ -516,6 +524,11 @@ impl App {
             },
             at: crate::timestamp::now(),
         };
+        if let Some(unit) = unit {
+            update.state = RequestState::Dispatched;
+            update.note = format!("{}；按类别直派：{}", update.note, unit.unit);
+            update.assignee_unit = Some(unit.unit);
+        }
         let (stored, event) = self.store.update_request(&update).await?;
         self.announce(NoticeKind::Stepped, stored.clone());
         Ok((self.request_view(stored), event))

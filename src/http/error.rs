@@ -241,9 +241,11 @@ impl From<StoreError> for ApiError {
             | StoreError::NoSuchNeed(_)
             | StoreError::NoSuchRequest(_)
             | StoreError::NoSuchPhoto(_)
+            | StoreError::NoSuchCategoryUnit(_)
             | StoreError::NoSuchVisit(_) => ApiError::NotFound(message),
             StoreError::RequestChanged { .. } => ApiError::conflict("request_changed", message),
             StoreError::TooManyPhotos { .. } => ApiError::conflict("too_many_photos", message),
+            StoreError::UnitSetMeanwhile(_) => ApiError::conflict("unit_changed", message),
             StoreError::AlreadyCorrected { .. } => ApiError::conflict("already_corrected", message),
             StoreError::CorrectsAnotherHousehold { .. } => {
                 ApiError::unprocessable("invalid", message)

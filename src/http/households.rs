@@ -20,7 +20,7 @@ use super::AppState;
 use super::auth::Caller;
 use super::error::ApiError;
 use super::json::ApiJson;
-use super::query::crs_param;
+use super::query::{crs_param, id_param};
 use crate::app::{HouseholdFilter, HouseholdView, VisitInput};
 use crate::geodata;
 use crate::model::visits::{NeedKind, NewNeed, Visit};
@@ -57,15 +57,6 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/me/visits/due", get(due))
         .route("/api/v1/visits", post(record))
         .route("/api/v1/needs/{id}/met", post(met))
-}
-
-fn id_of(raw: &str, what: &str) -> Result<Id, ApiError> {
-    raw.parse().map_err(|_| {
-        ApiError::bad_request(
-            "invalid_id",
-            format!("a {what} id is an integer, got {raw:?}"),
-        )
-    })
 }
 
 /// A whole number parameter no larger than `max`.
@@ -122,7 +113,7 @@ async fn list(
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
     let number = |name: &str| -> Result<Option<Id>, ApiError> {
-        params.get(name).map(|raw| id_of(raw, name)).transpose()
+        params.get(name).map(|raw| id_param(raw, name)).transpose()
     };
     let due = match params.get("due").map(String::as_str) {
         None | Some("false") => false,
@@ -177,7 +168,7 @@ async fn one(
 ) -> Result<Response, ApiError> {
     let view = state
         .app
-        .household(&caller.user, id_of(&raw, "household")?)
+        .household(&caller.user, id_param(&raw, "household")?)
         .await?;
     Ok(tagged(&view).into_response())
 }
@@ -219,7 +210,7 @@ async fn update(
     headers: HeaderMap,
     ApiJson(body): ApiJson<Value>,
 ) -> Result<Response, ApiError> {
-    let id = id_of(&raw, "household")?;
+    let id = id_param(&raw, "household")?;
     let version = super::places::if_match(&headers)?;
     let crs = crs_of(&params)?;
     let current = state.app.household(&caller.user, id).await?;
@@ -259,7 +250,7 @@ async fn history(
 ) -> Result<Json<Value>, ApiError> {
     let records = state
         .app
-        .household_history(&caller.user, id_of(&raw, "household")?)
+        .household_history(&caller.user, id_param(&raw, "household")?)
         .await?;
     let changes: Vec<Value> = records
         .iter()
@@ -284,7 +275,7 @@ async fn visits(
 ) -> Result<Json<Value>, ApiError> {
     let visits = state
         .app
-        .household_visits(&caller.user, id_of(&raw, "household")?)
+        .household_visits(&caller.user, id_param(&raw, "household")?)
         .await?;
     Ok(Json(json!({ "visits": visits })))
 }
@@ -508,7 +499,7 @@ async fn met(
 ) -> Result<Json<Value>, ApiError> {
     let need = state
         .app
-        .meet_need(&caller.user, id_of(&raw, "need")?)
+        .meet_need(&caller.user, id_param(&raw, "need")?)
         .await?;
     Ok(Json(json!({ "need": need })))
 }

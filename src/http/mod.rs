@@ -18,6 +18,7 @@ pub mod requests;
 pub mod security;
 pub mod stats;
 pub mod tiles;
+pub mod units;
 pub mod web;
 
 use crate::app::App;
@@ -112,6 +113,7 @@ pub fn router_with(app: Arc<App>, config: HttpConfig) -> Router {
         .merge(requests::routes())
         .merge(events::routes())
         .merge(photos::routes())
+        .merge(units::routes())
         .route("/api/v1/webhooks", get(webhooks))
         .merge(open311::routes())
         .merge(tiles::routes())

@@ -14,8 +14,8 @@
 use super::AppState;
 use super::auth::Caller;
 use super::error::ApiError;
+use super::query::id_param;
 use crate::auth::Role;
-use crate::model::Id;
 use crate::model::photos::{Photo, PhotoBytes, PhotoCopy, PhotoKind};
 use crate::photos::MAX_PHOTO_BYTES;
 use axum::body::Bytes;
@@ -62,11 +62,6 @@ pub fn photo_body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError
     })
 }
 
-fn id_of(raw: &str, what: &str) -> Result<Id, ApiError> {
-    raw.parse()
-        .map_err(|_| ApiError::NotFound(format!("no {what} numbered {raw:?}")))
-}
-
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct UploadQuery {
@@ -83,7 +78,7 @@ async fn upload(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     caller.require(&[Role::Admin, Role::Secretary, Role::Cadre])?;
-    let id = id_of(&id, "request")?;
+    let id = id_param(&id, "request")?;
     let kind: PhotoKind = query
         .kind
         .as_deref()
@@ -118,7 +113,7 @@ async fn list(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let id = id_of(&id, "request")?;
+    let id = id_param(&id, "request")?;
     state.app.public_request(id).await?;
     let photos = state.app.photos(id).await?;
     let photos: Vec<Value> = photos.iter().map(described).collect();
@@ -150,7 +145,7 @@ async fn copy_of(
     raw: &str,
     copy: PhotoCopy,
 ) -> Result<Response, ApiError> {
-    let id = id_of(raw, "photo")?;
+    let id = id_param(raw, "photo")?;
     let found = state.app.photo(caller.map(|c| &c.user), id, copy).await?;
     Ok(image(found, copy))
 }
@@ -185,7 +180,7 @@ async fn first(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let request = id_of(&id, "request")?;
+    let request = id_param(&id, "request")?;
     let photos = state.app.photos(request).await?;
     let photo = photos
         .first()

@@ -1,7 +1,19 @@
 //! Query parameters shared by several resources.
 
 use super::error::ApiError;
+use crate::model::Id;
 use crate::spatial::crs::Crs;
+
+/// The id of a `what` (household, request, photo …) in a path or a parameter: an integer, else
+/// 400 `invalid_id`.
+pub fn id_param(raw: &str, what: &str) -> Result<Id, ApiError> {
+    raw.parse().map_err(|_| {
+        ApiError::bad_request(
+            "invalid_id",
+            format!("a {what} id is an integer, got {raw:?}"),
+        )
+    })
+}
 
 /// The `crs` a request names (a query parameter or a body field), WGS84 when it names none.
 /// Any spelling [`Crs::parse`] accepts; anything else, the empty string included, is 400

@@ -18,7 +18,7 @@ use super::AppState;
 use super::auth::Caller;
 use super::error::ApiError;
 use super::json::ApiJson;
-use super::query::crs_param;
+use super::query::{crs_param, id_param};
 use crate::app::{RequestError, RequestInput, RequestView, StepInput};
 use crate::auth::Role;
 use crate::model::Id;
@@ -143,22 +143,16 @@ async fn create(
     Ok((StatusCode::CREATED, Json(full(&view))))
 }
 
-fn id_of(raw: &str) -> Result<Id, ApiError> {
-    raw.parse().map_err(|_| {
-        ApiError::bad_request(
-            "invalid_id",
-            format!("a request id is an integer, got {raw:?}"),
-        )
-    })
-}
-
 /// `GET /api/v1/requests/{id}`.
 async fn one(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let (view, events, nearby) = state.app.request_in_full(&caller.user, id_of(&id)?).await?;
+    let (view, events, nearby) = state
+        .app
+        .request_in_full(&caller.user, id_param(&id, "request")?)
+        .await?;
     let mut value = full(&view);
     let photos = state.app.photos(view.request.id).await?;
     value["photos"] = photos.iter().map(super::photos::described).collect();
@@ -204,7 +198,7 @@ async fn transition(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<StepBody>,
 ) -> Result<Json<Value>, ApiError> {
-    let id = id_of(&id)?;
+    let id = id_param(&id, "request")?;
     let to: RequestState = body
         .to
         .parse()
@@ -246,7 +240,7 @@ async fn recategorise(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<CategoryBody>,
 ) -> Result<Json<Value>, ApiError> {
-    let id = id_of(&id)?;
+    let id = id_param(&id, "request")?;
     bounded("note", &body.note, MAX_DESCRIPTION_CHARS)?;
     let (view, event) = state
         .app
@@ -281,6 +275,7 @@ impl From<RequestError> for ApiError {
             }
             RequestError::Incomplete(_) => ApiError::unprocessable("incomplete_step", message),
             RequestError::BadDuplicate(_) => ApiError::unprocessable("invalid_duplicate", message),
+            RequestError::NotACommunity(_) => ApiError::unprocessable("not_a_community", message),
             RequestError::Photo(e) => photo_error(e),
             RequestError::Busy(busy) => busy.into(),
             RequestError::Store(e) => e.into(),

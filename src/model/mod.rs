@@ -7,6 +7,7 @@ mod claims;
 pub mod edit;
 pub mod photos;
 pub mod requests;
+pub mod units;
 pub mod visits;
 
 pub use claims::{Claim, ClaimEnd, HeldArea, Holder};

@@ -349,7 +349,7 @@ pub struct RequestTiming {
     pub requested_at: String,
     /// When it was opened last (reported or reopened): its time limits count from here.
     pub opened_at: String,
-    /// Its first acceptance (立案).
+    /// When it was first taken on: accepted (立案), or dispatched straight to its category's unit.
     pub accepted_at: Option<String>,
     /// Its first handling (处置: someone was at the door).
     pub handled_at: Option<String>,

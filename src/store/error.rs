@@ -71,6 +71,13 @@ pub enum StoreError {
     /// No photo has this id.
     #[error("there is no photo with id {0}")]
     NoSuchPhoto(Id),
+    /// No category unit has this id.
+    #[error("there is no category unit with id {0}")]
+    NoSuchCategoryUnit(Id),
+    /// Another admin set a unit for the same category and community at the same moment
+    /// (constraint `category_units_one`); nothing was written.
+    #[error("a unit for category {0:?} there was set meanwhile: read the units and try again")]
+    UnitSetMeanwhile(String),
     /// A request holds as many photos of a kind as it may.
     #[error("request {request_id} already has {max} photos of this kind")]
     TooManyPhotos {

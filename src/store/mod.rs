@@ -24,6 +24,7 @@ use crate::model::photos::{NewPhoto, Photo, PhotoBytes, PhotoCopy};
 use crate::model::requests::{
     Link, NewRequest, Request, RequestEvent, RequestFilter, RequestTiming, RequestUpdate, Spot,
 };
+use crate::model::units::{CategoryUnit, UnitContact};
 use crate::model::visits::{CadreWork, LastVisits, Need, NewVisit, Visit};
 use crate::model::{
     Building, BuildingAssignment, Claim, HeldArea, Household, HouseholdAssignment, HouseholdWrite,
@@ -253,12 +254,33 @@ pub trait Store: Send + Sync + 'static {
 
     /// Stores a resident's request with whoever answers for its spot now, found in the same
     /// transaction: the holder of its area, else the secretary of its community, else the
-    /// community ([`Link`]); with its first event. Returns it as stored.
+    /// community ([`Link`]); with its first event. When a unit answers for its category there
+    /// ([`Store::unit_for`]), it starts dispatched to that unit, with a second event saying so.
+    /// Returns it as stored.
     async fn submit_request(&self, request: &NewRequest) -> Result<Request>;
 
     /// The first link of the responsible chain at or after `from` that answers for `spot`, with
     /// its person if it has one: what an escalation or a new category passes a request to.
     async fn answerer(&self, spot: &Spot, from: Link) -> Result<(Link, Option<Id>)>;
+
+    /// The unit that answers for `category` in `community`: the community's own, else the one
+    /// for everywhere, else `None` (the responsible chain does the work).
+    async fn unit_for(&self, category: &str, community: Id) -> Result<Option<CategoryUnit>>;
+
+    /// Every category unit, by category, the one for everywhere before communities' own.
+    async fn category_units(&self) -> Result<Vec<CategoryUnit>>;
+
+    /// Sets the unit of a category in a community (or everywhere), replacing the one there was,
+    /// with an audit record (entity `category_unit`) in the same transaction. Returns it and
+    /// whether it replaced another.
+    async fn set_category_unit(
+        &self,
+        contact: &UnitContact,
+        by: Option<Id>,
+    ) -> Result<(CategoryUnit, bool)>;
+
+    /// Removes a category unit, with an audit record; returns it as it was.
+    async fn remove_category_unit(&self, id: Id, by: Option<Id>) -> Result<CategoryUnit>;
 
     /// The requests `filter` asks for, newest first.
     async fn requests(&self, filter: &RequestFilter) -> Result<Vec<Request>>;

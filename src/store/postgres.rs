@@ -302,7 +302,7 @@ impl Dialect for Postgres {
         " AS requested_at, ",
         rfc3339_ms!("r.opened_at"),
         " AS opened_at, ",
-        rfc3339_ms!("min(e.at) FILTER (WHERE e.to_state = 'accepted')"),
+        rfc3339_ms!("min(e.at) FILTER (WHERE e.to_state IN ('accepted', 'dispatched'))"),
         " AS accepted_at, ",
         rfc3339_ms!("min(e.at) FILTER (WHERE e.to_state = 'handled')"),
         " AS handled_at, ",

@@ -8,6 +8,7 @@ use crate::auth::{AuditRecord, Role, User};
 use crate::model::edit::{EditAction, PlaceFields, PlaceVersion, UserRef};
 use crate::model::photos::Photo;
 use crate::model::requests::{Reporter, Request, RequestEvent, RequestTiming, Spot};
+use crate::model::units::CategoryUnit;
 use crate::model::visits::{CadreWork, LastVisits, Need, NeedKind, Visit};
 use crate::model::{Building, Claim, HeldArea, Holder, Household, HouseholdDetails, Id, Place};
 use geo::{Geometry, MultiPolygon, Point};
@@ -608,5 +609,27 @@ impl TryFrom<PhotoRow> for Photo {
             uploaded_by: row.uploaded_by,
             at: row.at,
         })
+    }
+}
+
+/// The columns of the category units' statements (`store::sql::units`).
+#[derive(sqlx::FromRow)]
+pub struct CategoryUnitRow {
+    id: Id,
+    category: String,
+    community_id: Option<Id>,
+    unit: String,
+    phone: Option<String>,
+}
+
+impl From<CategoryUnitRow> for CategoryUnit {
+    fn from(row: CategoryUnitRow) -> CategoryUnit {
+        CategoryUnit {
+            id: row.id,
+            category: row.category,
+            community_id: row.community_id,
+            unit: row.unit,
+            phone: row.phone,
+        }
     }
 }

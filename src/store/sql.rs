@@ -23,6 +23,7 @@ use crate::model::photos::{NewPhoto, Photo, PhotoBytes, PhotoCopy};
 use crate::model::requests::{
     Link, NewRequest, Request, RequestEvent, RequestFilter, RequestTiming, RequestUpdate, Spot,
 };
+use crate::model::units::{CategoryUnit, UnitContact};
 use crate::model::visits::{CadreWork, LastVisits, Need, NewVisit, Visit};
 use crate::model::{
     Building, BuildingAssignment, Claim, HeldArea, Household, HouseholdAssignment, HouseholdWrite,
@@ -37,6 +38,7 @@ mod dialect;
 mod households;
 mod photos;
 mod requests;
+mod units;
 mod visits;
 
 pub use dialect::Dialect;
@@ -122,6 +124,7 @@ where
     rows::RequestEventRow: for<'r> FromRow<'r, DB::Row>,
     rows::RequestTimingRow: for<'r> FromRow<'r, DB::Row>,
     rows::PhotoRow: for<'r> FromRow<'r, DB::Row>,
+    rows::CategoryUnitRow: for<'r> FromRow<'r, DB::Row>,
     for<'q> &'q [u8]: Encode<'q, DB> + Type<DB>,
     (i64, String, Vec<u8>): for<'r> FromRow<'r, DB::Row>,
     for<'q> Option<bool>: Encode<'q, DB> + Type<DB>,
@@ -325,6 +328,26 @@ where
 
     async fn request_timings(&self, since: &str, until: &str) -> Result<Vec<RequestTiming>> {
         self.timings_between(since, until).await
+    }
+
+    async fn unit_for(&self, category: &str, community: Id) -> Result<Option<CategoryUnit>> {
+        self.unit_answering(category, community).await
+    }
+
+    async fn category_units(&self) -> Result<Vec<CategoryUnit>> {
+        self.units().await
+    }
+
+    async fn set_category_unit(
+        &self,
+        contact: &UnitContact,
+        by: Option<Id>,
+    ) -> Result<(CategoryUnit, bool)> {
+        self.put_unit(contact, by).await
+    }
+
+    async fn remove_category_unit(&self, id: Id, by: Option<Id>) -> Result<CategoryUnit> {
+        self.drop_unit(id, by).await
     }
 
     async fn add_request_photo(&self, photo: &NewPhoto, max: usize) -> Result<Photo> {

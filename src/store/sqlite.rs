@@ -200,7 +200,7 @@ impl Dialect for Sqlite {
          uploaded_by, at FROM request_photos WHERE request_id = $1 ORDER BY id";
     const REQUEST_TIMINGS: &'static str = "SELECT r.id, r.category, r.state, r.fixed, r.grid_id, \
          r.area_id, r.community_id, r.street_id, r.requested_at, r.opened_at, \
-         min(CASE WHEN e.to_state = 'accepted' THEN e.at END) AS accepted_at, \
+         min(CASE WHEN e.to_state IN ('accepted', 'dispatched') THEN e.at END) AS accepted_at, \
          min(CASE WHEN e.to_state = 'handled' THEN e.at END) AS handled_at, \
          max(CASE WHEN e.to_state = 'closed' THEN e.at END) AS closed_at, \
          count(CASE WHEN e.from_state = 'handled' AND e.to_state = 'dispatched' THEN 1 END) \

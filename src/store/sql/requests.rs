@@ -8,7 +8,7 @@ use crate::model::requests::{
     Link, NewRequest, Request, RequestEvent, RequestFilter, RequestState, RequestTiming,
     RequestUpdate, Spot,
 };
-use crate::store::rows::{RequestEventRow, RequestRow, RequestTimingRow};
+use crate::store::rows::{CategoryUnitRow, RequestEventRow, RequestRow, RequestTimingRow};
 use crate::store::{Result, StoreError};
 use sqlx::{Encode, Executor, FromRow, IntoArguments, Type};
 
@@ -18,6 +18,9 @@ const AREA_HOLDER: &str =
 /// The secretary who answers for community `$1` (the first bound to it, when several are).
 const SECRETARY_OF: &str =
     "SELECT id FROM users WHERE role = 'secretary' AND community_id = $1 ORDER BY id LIMIT 1";
+/// Request `$1`, just stored, starts dispatched to unit `$2`.
+const DISPATCH_TO_UNIT: &str =
+    "UPDATE requests SET state = 'dispatched', assignee_unit = $2 WHERE id = $1";
 /// The version and state of request `$1`.
 const REQUEST_VERSION: &str = "SELECT version, state FROM requests WHERE id = $1";
 
@@ -40,11 +43,13 @@ where
     RequestRow: for<'r> FromRow<'r, DB::Row>,
     RequestEventRow: for<'r> FromRow<'r, DB::Row>,
     RequestTimingRow: for<'r> FromRow<'r, DB::Row>,
+    CategoryUnitRow: for<'r> FromRow<'r, DB::Row>,
 {
     /// See [`crate::store::Store::submit_request`].
     pub(super) async fn insert_request(&self, request: &NewRequest) -> Result<Request> {
         let mut tx = self.pool.begin_with(DB::BEGIN_WRITE).await?;
         let (link, responsible) = Self::answerer_on(&mut tx, &request.spot, Link::Area).await?;
+        let unit = Self::unit_on(&mut tx, &request.category, request.spot.community_id).await?;
         let r = request;
         let id: Id = sqlx::query_scalar(DB::INSERT_REQUEST)
             .bind(r.category.as_str())
@@ -69,22 +74,35 @@ where
             .bind(r.requested_at.as_str())
             .fetch_one(&mut *tx)
             .await?;
-        Self::insert_event(
-            &mut tx,
-            &RequestEvent {
-                id: 0,
-                request_id: id,
-                from: None,
-                to: RequestState::Reported,
-                actor_id: r.posted_by,
-                note: String::new(),
-                link,
-                assignee_id: None,
-                assignee_unit: None,
-                at: r.requested_at.clone(),
-            },
-        )
-        .await?;
+        let reported = RequestEvent {
+            id: 0,
+            request_id: id,
+            from: None,
+            to: RequestState::Reported,
+            actor_id: r.posted_by,
+            note: String::new(),
+            link,
+            assignee_id: None,
+            assignee_unit: None,
+            at: r.requested_at.clone(),
+        };
+        Self::insert_event(&mut tx, &reported).await?;
+        if let Some(unit) = unit {
+            sqlx::query(DISPATCH_TO_UNIT)
+                .bind(id)
+                .bind(unit.unit.as_str())
+                .execute(&mut *tx)
+                .await?;
+            let dispatched = RequestEvent {
+                from: Some(RequestState::Reported),
+                to: RequestState::Dispatched,
+                actor_id: None,
+                note: format!("按类别直派：{}", unit.unit),
+                assignee_unit: Some(unit.unit),
+                ..reported
+            };
+            Self::insert_event(&mut tx, &dispatched).await?;
+        }
         let stored = Self::requests_on(&mut tx, &by_id(id)).await?;
         tx.commit().await?;
         stored
