@@ -750,6 +750,37 @@ fn place_audit(
     }
 }
 
+/// The audit record, which every kind of write appends: it needs only what it binds.
+impl<DB> SqlStore<DB>
+where
+    DB: Dialect,
+    DB::Arguments: IntoArguments<DB>,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> Option<i64>: Encode<'q, DB> + Type<DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<&'q str>: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<String>: Encode<'q, DB> + Type<DB>,
+    (i64,): for<'r> FromRow<'r, DB::Row>,
+{
+    /// Appends an audit record at `at` (now if `None`) and returns its id.
+    pub(super) async fn insert_audit(
+        conn: &mut DB::Connection,
+        record: &NewAudit,
+        at: Option<&str>,
+    ) -> Result<Id> {
+        Ok(sqlx::query_scalar(DB::INSERT_AUDIT)
+            .bind(at)
+            .bind(record.user_id)
+            .bind(record.action.as_str())
+            .bind(record.entity.as_str())
+            .bind(record.entity_id)
+            .bind(record.before.as_ref().map(|v| v.to_string()))
+            .bind(record.after.as_ref().map(|v| v.to_string()))
+            .fetch_one(conn)
+            .await?)
+    }
+}
+
 /// The statements the sequences above share.
 impl<DB> SqlStore<DB>
 where
@@ -864,24 +895,6 @@ where
             .execute(conn)
             .await?;
         Ok(())
-    }
-
-    /// Appends an audit record at `at` (now if `None`) and returns its id.
-    pub(super) async fn insert_audit(
-        conn: &mut DB::Connection,
-        record: &NewAudit,
-        at: Option<&str>,
-    ) -> Result<Id> {
-        Ok(sqlx::query_scalar(DB::INSERT_AUDIT)
-            .bind(at)
-            .bind(record.user_id)
-            .bind(record.action.as_str())
-            .bind(record.entity.as_str())
-            .bind(record.entity_id)
-            .bind(record.before.as_ref().map(|v| v.to_string()))
-            .bind(record.after.as_ref().map(|v| v.to_string()))
-            .fetch_one(conn)
-            .await?)
     }
 
     /// The next number in the order of changes of holders (see [`NEXT_SEQ`]).

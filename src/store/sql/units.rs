@@ -5,7 +5,7 @@ use super::{Dialect, SqlStore};
 use crate::auth::NewAudit;
 use crate::model::Id;
 use crate::model::units::{CategoryUnit, UnitContact};
-use crate::store::rows::{CategoryUnitRow, ClaimRow, PlaceRow};
+use crate::store::rows::CategoryUnitRow;
 use crate::store::{Result, StoreError};
 use sqlx::{Encode, Executor, FromRow, IntoArguments, Type};
 
@@ -81,12 +81,7 @@ where
     for<'q> &'q str: Encode<'q, DB> + Type<DB>,
     for<'q> Option<&'q str>: Encode<'q, DB> + Type<DB>,
     for<'q> Option<String>: Encode<'q, DB> + Type<DB>,
-    // What the shared statements (the audit record among them) need.
-    for<'q> Vec<u8>: Encode<'q, DB> + Type<DB>,
     (i64,): for<'r> FromRow<'r, DB::Row>,
-    (i64, String): for<'r> FromRow<'r, DB::Row>,
-    PlaceRow: for<'r> FromRow<'r, DB::Row>,
-    ClaimRow: for<'r> FromRow<'r, DB::Row>,
     CategoryUnitRow: for<'r> FromRow<'r, DB::Row>,
 {
     /// See [`crate::store::Store::set_category_unit`].
