@@ -4,6 +4,8 @@
 //! decoded, and the decoder's allocations are capped. This is CPU work: callers run it off the
 //! async workers (`App`'s CPU pool).
 
+pub mod camera;
+
 use image::codecs::jpeg::JpegEncoder;
 use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits};
 use std::io::Cursor;

@@ -242,7 +242,11 @@ impl From<StoreError> for ApiError {
             | StoreError::NoSuchRequest(_)
             | StoreError::NoSuchPhoto(_)
             | StoreError::NoSuchCategoryUnit(_)
+            | StoreError::NoSuchBranch(_)
+            | StoreError::NoSuchActivity(_)
             | StoreError::NoSuchVisit(_) => ApiError::NotFound(message),
+            StoreError::RollMismatch { .. } => ApiError::unprocessable("roll_mismatch", message),
+            StoreError::ActivityComplete(_) => ApiError::conflict("activity_complete", message),
             StoreError::RequestChanged { .. } => ApiError::conflict("request_changed", message),
             StoreError::TooManyPhotos { .. } => ApiError::conflict("too_many_photos", message),
             StoreError::UnitSetMeanwhile(_) => ApiError::conflict("unit_changed", message),

@@ -3,8 +3,55 @@
 //! Geometry is always WGS84 (EPSG:4326) longitude/latitude. Conversions from other coordinate
 //! systems happen at the edges (HTTP, import, export) through [`crate::spatial::crs`].
 
+/// An enum whose every value has one name, the same in the API and in the database: with
+/// `ALL`, `as_str`, `Display`, `FromStr` (whose error lists the names) and serde by that name.
+macro_rules! named_enum {
+    (
+        $(#[$meta:meta])*
+        pub enum $name:ident ($what:literal) {
+            $($(#[$vmeta:meta])* $variant:ident = $text:literal),+ $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+        pub enum $name {
+            $($(#[$vmeta])* #[serde(rename = $text)] $variant),+
+        }
+
+        impl $name {
+            /// Every value, in the order declared.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The name in the API and the database.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text),+
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, String> {
+                Self::ALL.iter().copied().find(|v| v.as_str() == s).ok_or_else(|| {
+                    let names: Vec<&str> = Self::ALL.iter().map(|v| v.as_str()).collect();
+                    format!("{} is one of {}, not {s:?}", $what, names.join(", "))
+                })
+            }
+        }
+    };
+}
+
+pub mod branches;
 mod claims;
 pub mod edit;
+pub mod lessons;
 pub mod photos;
 pub mod requests;
 pub mod units;

@@ -78,6 +78,29 @@ pub enum StoreError {
     /// (constraint `category_units_one`); nothing was written.
     #[error("a unit for category {0:?} there was set meanwhile: read the units and try again")]
     UnitSetMeanwhile(String),
+    /// No party branch has this id.
+    #[error("there is no branch with id {0}")]
+    NoSuchBranch(Id),
+    /// No activity has this id.
+    #[error("there is no activity with id {0}")]
+    NoSuchActivity(Id),
+    /// An activity's attendance is not its branch's roll: every member not transferred, once.
+    #[error(
+        "the attendance must list every member of branch {branch_id} on its roll once{}{}",
+        ids_note("; missing members", missing),
+        ids_note("; not on the roll", strangers)
+    )]
+    RollMismatch {
+        /// The branch.
+        branch_id: Id,
+        /// Members on the roll the attendance leaves out.
+        missing: Vec<Id>,
+        /// Ids in the attendance that are not on the roll (or are there twice).
+        strangers: Vec<Id>,
+    },
+    /// The activity has its three photos: it is part of the trace now and stays as it is.
+    #[error("activity {0} has its three photos already: a complete activity is not changed")]
+    ActivityComplete(Id),
     /// A request holds as many photos of a kind as it may.
     #[error("request {request_id} already has {max} photos of this kind")]
     TooManyPhotos {
@@ -254,6 +277,20 @@ pub enum ItemProblem {
         /// The tags that are configured, comma-separated.
         known: String,
     },
+    #[error("community_id {0} names no community")]
+    /// A branch names a place that is not a community.
+    NotACommunity(Id),
+    #[error("grid {grid_id} is not a grid of community {community_id}")]
+    /// A branch names a grid outside its community (or a place that is no grid).
+    GridElsewhere {
+        /// The grid named.
+        grid_id: Id,
+        /// The branch's community.
+        community_id: Id,
+    },
+    #[error("the same code or phone is item {0} too")]
+    /// Two items of one write name the same row.
+    Repeated(usize),
     #[error("building_code {0:?} names no stored building")]
     /// A household's `building_code` names no building.
     UnknownBuilding(String),
@@ -316,6 +353,15 @@ impl StoreError {
     pub(crate) fn violates(e: &sqlx::Error, constraint: &str) -> bool {
         Self::violation(e).is_some_and(|v| v.name == constraint)
     }
+}
+
+/// `; what: 1, 2` for a list of ids that is not empty.
+fn ids_note(what: &str, ids: &[Id]) -> String {
+    if ids.is_empty() {
+        return String::new();
+    }
+    let ids: Vec<String> = ids.iter().map(Id::to_string).collect();
+    format!("{what}: {}", ids.join(", "))
 }
 
 /// ` (kind code)` of a child place, if known.

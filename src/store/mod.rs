@@ -8,6 +8,7 @@
 //! travels between Rust and the database as WKB. The stores keep data; they do no spatial
 //! reasoning beyond what their constraints enforce: that is [`crate::spatial`]'s job.
 
+mod branches;
 mod changes;
 mod error;
 pub mod postgres;
@@ -15,6 +16,7 @@ mod rows;
 pub mod sql;
 pub mod sqlite;
 
+pub use branches::BranchStore;
 pub use changes::{ChangeFeed, ChangeSender, Changed, change_feed};
 pub use error::{ItemProblem, StoreError};
 
@@ -66,7 +68,7 @@ pub struct Counts {
 /// The storage contract. Every method is one transaction: a bulk write stores all of its rows or,
 /// on the first error, none.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: BranchStore + Send + Sync + 'static {
     /// `"sqlite"` or `"postgres"`.
     fn backend(&self) -> &'static str;
 

@@ -359,6 +359,75 @@ impl Dialect for Postgres {
          WHERE c.user_id = $1 AND c.released_at IS NULL ORDER BY c.claimed_at, c.id"
     );
 
+    const MEMBERS: &'static str = "SELECT id, branch_id, name, phone, \
+         to_char(joined_on, 'YYYY-MM-DD') AS joined_on, status, city \
+         FROM members WHERE branch_id = $1 ORDER BY id";
+    const ROLLS: &'static str = "SELECT id, branch_id, name, phone, \
+         to_char(joined_on, 'YYYY-MM-DD') AS joined_on, status, city \
+         FROM members WHERE status <> 'transferred' \
+         AND branch_id IN (SELECT json_array_elements_text($1::json)::bigint) ORDER BY id";
+    const INSERT_MEMBER: &'static str = "INSERT INTO members \
+         (branch_id, name, phone, joined_on, status, city) \
+         VALUES ($1, $2, $3, $4::date, $5, $6) RETURNING id";
+    const UPDATE_MEMBER: &'static str = "UPDATE members SET branch_id = $2, name = $3, \
+         joined_on = $4::date, status = $5, city = $6 WHERE id = $1";
+    const INSERT_ACTIVITY: &'static str = "INSERT INTO activities \
+         (branch_id, type, theme, held_at, lon, lat, recorded_by, recorded_at) \
+         VALUES ($1, $2, $3, $4::timestamptz, $5, $6, $7, $8::timestamptz) RETURNING id";
+    const ACTIVITIES: &'static str = concat!(
+        "SELECT id, branch_id, type AS kind, theme, ",
+        rfc3339_ms!("held_at"),
+        " AS held_at, lon, lat, recorded_by, ",
+        rfc3339_ms!("recorded_at"),
+        " AS recorded_at FROM activities \
+         WHERE ($1::json IS NULL OR id IN (SELECT json_array_elements_text($1::json)::bigint)) \
+         AND ($2::json IS NULL \
+              OR branch_id IN (SELECT json_array_elements_text($2::json)::bigint)) \
+         AND ($3::timestamptz IS NULL OR held_at < $3::timestamptz) \
+         ORDER BY held_at DESC, id DESC LIMIT $4"
+    );
+    const ATTENDANCE_OF: &'static str = "SELECT activity_id, member_id, status, reason \
+         FROM activity_attendance \
+         WHERE activity_id IN (SELECT json_array_elements_text($1::json)::bigint) \
+         ORDER BY activity_id, member_id";
+    const ACTIVITY_PHOTOS_OF: &'static str = concat!(
+        "SELECT activity_id, id, kind, media_type, width, height, ",
+        rfc3339_ms!("taken_at"),
+        " AS taken_at, flags::text AS flags, ",
+        rfc3339_ms!("at"),
+        " AS at FROM activity_photos \
+         WHERE activity_id IN (SELECT json_array_elements_text($1::json)::bigint) ORDER BY id"
+    );
+    const ACTIVITY_FOR_UPDATE: &'static str = "SELECT id FROM activities WHERE id = $1 FOR UPDATE";
+    const INSERT_ACTIVITY_PHOTO: &'static str = "INSERT INTO activity_photos (activity_id, kind, \
+         media_type, width, height, original, public, thumbnail, taken_at, taken_lon, taken_lat, \
+         flags, uploaded_by, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::timestamptz, $10, \
+         $11, $12::jsonb, $13, $14::timestamptz) RETURNING id";
+    const ATTENDANCE_LINES: &'static str = concat!(
+        "SELECT a.branch_id, t.member_id, ",
+        rfc3339_ms!("a.held_at"),
+        " AS held_at, t.status \
+         FROM activities a JOIN activity_attendance t ON t.activity_id = a.id \
+         WHERE a.held_at >= $1::timestamptz AND a.held_at < $2::timestamptz \
+         AND (SELECT count(*) FROM activity_photos p WHERE p.activity_id = a.id) = 3 \
+         ORDER BY a.held_at, a.id, t.member_id"
+    );
+    const INSERT_LESSON: &'static str = "INSERT INTO lessons (title, body, link, sent_by, sent_at) \
+         VALUES ($1, $2, $3, $4, $5::timestamptz) RETURNING id";
+    const LESSONS: &'static str = concat!(
+        "SELECT l.id, l.title, l.body, l.link, l.sent_by, ",
+        rfc3339_ms!("l.sent_at"),
+        " AS sent_at, \
+         (SELECT coalesce(json_agg(DISTINCT r.branch_id), '[]')::text FROM lesson_recipients r \
+          WHERE r.lesson_id = l.id) AS branch_ids, \
+         (SELECT count(*) FROM lesson_recipients r WHERE r.lesson_id = l.id) AS recipients, \
+         (SELECT count(r.read_at) FROM lesson_recipients r WHERE r.lesson_id = l.id) AS reads \
+         FROM lessons l WHERE $1::bigint IS NULL OR l.id = $1 ORDER BY l.sent_at DESC, l.id DESC"
+    );
+    const OPEN_LESSON: &'static str = "UPDATE lesson_recipients \
+         SET read_at = coalesce(read_at, $2::timestamptz) WHERE token_hash = $1 \
+         RETURNING lesson_id";
+
     async fn write_assignments(
         conn: &mut PgConnection,
         households: &[HouseholdAssignment],

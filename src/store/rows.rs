@@ -14,6 +14,9 @@ use crate::model::{Building, Claim, HeldArea, Holder, Household, HouseholdDetail
 use geo::{Geometry, MultiPolygon, Point};
 use geozero::{CoordDimensions, ToGeo, ToWkb, wkb::Wkb};
 
+mod branches;
+pub use branches::*;
+
 type Result<T> = std::result::Result<T, StoreError>;
 
 /// Reads a stored name of one of our enums (kind, role, action, how a claim ended).

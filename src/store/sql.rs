@@ -33,6 +33,8 @@ use async_trait::async_trait;
 use sqlx::{AssertSqlSafe, Encode, Executor, FromRow, IntoArguments, Pool, Type};
 use std::collections::HashMap;
 
+mod activities;
+mod branches;
 mod claims;
 mod dialect;
 mod households;
@@ -125,6 +127,15 @@ where
     rows::RequestTimingRow: for<'r> FromRow<'r, DB::Row>,
     rows::PhotoRow: for<'r> FromRow<'r, DB::Row>,
     rows::CategoryUnitRow: for<'r> FromRow<'r, DB::Row>,
+    rows::BranchRow: for<'r> FromRow<'r, DB::Row>,
+    rows::MemberRow: for<'r> FromRow<'r, DB::Row>,
+    rows::ActivityRow: for<'r> FromRow<'r, DB::Row>,
+    rows::AttendanceRow: for<'r> FromRow<'r, DB::Row>,
+    rows::ActivityPhotoRow: for<'r> FromRow<'r, DB::Row>,
+    rows::AttendanceLineRow: for<'r> FromRow<'r, DB::Row>,
+    rows::LessonRow: for<'r> FromRow<'r, DB::Row>,
+    (String, Option<i64>): for<'r> FromRow<'r, DB::Row>,
+    (i64, i64, String, String, Vec<u8>): for<'r> FromRow<'r, DB::Row>,
     for<'q> &'q [u8]: Encode<'q, DB> + Type<DB>,
     (i64, String, Vec<u8>): for<'r> FromRow<'r, DB::Row>,
     for<'q> Option<bool>: Encode<'q, DB> + Type<DB>,

@@ -13,7 +13,7 @@ import { bbox, interiorPoint, positions, wgs84ToGcj02 } from '../src/geo.js';
 import { launchBrowser, openMap, startBasemapStandIn, startServer, watch } from './helpers.mjs';
 
 const TIMEOUT = 300_000;
-const RANDOM_POINTS = 300;
+const RANDOM_POINTS = 150;
 
 async function getJson(server, path) {
   const res = await fetch(server.url(path));
@@ -209,11 +209,15 @@ describe('the page answers as the server\'s lookup', { timeout: 3 * TIMEOUT }, (
       const [dx, dy] = [ours[0] - f.geometry.coordinates[0], ours[1] - f.geometry.coordinates[1]];
       assert.ok(Math.hypot(dx, dy) < 1e-11, `${f.properties.name}: ${ours} against the server's ${f.geometry.coordinates}`);
     }
-    const gcjPoints = points.map((x) => wgs84ToGcj02(x.p));
+    // The boundary rule was checked point by point in WGS84 above; here the datum is what is under
+    // test, so every fourth point (each kind among them) is enough and keeps CI's time.
+    const sample = points.filter((_, i) => i % 4 === 0);
+    for (const kind of ['vertex', 'edge', 'interior', 'random']) assert.ok(sample.some((x) => x.kind === kind), kind);
+    const gcjPoints = sample.map((x) => wgs84ToGcj02(x.p));
     const answers = await assertPageIsServer(browser, gcjServer, gcjPoints, 'gcj02');
     // The server's inverse takes the page's forward conversion back to where it started
     // (within 1e-8°, a millimetre).
-    points.forEach(({ p }, i) => {
+    sample.forEach(({ p }, i) => {
       const { lon, lat } = answers[i].point;
       assert.ok(Math.hypot(lon - p[0], lat - p[1]) < 1e-8, `${p} came back as ${lon},${lat}`);
     });

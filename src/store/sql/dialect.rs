@@ -132,6 +132,42 @@ pub trait Dialect: Database {
     /// failed checks, reduced from its events in the database.
     const REQUEST_TIMINGS: &'static str;
 
+    /// [`crate::store::rows::MemberRow`]s of branch `$1`, by id; `joined_on` as `YYYY-MM-DD`.
+    const MEMBERS: &'static str;
+    /// [`crate::store::rows::MemberRow`]s on the rolls (not transferred) of the branches in the
+    /// JSON array `$1`, by id.
+    const ROLLS: &'static str;
+    /// A new member (branch_id, name, phone, joined_on, status, city), returning `id`.
+    const INSERT_MEMBER: &'static str;
+    /// Member `$1` takes (branch_id, name, joined_on, status, city) as `$2`–`$6`.
+    const UPDATE_MEMBER: &'static str;
+    /// A new activity (branch_id, type, theme, held_at, lon, lat, recorded_by, recorded_at),
+    /// returning `id`.
+    const INSERT_ACTIVITY: &'static str;
+    /// [`crate::store::rows::ActivityRow`]s: ids as a JSON array `$1`, branch ids as a JSON
+    /// array `$2`, held before `$3`, each NULL for "any"; newest first, at most `$4`.
+    const ACTIVITIES: &'static str;
+    /// [`crate::store::rows::AttendanceRow`]s of the activities in the JSON array `$1`.
+    const ATTENDANCE_OF: &'static str;
+    /// [`crate::store::rows::ActivityPhotoRow`]s of the activities in the JSON array `$1`, by id.
+    const ACTIVITY_PHOTOS_OF: &'static str;
+    /// Activity `$1`'s id, locking its row until the transaction ends (PostgreSQL).
+    const ACTIVITY_FOR_UPDATE: &'static str;
+    /// A photo of an activity (activity_id, kind, media_type, width, height, original, public,
+    /// thumbnail, taken_at, taken_lon, taken_lat, flags as a JSON array, uploaded_by, at),
+    /// returning `id`.
+    const INSERT_ACTIVITY_PHOTO: &'static str;
+    /// [`crate::store::rows::AttendanceLineRow`]s of the complete activities held at or after
+    /// `$1` and before `$2`, oldest first.
+    const ATTENDANCE_LINES: &'static str;
+    /// A new lesson (title, body, link, sent_by, sent_at), returning `id`.
+    const INSERT_LESSON: &'static str;
+    /// [`crate::store::rows::LessonRow`]s, lesson `$1` or all if NULL, newest first.
+    const LESSONS: &'static str;
+    /// Marks the recipient with token hash `$1` as having read at `$2` unless they had,
+    /// returning `lesson_id`.
+    const OPEN_LESSON: &'static str;
+
     /// Where the spatial index put households and buildings: the statements differ in shape,
     /// not only in text (PostgreSQL sends whole arrays, one round trip each).
     async fn write_assignments(
