@@ -93,6 +93,7 @@ fn without_log(data: &MapData) -> MapData {
         buildings: data.buildings.clone(),
         households: data.households.clone(),
         holders: data.holders.clone(),
+        branches: data.branches.clone(),
         changes: ChangeLog::default(),
     }
 }
@@ -120,6 +121,7 @@ fn hit_rates_under_one_write_per_second() -> (CacheStats, CacheStats) {
                 display_name: None,
                 phone: None,
                 community: None,
+                branch: None,
             },
             None,
         ))

@@ -111,6 +111,7 @@ fn phone_latencies(
                     display_name: None,
                     phone: None,
                     community: None,
+                    branch: None,
                 },
                 None,
             )

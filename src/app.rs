@@ -2,6 +2,7 @@
 //! index built from it, and the writes that keep the two in step.
 
 use crate::geodata::LayerData;
+use crate::model::branches::Branch;
 use crate::model::visits::{Need, NeedCounts};
 use crate::model::{
     Building, BuildingAssignment, Claim, Holder, Household, HouseholdAssignment, Id, Place,
@@ -16,27 +17,41 @@ use std::sync::{Arc, Mutex};
 
 pub mod access;
 mod accounts;
+mod attendance;
+mod branches;
 mod changes;
 mod claims;
 pub mod cpu;
+mod demo_branches;
 mod demo_diary;
 mod edit;
 mod floors;
 mod households;
+mod lessons;
+mod members_csv;
 mod photos;
 mod request_feed;
 mod request_stats;
 mod requests;
 mod reshape;
 mod stats;
+mod summary;
 mod units;
 mod visits;
 pub use accounts::{AccountError, NewAccount, Session, retry_secs};
+pub use attendance::{AttendanceRow, Period};
+pub use branches::{
+    ActivityInput, ActivityView, BranchError, MAX_FEED_PAGE, MAX_REASON_CHARS, MAX_THEME_CHARS,
+};
 pub use changes::{Aspect, CHANGE_LOG_LENGTH, ChangeLog, MapChange, Region};
 pub use claims::ClaimError;
 use cpu::{Busy, CpuPool};
 pub use edit::{EditError, EditOutcome, Past};
 pub use floors::{FloorState, FloorsError, MAX_FLOOR_HOUSEHOLDS};
+pub use lessons::{
+    LessonInput, LessonLink, MAX_LESSON_BODY_CHARS, MAX_LESSON_LINK_BYTES, MAX_LESSON_TITLE_CHARS,
+};
+pub use members_csv::{MAX_MEMBER_ROWS, RowProblem, members_from_csv};
 pub use photos::MAX_PHOTOS_PER_KIND;
 pub use request_feed::{FEED_CAPACITY, NoticeKind, RequestNotice};
 pub use request_stats::{Durations, RequestGrouping, RequestStatsRow};
@@ -45,6 +60,7 @@ pub use requests::{
 };
 pub use reshape::{MAX_MERGE, ReshapeError};
 pub use stats::{CoverageRow, NeedsRow, coverage};
+pub use summary::{COVERAGE_DAYS, REQUEST_DAYS, Summary, SummaryError};
 pub use visits::{
     DueWalk, HouseholdFilter, HouseholdPage, HouseholdView, VisitError, VisitInput, VisitPolicy,
     VisitTimes, on_site,
@@ -172,6 +188,8 @@ pub struct MapData {
     pub households: Arc<Vec<HouseholdPoint>>,
     /// The current holder of every claimed area, by area id.
     pub holders: Arc<HashMap<Id, Holder>>,
+    /// The party branches with the grids they serve, by code: public, without members.
+    pub branches: Arc<Vec<Branch>>,
     /// What the last writes changed, where: tile caches keep what a write did not touch.
     pub changes: ChangeLog,
 }
@@ -288,6 +306,7 @@ impl App {
             places: self.store.places(None).await?,
             buildings: self.store.buildings().await?,
             households: self.store.households().await?,
+            branches: self.store.branches().await?,
             open_needs: open_needs_by_household(&self.store.needs().await?),
         })
     }
@@ -320,9 +339,10 @@ impl App {
         // numbers tell which of the two is newer, area by area.
         let holders = order.merge(&current.holders, holders_of(claims), seq);
         // Compared with what it replaces, so that only the tiles it changes are made again.
-        let next = current
+        let mut next = current
             .followed_by(places, buildings, households, Arc::new(holders))
             .with_index(index);
+        next.branches = Arc::new(stored.branches);
         self.snapshot.store(Arc::new(next));
         Ok(())
     }
@@ -532,7 +552,8 @@ impl App {
         })
     }
 
-    /// Loads the demo street into an empty store; does nothing if the store holds any place.
+    /// Loads the demo street, its party branches and their rolls into an empty store; does
+    /// nothing if the store holds any place.
     /// Returns whether it loaded.
     pub async fn load_demo_if_empty(&self) -> anyhow::Result<bool> {
         if self.store.counts().await?.places > 0 {
@@ -542,6 +563,7 @@ impl App {
             let data = crate::geodata::parse_layer(text, layer, None, || {})?;
             self.import(data).await?;
         }
+        self.load_demo_branches().await?;
         Ok(true)
     }
 }
@@ -551,6 +573,7 @@ struct Stored {
     places: Vec<Place>,
     buildings: Vec<Building>,
     households: Vec<Household>,
+    branches: Vec<Branch>,
     /// Open needs by household.
     open_needs: HashMap<Id, NeedCounts>,
 }

@@ -100,6 +100,9 @@ pub struct User {
     pub phone: Option<String>,
     /// The community a secretary answers for: they see the households in its grids.
     pub community_id: Option<Id>,
+    /// The party branch a secretary is bound to (in that community): they manage its members
+    /// and activities and see the households of its grids only.
+    pub branch_id: Option<Id>,
 }
 
 impl From<&User> for Holder {
@@ -128,6 +131,8 @@ pub struct NewUser {
     pub phone: Option<String>,
     /// The community a secretary answers for, if given.
     pub community_id: Option<Id>,
+    /// The branch a secretary is bound to, if given (then `community_id` is its community).
+    pub branch_id: Option<Id>,
 }
 
 /// An account with its argon2 PHC string, as the store keeps it.

@@ -328,6 +328,10 @@ enum UserCommand {
         /// grids.
         #[arg(long)]
         community: Option<String>,
+        /// The code of the party branch a secretary is bound to: they manage its members and
+        /// activities and see the households of its grids (its community comes with it).
+        #[arg(long)]
+        branch: Option<String>,
         /// Read the password from the first line of this file instead of standard input.
         #[arg(long)]
         password_file: Option<PathBuf>,
@@ -449,6 +453,7 @@ async fn main() -> anyhow::Result<()> {
                     display_name,
                     phone,
                     community,
+                    branch,
                     password_file,
                     db,
                 },
@@ -457,6 +462,7 @@ async fn main() -> anyhow::Result<()> {
                 display_name,
                 phone,
                 community,
+                branch,
             };
             add_user(&name, role, profile, password_file, &db.database).await
         }
@@ -658,11 +664,13 @@ async fn export(
     Ok(())
 }
 
-/// How residents reach a user, and a secretary's community: optional, blank means none.
+/// How residents reach a user, and a secretary's community or branch: optional, blank means
+/// none.
 struct Profile {
     display_name: Option<String>,
     phone: Option<String>,
     community: Option<String>,
+    branch: Option<String>,
 }
 
 async fn add_user(
@@ -698,6 +706,7 @@ async fn add_user(
                 display_name: given(profile.display_name),
                 phone: given(profile.phone),
                 community: given(profile.community),
+                branch: given(profile.branch),
             },
             None,
         )

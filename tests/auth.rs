@@ -94,7 +94,7 @@ async fn login_me_logout_and_the_trace() {
     assert_eq!(
         me,
         json!({"id": admin_id, "name": "admin", "role": "admin", "display_name": null, "phone": null,
-               "community_id": null})
+               "community_id": null, "branch_id": null})
     );
 
     // Wrong password and unknown name: the same 401, so names cannot be probed.

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::fixtures::{hierarchy, user};
+use common::fixtures::{hierarchy, household, user};
 use std::sync::Arc;
 use wangge::auth::Role;
 use wangge::model::branches::{
@@ -14,7 +14,10 @@ use wangge::model::branches::{
 };
 use wangge::model::lessons::{LessonRecipient, NewLesson};
 use wangge::model::photos::PhotoCopy;
-use wangge::model::{Id, PlaceKind};
+use wangge::model::requests::{NewRequest, Reporter, Spot};
+use wangge::model::summary::{SummaryCounts, SummaryScope};
+use wangge::model::visits::NewVisit;
+use wangge::model::{HouseholdAssignment, Id, PlaceKind};
 use wangge::store::{ItemProblem, Store, StoreError};
 
 /// The fixture's community and its two grids, and a place that is no community (the street).
@@ -364,10 +367,10 @@ async fn an_activity_takes_the_whole_roll_and_counts_once_its_three_photos_are_i
     };
     let other = store.record_activity(&empty_roll).await.unwrap();
     assert_eq!(other.attendance_rate(), None);
-    let page = |branch_ids: Option<Vec<Id>>, held_before: Option<&str>, limit| ActivityFilter {
+    let page = |branch_ids: Option<Vec<Id>>, after: Option<(&str, Id)>, limit| ActivityFilter {
         ids: None,
         branch_ids,
-        held_before: held_before.map(str::to_string),
+        after: after.map(|(at, id)| (at.to_string(), id)),
         limit,
     };
     let ids_of =
@@ -380,10 +383,23 @@ async fn an_activity_takes_the_whole_roll_and_counts_once_its_three_photos_are_i
         .unwrap();
     assert_eq!(ids_of(mine), vec![later.id]);
     let before = store
-        .activities(&page(Some(vec![first]), Some(&later.held_at), 10))
+        .activities(&page(
+            Some(vec![first]),
+            Some((&later.held_at, later.id)),
+            10,
+        ))
         .await
         .unwrap();
     assert_eq!(ids_of(before), vec![activity.id]);
+    // Two activities held at the same instant fall on either side of a page without loss.
+    let first_page = store.activities(&page(None, None, 2)).await.unwrap();
+    assert_eq!(ids_of(first_page.clone()), vec![later.id, other.id]);
+    let last = first_page.last().unwrap();
+    let rest = store
+        .activities(&page(None, Some((&last.held_at, last.id)), 10))
+        .await
+        .unwrap();
+    assert_eq!(ids_of(rest), vec![activity.id]);
 }
 
 async fn a_lesson_reaches_every_member_on_the_rolls_and_counts_each_first_read(
@@ -460,9 +476,204 @@ async fn a_lesson_reaches_every_member_on_the_rolls_and_counts_each_first_read(
     assert_eq!(listed[0].title, lesson.title);
 }
 
+async fn the_summary_counts_the_rows_of_its_unit_only(store: Arc<dyn Store>) {
+    let (first, second) = two_branches(&store).await;
+    let grids: Vec<Id> = store
+        .branches()
+        .await
+        .unwrap()
+        .iter()
+        .map(|b| b.grid_ids[0])
+        .collect();
+    let community = store.branches().await.unwrap()[0].community_id;
+    // Households: two in the first grid, one in the second.
+    let codes = ["H1", "H2", "H3"];
+    let new: Vec<_> = codes.iter().map(|c| household(c, None)).collect();
+    store.upsert_households(&new).await.unwrap();
+    let ids: Vec<Id> = store
+        .households()
+        .await
+        .unwrap()
+        .iter()
+        .map(|h| h.id)
+        .collect();
+    let assigned: Vec<HouseholdAssignment> = ids
+        .iter()
+        .zip([grids[0], grids[0], grids[1]])
+        .map(|(&household_id, grid)| HouseholdAssignment {
+            household_id,
+            grid_id: Some(grid),
+            area_ids: vec![],
+        })
+        .collect();
+    store.apply_assignments(&assigned, &[]).await.unwrap();
+    // Visits: H1 at the door in the window, H2 at the door before it, H3 by phone in it.
+    let cadre = user(&store, "cadre", Role::Cadre, None).await;
+    for (household, at, on_site) in [
+        (ids[0], "2026-11-20T02:00:00.000Z", true),
+        (ids[1], "2026-10-01T02:00:00.000Z", true),
+        (ids[2], "2026-11-25T02:00:00.000Z", false),
+    ] {
+        store
+            .record_visit(&visit(household, cadre.id, at, on_site))
+            .await
+            .unwrap();
+    }
+    // An open request in each grid.
+    for (grid, lon) in [(grids[0], 120.37), (grids[1], 120.375)] {
+        store
+            .submit_request(&request(grid, community, lon))
+            .await
+            .unwrap();
+    }
+    // Rolls: the first branch 张伟, 李娜 (mobile), 刘洋 (transferred); the second 王强.
+    store
+        .import_members(
+            first,
+            &[
+                member("张伟", "13800000001", MemberStatus::Active),
+                member("李娜", "13800000002", MemberStatus::Mobile),
+                member("刘洋", "13800000004", MemberStatus::Transferred),
+            ],
+            None,
+        )
+        .await
+        .unwrap();
+    store
+        .import_members(
+            second,
+            &[member("王强", "13800000003", MemberStatus::Active)],
+            None,
+        )
+        .await
+        .unwrap();
+    // Activities: the first branch's complete one in the quarter (one present, one absent) and a
+    // draft; the second branch's complete one before the quarter.
+    let secretary = user(&store, "shuji", Role::Secretary, None).await;
+    let ids_on = |members: Vec<wangge::model::branches::Member>| {
+        members.iter().map(|m| m.id).collect::<Vec<Id>>()
+    };
+    let mine = ids_on(store.rolls(&[first]).await.unwrap());
+    let theirs = ids_on(store.rolls(&[second]).await.unwrap());
+    let activity = |branch_id, held_at: &str, attendance| NewActivity {
+        branch_id,
+        kind: ActivityType::GeneralMeeting,
+        theme: "支部党员大会".into(),
+        held_at: held_at.into(),
+        lon: 120.37,
+        lat: 36.05,
+        recorded_by: secretary.id,
+        recorded_at: held_at.into(),
+        attendance,
+    };
+    let lines = vec![
+        present(mine[0], AttendanceStatus::Present),
+        present(mine[1], AttendanceStatus::Absent),
+    ];
+    let counted = activity(first, "2026-11-30T01:00:00.000Z", lines.clone());
+    let draft = activity(first, "2026-12-01T01:00:00.000Z", lines);
+    let before = activity(
+        second,
+        "2026-09-15T01:00:00.000Z",
+        vec![present(theirs[0], AttendanceStatus::Present)],
+    );
+    for (new, photos) in [(counted, true), (draft, false), (before, true)] {
+        let stored = store.record_activity(&new).await.unwrap();
+        let kinds: &[ActivityPhotoKind] = if photos {
+            ActivityPhotoKind::ALL
+        } else {
+            &[ActivityPhotoKind::Group]
+        };
+        for &kind in kinds {
+            store
+                .put_activity_photo(&photo(stored.id, kind, secretary.id, 1))
+                .await
+                .unwrap();
+        }
+    }
+
+    let scope = |grid_ids: Vec<Id>, branch_ids: Vec<Id>| SummaryScope {
+        grid_ids,
+        branch_ids,
+        visited_since: "2026-11-01T00:00:00.000Z".into(),
+        activities_since: "2026-10-01T00:00:00.000Z".into(),
+    };
+    let grid = store
+        .summary_counts(&scope(vec![grids[0]], vec![first]))
+        .await
+        .unwrap();
+    let expected = SummaryCounts {
+        households: 2,
+        visited: 1,
+        members: 2,
+        mobile_members: 1,
+        open_requests: 1,
+        activities: 1,
+        took_part: 1,
+        roll_lines: 2,
+    };
+    assert_eq!(grid, expected);
+    let whole = store
+        .summary_counts(&scope(grids.clone(), vec![first, second]))
+        .await
+        .unwrap();
+    assert_eq!(
+        whole,
+        SummaryCounts {
+            households: 3,
+            members: 3,
+            open_requests: 2,
+            ..expected
+        }
+    );
+    let nothing = store.summary_counts(&scope(vec![], vec![])).await.unwrap();
+    assert_eq!(nothing, SummaryCounts::default());
+}
+
+fn visit(household_id: Id, user_id: Id, at: &str, on_site: bool) -> NewVisit {
+    NewVisit {
+        household_id,
+        user_id,
+        key: format!("{household_id}-{at}"),
+        digest: format!("visit of {household_id} at {at}"),
+        visited_at: at.into(),
+        lon: 120.3712,
+        lat: 36.0512,
+        accuracy_m: Some(8.0),
+        distance_m: if on_site { 3.5 } else { 420.0 },
+        on_site,
+        notes: "走访".into(),
+        needs: vec![],
+        corrects: None,
+    }
+}
+
+fn request(grid_id: Id, community_id: Id, lon: f64) -> NewRequest {
+    NewRequest {
+        category: "repair".into(),
+        lon,
+        lat: 36.05,
+        address: "香港中路18号".into(),
+        description: "楼道灯坏了".into(),
+        media_url: None,
+        attributes: "{}".into(),
+        reporter: Reporter::default(),
+        household_id: None,
+        posted_by: None,
+        spot: Spot {
+            grid_id,
+            area_id: None,
+            community_id,
+            street_id: None,
+        },
+        requested_at: "2026-11-28T02:00:00.000Z".into(),
+    }
+}
+
 store_contract!(
     branches_serve_grids_of_their_own_community_and_every_change_is_audited,
     members_are_matched_by_phone_and_an_import_is_all_or_nothing,
     an_activity_takes_the_whole_roll_and_counts_once_its_three_photos_are_in,
     a_lesson_reaches_every_member_on_the_rolls_and_counts_each_first_read,
+    the_summary_counts_the_rows_of_its_unit_only,
 );

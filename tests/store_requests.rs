@@ -56,6 +56,7 @@ async fn secretary_of(store: &Arc<dyn Store>, community: Id) -> Id {
             display_name: None,
             phone: None,
             community_id: Some(community),
+            branch_id: None,
         })
         .await
         .unwrap()

@@ -238,6 +238,7 @@ async fn a_secretary_keeps_their_community(store: Arc<dyn Store>) {
             display_name: None,
             phone: None,
             community_id: Some(community.id),
+            branch_id: None,
         })
         .await
         .unwrap();

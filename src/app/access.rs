@@ -5,16 +5,24 @@
 //! |-----------|-----------------------------------------------------------|
 //! | admin     | every household                                           |
 //! | cadre     | the households in the areas they hold now                 |
-//! | secretary | the households in the grids of their community            |
+//! | secretary | the households in the grids of their branch, or of their community when they are bound to no branch |
 //! | planner   | none (statistics only)                                    |
 //!
 //! Requests (社情民意) follow the same lines: [`may_read_request`] says who reads a request's
-//! personal data, [`Steppers`] who takes each step of its workflow.
+//! personal data, [`Steppers`] who takes each step of its workflow; a secretary bound to a
+//! branch supervises the requests in its grids, one bound to no branch those of the community.
+//!
+//! Party branches (党支部): [`manages_branch`] says who reads a branch's members (names,
+//! phones), records its activities and reads their rolls by name: the branch's own secretary,
+//! the secretaries of its community who are bound to no branch, and the admins.
+//! [`reads_feed`] says who reads the activities of a community's branches without names: every
+//! secretary of the community, and the admins.
 //!
 //! Anonymous callers never reach here: the HTTP layer answers 401 first.
 
 use super::{HouseholdPoint, MapData};
 use crate::auth::{Role, User};
+use crate::model::branches::Branch;
 use crate::model::requests::{Request, RequestState};
 use crate::model::{Id, PlaceKind};
 use std::collections::HashSet;
@@ -44,9 +52,16 @@ impl HouseholdScope {
                     .map(|(&area, _)| area)
                     .collect(),
             ),
-            Role::Secretary => match user.community_id {
-                Some(community) => HouseholdScope::Grids(grids_of(map, community)),
-                None => HouseholdScope::Nothing,
+            Role::Secretary => match (user.branch_id, user.community_id) {
+                (Some(branch), _) => HouseholdScope::Grids(
+                    map.branches
+                        .iter()
+                        .filter(|b| b.id == branch)
+                        .flat_map(|b| b.grid_ids.iter().copied())
+                        .collect(),
+                ),
+                (None, Some(community)) => HouseholdScope::Grids(grids_of(map, community)),
+                (None, None) => HouseholdScope::Nothing,
             },
             Role::Planner => HouseholdScope::Nothing,
         }
@@ -82,6 +97,30 @@ pub fn grids_of(map: &MapData, community: Id) -> HashSet<Id> {
         .collect()
 }
 
+/// Whether `user` manages `branch`: reads its members' personal data, records its activities
+/// and their photos, reads its rolls by name and sends lessons to its members.
+pub fn manages_branch(user: &User, branch: &Branch) -> bool {
+    match user.role {
+        Role::Admin => true,
+        Role::Secretary => match user.branch_id {
+            Some(own) => own == branch.id,
+            None => user.community_id == Some(branch.community_id),
+        },
+        Role::Cadre | Role::Planner => false,
+    }
+}
+
+/// Whether `user` reads the activities of the branches of `community` (themes, times, photos,
+/// attendance counts; names only where [`manages_branch`] says so): so that its branches see
+/// each other's work.
+pub fn reads_feed(user: &User, community: Id) -> bool {
+    match user.role {
+        Role::Admin => true,
+        Role::Secretary => user.community_id == Some(community),
+        Role::Cadre | Role::Planner => false,
+    }
+}
+
 /// Whether `user` may record a visit to `household`: its area's holder, or an admin. A
 /// secretary reads the diary of their community but does not write in a cadre's.
 pub fn may_visit(user: &User, household: &HouseholdPoint, map: &MapData) -> bool {
@@ -95,13 +134,33 @@ pub fn may_visit(user: &User, household: &HouseholdPoint, map: &MapData) -> bool
     }
 }
 
+/// Whether `user` supervises what happens in `grid` of `community`: an admin; a secretary
+/// bound to a branch that serves the grid; a secretary of the community bound to no branch.
+fn supervises_spot(user: &User, grid: Id, community: Id, map: &MapData) -> bool {
+    match (user.role, user.branch_id) {
+        (Role::Admin, _) => true,
+        (Role::Secretary, Some(branch)) => map
+            .branches
+            .iter()
+            .any(|b| b.id == branch && b.grid_ids.contains(&grid)),
+        (Role::Secretary, None) => user.community_id == Some(community),
+        (Role::Cadre | Role::Planner, _) => false,
+    }
+}
+
 /// Whether `user` may read a request with its personal data (the reporter, the household):
-/// whoever answers for it or was sent to do it, the holder of its area, the secretaries of its
-/// community and the admins. Everyone else reads its public form (Open311), without them.
+/// whoever answers for it or was sent to do it, the holder of its area, the secretaries who
+/// supervise its grid (its branch's, or its community's bound to no branch) and the admins.
+/// Everyone else reads its public form (Open311), without them.
 pub fn may_read_request(user: &User, request: &Request, map: &MapData) -> bool {
+    let spot = &request.spot;
     match user.role {
         Role::Admin => true,
-        Role::Secretary => user.community_id == Some(request.spot.community_id),
+        Role::Secretary => {
+            supervises_spot(user, spot.grid_id, spot.community_id, map)
+                || request.responsible_id == Some(user.id)
+                || request.assignee_id == Some(user.id)
+        }
         Role::Cadre => {
             request.responsible_id == Some(user.id)
                 || request.assignee_id == Some(user.id)
@@ -143,12 +202,9 @@ impl Steppers {
     }
 
     /// Whether `user` is one of them for `request`.
-    pub fn include(self, user: &User, request: &Request) -> bool {
-        let supervises = match user.role {
-            Role::Admin => true,
-            Role::Secretary => user.community_id == Some(request.spot.community_id),
-            Role::Cadre | Role::Planner => false,
-        };
+    pub fn include(self, user: &User, request: &Request, map: &MapData) -> bool {
+        let spot = &request.spot;
+        let supervises = supervises_spot(user, spot.grid_id, spot.community_id, map);
         match self {
             Steppers::Supervisors => supervises,
             Steppers::Answerers => supervises || request.responsible_id == Some(user.id),

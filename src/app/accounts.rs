@@ -23,6 +23,12 @@ pub enum AccountError {
     #[error("there is no community with code {0:?}")]
     /// The community named for a secretary does not exist.
     NoSuchCommunity(String),
+    #[error("there is no branch with code {0:?}")]
+    /// The branch named for a secretary does not exist.
+    NoSuchBranch(String),
+    #[error("only a secretary is bound to a branch, not a {0}")]
+    /// A branch was named for an account of another role.
+    BranchForNonSecretary(Role),
     #[error("the name is empty")]
     /// An account to create has an empty (or blank) name.
     EmptyName,
@@ -79,6 +85,8 @@ pub struct NewAccount {
     pub phone: Option<String>,
     /// The code of the community a secretary answers for.
     pub community: Option<String>,
+    /// The code of the party branch a secretary is bound to (its community then comes with it).
+    pub branch: Option<String>,
 }
 
 /// What logins share within one process: the throttle and the password checks in flight.
@@ -224,6 +232,20 @@ impl App {
         if account.password.len() > auth::MAX_PASSWORD_BYTES {
             return Err(AccountError::PasswordTooLong);
         }
+        let branch = match &account.branch {
+            None => None,
+            Some(_) if account.role != Role::Secretary => {
+                return Err(AccountError::BranchForNonSecretary(account.role));
+            }
+            Some(code) => Some(
+                self.map_data()
+                    .branches
+                    .iter()
+                    .find(|b| &b.code == code)
+                    .cloned()
+                    .ok_or_else(|| AccountError::NoSuchBranch(code.clone()))?,
+            ),
+        };
         let community_id = match &account.community {
             None => None,
             Some(code) => Some(
@@ -248,7 +270,9 @@ impl App {
                 password_hash: hash,
                 display_name: account.display_name,
                 phone: account.phone,
-                community_id,
+                // A branch's secretary answers for its community too (its requests, its feed).
+                community_id: branch.as_ref().map(|b| b.community_id).or(community_id),
+                branch_id: branch.as_ref().map(|b| b.id),
             })
             .await?;
         self.store
@@ -265,6 +289,7 @@ impl App {
                     "display_name": user.display_name,
                     "phone": user.phone,
                     "community_id": user.community_id,
+                    "branch_id": user.branch_id,
                 })),
             })
             .await?;

@@ -369,6 +369,7 @@ impl MapData {
             buildings,
             households,
             holders,
+            branches: self.branches.clone(),
             changes: ChangeLog::default(),
         };
         let change = MapChange::between(self, &next);

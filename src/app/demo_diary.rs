@@ -112,6 +112,7 @@ impl App {
                 display_name: Some(shown.to_string()),
                 phone: None,
                 community_id: None,
+                branch_id: None,
             })
             .await?;
         Ok(user.id)

@@ -133,7 +133,8 @@ impl App {
             .collect())
     }
 
-    fn row(
+    /// The figures of `timings` as one group.
+    pub(super) fn row(
         &self,
         code: String,
         id: Option<Id>,

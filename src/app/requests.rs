@@ -324,7 +324,7 @@ impl App {
 
     /// What waits on `user`, most urgent first (late ones first, then by time left, then
     /// those waiting to be checked): a cadre's requests where they answer or were sent; a
-    /// secretary's community's; every open one for an admin.
+    /// secretary's branch's grids' or community's; every open one for an admin.
     pub async fn my_requests(&self, user: &User) -> Result<Vec<RequestView>, RequestError> {
         let mut filter = RequestFilter {
             open: Some(true),
@@ -342,6 +342,9 @@ impl App {
             Role::Planner => return Ok(Vec::new()),
         }
         let mut found = self.requests(&filter).await?;
+        // A branch's secretary supervises its grids only, not the whole community.
+        let map = self.map_data();
+        found.retain(|v| may_read_request(user, &v.request, &map));
         found.sort_by_key(|v| (v.due_at.is_none(), v.due_at, v.request.id));
         Ok(found)
     }
@@ -366,7 +369,7 @@ impl App {
                 to,
             });
         }
-        if !Steppers::of(to).include(user, &request) {
+        if !Steppers::of(to).include(user, &request, &self.map_data()) {
             return Err(RequestError::MayNot {
                 role: user.role,
                 id,
@@ -484,7 +487,7 @@ impl App {
             .await?
             .ok_or(StoreError::NoSuchRequest(id))?;
         let new = category(code).ok_or_else(|| RequestError::UnknownCategory(code.into()))?;
-        if !Steppers::Answerers.include(user, &request) {
+        if !Steppers::Answerers.include(user, &request, &self.map_data()) {
             return Err(RequestError::NotYours(id));
         }
         let state = request.state;

@@ -52,6 +52,15 @@ pub enum ApiError {
         /// Each broken rule as JSON (code, message, where).
         problems: Vec<serde_json::Value>,
     },
+    /// 422 `invalid_rows`: rows of an uploaded file (a roll in CSV) are wrong, each listed as a
+    /// problem with its line; nothing was written.
+    #[error("{message}")]
+    InvalidRows {
+        /// What is wrong, for people.
+        message: String,
+        /// Each problem as JSON (line, problem).
+        problems: Vec<serde_json::Value>,
+    },
     /// 409 with a code that says which clash (`already_claimed`, `not_claimed`).
     #[error("{message}")]
     ConflictWith {
@@ -150,6 +159,7 @@ impl ApiError {
             ApiError::InvalidFeature { .. } => {
                 (StatusCode::UNPROCESSABLE_ENTITY, "invalid_feature")
             }
+            ApiError::InvalidRows { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_rows"),
             ApiError::ConflictWith { code, .. } => (StatusCode::CONFLICT, code),
             ApiError::TooLarge { code, .. } => (StatusCode::PAYLOAD_TOO_LARGE, code),
             ApiError::Unprocessable { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, code),
@@ -188,7 +198,9 @@ impl IntoResponse for ApiError {
             _ => None,
         };
         let mut error = json!({"code": code, "message": message});
-        if let ApiError::InvalidFeature { problems, .. } = self {
+        if let ApiError::InvalidFeature { problems, .. } | ApiError::InvalidRows { problems, .. } =
+            self
+        {
             error["problems"] = serde_json::Value::Array(problems);
         }
         let mut response = (status, Json(json!({ "error": error }))).into_response();
@@ -291,7 +303,9 @@ impl From<crate::app::AccountError> for ApiError {
             AccountError::PasswordTooLong => ApiError::unprocessable("password_too_long", message),
             AccountError::EmptyName
             | AccountError::EmptyPassword
-            | AccountError::NoSuchCommunity(_) => ApiError::unprocessable("invalid", message),
+            | AccountError::NoSuchCommunity(_)
+            | AccountError::NoSuchBranch(_)
+            | AccountError::BranchForNonSecretary(_) => ApiError::unprocessable("invalid", message),
             AccountError::Throttled { retry_after } => ApiError::TooManyAttempts {
                 retry_after_secs: crate::app::retry_secs(retry_after),
             },

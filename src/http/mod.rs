@@ -1,12 +1,15 @@
 //! The HTTP API on axum: the router, the shared state, and one module per resource.
 
+pub mod activities;
 pub mod auth;
+pub mod branches;
 pub mod claims;
 pub mod client;
 pub mod error;
 pub mod events;
 pub mod households;
 pub mod json;
+pub mod lessons;
 pub mod limits;
 pub mod lookup;
 pub mod ogc;
@@ -114,6 +117,9 @@ pub fn router_with(app: Arc<App>, config: HttpConfig) -> Router {
         .merge(events::routes())
         .merge(photos::routes())
         .merge(units::routes())
+        .merge(branches::routes())
+        .merge(activities::routes())
+        .merge(lessons::routes())
         .route("/api/v1/webhooks", get(webhooks))
         .merge(open311::routes())
         .merge(tiles::routes())

@@ -16,7 +16,7 @@ use super::auth::Caller;
 use super::error::ApiError;
 use super::query::id_param;
 use crate::auth::Role;
-use crate::model::photos::{Photo, PhotoBytes, PhotoCopy, PhotoKind};
+use crate::model::photos::{Photo, PhotoCopy, PhotoKind};
 use crate::photos::MAX_PHOTO_BYTES;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -62,6 +62,27 @@ pub fn photo_body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError
     })
 }
 
+/// 415 unless the body is said to be a JPEG or a PNG.
+pub fn require_image(headers: &HeaderMap) -> Result<(), ApiError> {
+    let media = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|t| {
+            t.split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase()
+        });
+    if matches!(media.as_deref(), Some("image/jpeg" | "image/png")) {
+        Ok(())
+    } else {
+        Err(ApiError::UnsupportedMediaType(
+            "send the photo itself as the body, with Content-Type: image/jpeg or image/png".into(),
+        ))
+    }
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct UploadQuery {
@@ -85,21 +106,7 @@ async fn upload(
         .unwrap_or("report")
         .parse()
         .map_err(|e: String| ApiError::bad_request("invalid_kind", e))?;
-    let media = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(|t| {
-            t.split(';')
-                .next()
-                .unwrap_or_default()
-                .trim()
-                .to_ascii_lowercase()
-        });
-    if !matches!(media.as_deref(), Some("image/jpeg" | "image/png")) {
-        return Err(ApiError::UnsupportedMediaType(
-            "send the photo itself as the body, with Content-Type: image/jpeg or image/png".into(),
-        ));
-    }
+    require_image(&headers)?;
     let bytes = photo_body(body)?;
     let photo = state
         .app
@@ -120,21 +127,23 @@ async fn list(
     Ok(Json(json!({ "photos": photos })))
 }
 
-/// A copy of a photo as an answer: its media type, and cached for good when public (a photo
-/// never changes; the original is personal and never cached).
-fn image(found: PhotoBytes, copy: PhotoCopy) -> Response {
-    let cache = match copy {
-        PhotoCopy::Original => "private, no-store",
-        PhotoCopy::Public | PhotoCopy::Thumbnail => "public, max-age=31536000, immutable",
+/// A copy of a photo as an answer: its media type, and cached for good when it is for anyone
+/// (a photo never changes: a replaced one gets a new id); one for some people only is never
+/// kept by a cache.
+pub fn image(media_type: &str, bytes: Vec<u8>, for_anyone: bool) -> Response {
+    let cache = if for_anyone {
+        "public, max-age=31536000, immutable"
+    } else {
+        "private, no-store"
     };
-    let media = HeaderValue::from_str(&found.media_type)
+    let media = HeaderValue::from_str(media_type)
         .unwrap_or(HeaderValue::from_static("application/octet-stream"));
     (
         [
             (header::CONTENT_TYPE, media),
             (header::CACHE_CONTROL, HeaderValue::from_static(cache)),
         ],
-        found.bytes,
+        bytes,
     )
         .into_response()
 }
@@ -147,7 +156,11 @@ async fn copy_of(
 ) -> Result<Response, ApiError> {
     let id = id_param(raw, "photo")?;
     let found = state.app.photo(caller.map(|c| &c.user), id, copy).await?;
-    Ok(image(found, copy))
+    Ok(image(
+        &found.media_type,
+        found.bytes,
+        copy != PhotoCopy::Original,
+    ))
 }
 
 /// `GET /api/v1/photos/{id}`.
@@ -186,5 +199,5 @@ async fn first(
         .first()
         .ok_or_else(|| ApiError::NotFound(format!("request {request} has no photo")))?;
     let found = state.app.photo(None, photo.id, PhotoCopy::Public).await?;
-    Ok(image(found, PhotoCopy::Public))
+    Ok(image(&found.media_type, found.bytes, true))
 }

@@ -23,6 +23,41 @@ pub fn crs_param(raw: Option<&str>) -> Result<Crs, ApiError> {
     Ok(raw.map(Crs::parse).transpose()?.unwrap_or_default())
 }
 
+/// The `period` (`month` or `quarter`, default `quarter`) and `year` (default this year, China
+/// time) of attendance statistics.
+pub fn period_params(
+    period: Option<&str>,
+    year: Option<&str>,
+) -> Result<(crate::app::Period, i32), ApiError> {
+    let period = match period.unwrap_or("quarter") {
+        "month" => crate::app::Period::Month,
+        "quarter" => crate::app::Period::Quarter,
+        other => {
+            return Err(ApiError::bad_request(
+                "invalid_period",
+                format!("period is month or quarter, got {other:?}"),
+            ));
+        }
+    };
+    let this_year = time::OffsetDateTime::now_utc()
+        .to_offset(crate::timestamp::LOCAL_OFFSET)
+        .year();
+    let year = match year {
+        None => this_year,
+        Some(raw) => raw
+            .parse::<i32>()
+            .ok()
+            .filter(|y| (2000..=9998).contains(y))
+            .ok_or_else(|| {
+                ApiError::bad_request(
+                    "invalid_year",
+                    format!("year is a year from 2000 to 9998, got {raw:?}"),
+                )
+            })?,
+    };
+    Ok((period, year))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -285,7 +285,7 @@ impl From<RequestError> for ApiError {
 
 /// The status of a refused photo: too large 413, not an image we take 415, too many pixels or
 /// unreadable 422.
-fn photo_error(e: PhotoError) -> ApiError {
+pub(super) fn photo_error(e: PhotoError) -> ApiError {
     let message = e.to_string();
     match e {
         PhotoError::TooLarge(_) => ApiError::TooLarge {

@@ -7,11 +7,18 @@
 //! - `GET /api/v1/stats/requests?level=category|grid|community|street&days=90`: residents'
 //!   requests answered: counts, 结案率, 按期结案率, 返工率, and the median and 90th percentile
 //!   of the minutes to acceptance, to the door and to closing.
+//! - `GET /api/v1/stats/summary?level=street|community|grid&id=ID`: the one summary the screen
+//!   (党建信息屏) shows: households, members, visit coverage in 30 days, open and overdue
+//!   requests, 结案率 and 按期结案率 and the median time to the door over 90 days, the quarter's
+//!   complete activities and their attendance rate. Counted in the database.
+//! - `GET /api/v1/stats/attendance?period=quarter|month&year=2026&community_id=`: each party
+//!   branch's attendance rate (出勤率) per period, from its complete activities: so that the
+//!   branches of a community see each other's.
 
 use super::AppState;
 use super::auth::Caller;
 use super::error::ApiError;
-use crate::app::RequestGrouping;
+use crate::app::{RequestGrouping, SummaryError};
 use crate::model::PlaceKind;
 use axum::extract::{Query, State};
 use axum::routing::get;
@@ -32,6 +39,8 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/stats/needs", get(needs))
         .route("/api/v1/stats/pioneers", get(pioneers))
         .route("/api/v1/stats/requests", get(requests))
+        .route("/api/v1/stats/summary", get(summary))
+        .route("/api/v1/stats/attendance", get(attendance))
 }
 
 fn level(params: &HashMap<String, String>) -> Result<PlaceKind, ApiError> {
@@ -133,4 +142,74 @@ async fn requests(
         .request_stats(grouping, days, time::OffsetDateTime::now_utc())
         .await?;
     Ok(Json(json!({ "days": days, "rows": rows })))
+}
+
+/// `GET /api/v1/stats/summary`.
+async fn summary(
+    State(state): State<AppState>,
+    _caller: Caller,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    let level = match params.get("level").map(String::as_str) {
+        Some("street") => PlaceKind::Street,
+        Some("community") => PlaceKind::Community,
+        Some("grid") => PlaceKind::Grid,
+        other => {
+            return Err(ApiError::bad_request(
+                "invalid_level",
+                format!("level is street, community or grid, got {other:?}"),
+            ));
+        }
+    };
+    let raw = params.get("id").ok_or_else(|| {
+        ApiError::bad_request("invalid_id", "id names the street, community or grid")
+    })?;
+    let id = super::query::id_param(raw, level.as_str())?;
+    let summary = state
+        .app
+        .summary(level, id, time::OffsetDateTime::now_utc())
+        .await?;
+    Ok(Json(serde_json::to_value(summary).unwrap_or(Value::Null)))
+}
+
+impl From<SummaryError> for ApiError {
+    fn from(e: SummaryError) -> Self {
+        match e {
+            SummaryError::NoSuchUnit { .. } => ApiError::NotFound(e.to_string()),
+            SummaryError::Store(e) => e.into(),
+        }
+    }
+}
+
+/// `GET /api/v1/stats/attendance`: rows by branch code, then period.
+async fn attendance(
+    State(state): State<AppState>,
+    _caller: Caller,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    let (period, year) = super::query::period_params(
+        params.get("period").map(String::as_str),
+        params.get("year").map(String::as_str),
+    )?;
+    let community = params
+        .get("community_id")
+        .map(|raw| super::query::id_param(raw, "community"))
+        .transpose()?;
+    let rows = state.app.branch_attendance(community, period, year).await?;
+    let branches = state.app.branches();
+    let mut rows: Vec<Value> = rows
+        .iter()
+        .filter_map(|row| {
+            let branch = branches.iter().find(|b| b.id == row.branch_id)?;
+            let mut value = serde_json::to_value(row).ok()?;
+            value["code"] = json!(branch.code);
+            value["name"] = json!(branch.name);
+            value["community_id"] = json!(branch.community_id);
+            Some(value)
+        })
+        .collect();
+    rows.sort_by(|a, b| {
+        (a["code"].as_str(), a["period"].as_str()).cmp(&(b["code"].as_str(), b["period"].as_str()))
+    });
+    Ok(Json(json!({"year": year, "rows": rows})))
 }

@@ -1,5 +1,6 @@
 //! The web map (`web-map/`), served from disk: the page at `/`, the residents' page for reporting
-//! a problem and following it (社情民意, `report.html`) at `/report`, their modules under `/src/`,
+//! a problem and following it (社情民意, `report.html`) at `/report`, the screen of a community
+//! centre and of the leaders (党建信息屏, `screen.html`) at `/screen`, their modules under `/src/`,
 //! its npm libraries from `node_modules` under `/vendor/` (MapLibre GL JS, and Terra Draw with
 //! its MapLibre adapter for the planners' drawing tools), SDF glyph ranges for the
 //! labels under `/glyphs/`; the page's settings (an optional external basemap) at
@@ -185,6 +186,7 @@ pub fn routes(config: WebConfig) -> Router<AppState> {
     let mut router = Router::new()
         .route("/", get(index))
         .route("/report", get(report))
+        .route("/screen", get(screen))
         .route("/api/v1/web-config", get(web_config))
         .route("/glyphs/{fontstack}/{range}", get(glyphs))
         .with_state(config)
@@ -253,6 +255,12 @@ async fn index(State(web): State<Web>) -> Response {
 /// over Open311 and follow it by its ticket number.
 async fn report(State(web): State<Web>) -> Response {
     page(&web, "report.html").await
+}
+
+/// `GET /screen`: the screen (党建信息屏) of a community centre and the leaders' big screen:
+/// the figures of a street, community or grid over the 3D map, refreshed live.
+async fn screen(State(web): State<Web>) -> Response {
+    page(&web, "screen.html").await
 }
 
 /// A page of the web root, with a Content-Security-Policy that lets its inline scripts (an

@@ -311,9 +311,10 @@ pub struct ActivityFilter {
     pub ids: Option<Vec<Id>>,
     /// Only these branches' activities.
     pub branch_ids: Option<Vec<Id>>,
-    /// Only activities held before this instant (RFC 3339 UTC with milliseconds): the cursor
-    /// of the next page.
-    pub held_before: Option<String>,
+    /// Only activities after this one in the order (held earlier, or at the same instant with a
+    /// smaller id): the held time (RFC 3339 UTC with milliseconds) and the id of the last
+    /// activity of the previous page.
+    pub after: Option<(String, Id)>,
     /// At most this many.
     pub limit: usize,
 }
@@ -336,6 +337,8 @@ pub struct ActivityPhotoBytes {
 /// One line of the roll of a complete activity, for attendance rates over time.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AttendanceLine {
+    /// The activity.
+    pub activity_id: Id,
     /// The branch that held the activity.
     pub branch_id: Id,
     /// The member on its roll.

@@ -54,6 +54,7 @@ pub mod edit;
 pub mod lessons;
 pub mod photos;
 pub mod requests;
+pub mod summary;
 pub mod units;
 pub mod visits;
 

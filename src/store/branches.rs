@@ -1,5 +1,6 @@
 //! The part of the storage contract about party branches: their members, their activities with
-//! roll and photos, and the lessons sent to their members. [`super::Store`] includes it, so a
+//! roll and photos, the lessons sent to their members, and the counts of the screen that shows
+//! their work with the rest. [`super::Store`] includes it, so a
 //! store is one contract; it is written apart only to keep each file about one thing.
 
 use super::{Result, WriteSummary};
@@ -10,6 +11,7 @@ use crate::model::branches::{
 };
 use crate::model::lessons::{Lesson, LessonRecipient, NewLesson};
 use crate::model::photos::PhotoCopy;
+use crate::model::summary::{SummaryCounts, SummaryScope};
 use async_trait::async_trait;
 
 /// Branches, members, activities and lessons. Every method is one transaction.
@@ -78,6 +80,9 @@ pub trait BranchStore: Send + Sync {
         lesson: &NewLesson,
         recipients: &[LessonRecipient],
     ) -> Result<Lesson>;
+
+    /// The counts of the screen's summary for `scope`, each one query in the database.
+    async fn summary_counts(&self, scope: &SummaryScope) -> Result<SummaryCounts>;
 
     /// Every lesson with its reach, newest first.
     async fn lessons(&self) -> Result<Vec<Lesson>>;

@@ -187,6 +187,7 @@ pub trait Store: BranchStore + Send + Sync + 'static {
             display_name: None,
             phone: None,
             community_id: None,
+            branch_id: None,
         })
         .await
     }

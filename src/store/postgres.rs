@@ -383,7 +383,8 @@ impl Dialect for Postgres {
          WHERE ($1::json IS NULL OR id IN (SELECT json_array_elements_text($1::json)::bigint)) \
          AND ($2::json IS NULL \
               OR branch_id IN (SELECT json_array_elements_text($2::json)::bigint)) \
-         AND ($3::timestamptz IS NULL OR held_at < $3::timestamptz) \
+         AND ($3::timestamptz IS NULL OR held_at < $3::timestamptz \
+              OR (held_at = $3::timestamptz AND id < $5)) \
          ORDER BY held_at DESC, id DESC LIMIT $4"
     );
     const ATTENDANCE_OF: &'static str = "SELECT activity_id, member_id, status, reason \
@@ -404,7 +405,7 @@ impl Dialect for Postgres {
          flags, uploaded_by, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::timestamptz, $10, \
          $11, $12::jsonb, $13, $14::timestamptz) RETURNING id";
     const ATTENDANCE_LINES: &'static str = concat!(
-        "SELECT a.branch_id, t.member_id, ",
+        "SELECT a.id AS activity_id, a.branch_id, t.member_id, ",
         rfc3339_ms!("a.held_at"),
         " AS held_at, t.status \
          FROM activities a JOIN activity_attendance t ON t.activity_id = a.id \
@@ -412,6 +413,28 @@ impl Dialect for Postgres {
          AND (SELECT count(*) FROM activity_photos p WHERE p.activity_id = a.id) = 3 \
          ORDER BY a.held_at, a.id, t.member_id"
     );
+    const SUMMARY_COUNTS: &'static str = "WITH g AS \
+           (SELECT json_array_elements_text($1::json)::bigint AS id), \
+         b AS (SELECT json_array_elements_text($2::json)::bigint AS id), \
+         done AS (SELECT a.id FROM activities a WHERE a.branch_id IN (SELECT id FROM b) \
+           AND a.held_at >= $4::timestamptz \
+           AND (SELECT count(*) FROM activity_photos p WHERE p.activity_id = a.id) = 3) \
+         SELECT (SELECT count(*) FROM households WHERE grid_id IN (SELECT id FROM g)) \
+           AS households, \
+         (SELECT count(*) FROM household_last_visits l JOIN households h \
+           ON h.id = l.household_id WHERE h.grid_id IN (SELECT id FROM g) \
+           AND l.on_site_at >= $3::timestamptz) AS visited, \
+         (SELECT count(*) FROM members WHERE status <> 'transferred' \
+           AND branch_id IN (SELECT id FROM b)) AS members, \
+         (SELECT count(*) FROM members WHERE status = 'mobile' \
+           AND branch_id IN (SELECT id FROM b)) AS mobile_members, \
+         (SELECT count(*) FROM requests WHERE grid_id IN (SELECT id FROM g) \
+           AND state NOT IN ('closed', 'rejected', 'duplicate')) AS open_requests, \
+         (SELECT count(*) FROM done) AS activities, \
+         (SELECT count(*) FROM activity_attendance WHERE activity_id IN (SELECT id FROM done) \
+           AND status <> 'absent') AS took_part, \
+         (SELECT count(*) FROM activity_attendance WHERE activity_id IN (SELECT id FROM done)) \
+           AS roll_lines";
     const INSERT_LESSON: &'static str = "INSERT INTO lessons (title, body, link, sent_by, sent_at) \
          VALUES ($1, $2, $3, $4, $5::timestamptz) RETURNING id";
     const LESSONS: &'static str = concat!(

@@ -133,6 +133,7 @@ pub struct UserRow {
     display_name: Option<String>,
     phone: Option<String>,
     community_id: Option<Id>,
+    branch_id: Option<Id>,
 }
 
 impl TryFrom<UserRow> for User {
@@ -145,6 +146,7 @@ impl TryFrom<UserRow> for User {
             display_name: row.display_name,
             phone: row.phone,
             community_id: row.community_id,
+            branch_id: row.branch_id,
         })
     }
 }

@@ -65,10 +65,11 @@ const PLACE_BY_CODE: &str = "SELECT id, kind FROM places WHERE code = $1";
 const DELETE_PLACE: &str = "DELETE FROM places WHERE id = $1 AND version = $2";
 pub(super) const BUILDING_BY_CODE: &str = "SELECT id FROM buildings WHERE code = $1";
 const HOUSEHOLD_BY_CODE: &str = "SELECT id FROM households WHERE code = $1";
-const USER_COLUMNS: &str = "u.id, u.name, u.role, u.display_name, u.phone, u.community_id";
+const USER_COLUMNS: &str =
+    "u.id, u.name, u.role, u.display_name, u.phone, u.community_id, u.branch_id";
 const INSERT_USER: &str = "INSERT INTO users \
-     (name, role, password_hash, display_name, phone, community_id) \
-     VALUES ($1, $2, $3, $4, $5, $6) RETURNING id";
+     (name, role, password_hash, display_name, phone, community_id, branch_id) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id";
 const CREATE_TOKEN: &str = "INSERT INTO tokens (hash, user_id, expires_at) VALUES ($1, $2, $3)";
 const FORGET_DEAD_TOKENS: &str =
     "DELETE FROM tokens WHERE expires_at <= $1 OR revoked_at IS NOT NULL RETURNING user_id";
@@ -134,6 +135,7 @@ where
     rows::ActivityPhotoRow: for<'r> FromRow<'r, DB::Row>,
     rows::AttendanceLineRow: for<'r> FromRow<'r, DB::Row>,
     rows::LessonRow: for<'r> FromRow<'r, DB::Row>,
+    rows::SummaryCountsRow: for<'r> FromRow<'r, DB::Row>,
     (String, Option<i64>): for<'r> FromRow<'r, DB::Row>,
     (i64, i64, String, String, Vec<u8>): for<'r> FromRow<'r, DB::Row>,
     for<'q> &'q [u8]: Encode<'q, DB> + Type<DB>,
@@ -578,6 +580,7 @@ where
             .bind(user.display_name.as_deref())
             .bind(user.phone.as_deref())
             .bind(user.community_id)
+            .bind(user.branch_id)
             .fetch_one(&self.pool)
             .await
             .map_err(|e| {
@@ -594,6 +597,7 @@ where
             display_name: user.display_name.clone(),
             phone: user.phone.clone(),
             community_id: user.community_id,
+            branch_id: user.branch_id,
         })
     }
 

@@ -259,7 +259,7 @@ impl Dialect for Sqlite {
          lat, recorded_by, recorded_at FROM activities \
          WHERE ($1 IS NULL OR id IN (SELECT value FROM json_each($1))) \
          AND ($2 IS NULL OR branch_id IN (SELECT value FROM json_each($2))) \
-         AND ($3 IS NULL OR held_at < $3) \
+         AND ($3 IS NULL OR held_at < $3 OR (held_at = $3 AND id < $5)) \
          ORDER BY held_at DESC, id DESC LIMIT $4";
     const ATTENDANCE_OF: &'static str = "SELECT activity_id, member_id, status, reason \
          FROM activity_attendance WHERE activity_id IN (SELECT value FROM json_each($1)) \
@@ -272,11 +272,33 @@ impl Dialect for Sqlite {
          media_type, width, height, original, public, thumbnail, taken_at, taken_lon, taken_lat, \
          flags, uploaded_by, at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id";
-    const ATTENDANCE_LINES: &'static str = "SELECT a.branch_id, t.member_id, a.held_at, t.status \
+    const ATTENDANCE_LINES: &'static str = "SELECT a.id AS activity_id, a.branch_id, t.member_id, \
+         a.held_at, t.status \
          FROM activities a JOIN activity_attendance t ON t.activity_id = a.id \
          WHERE a.held_at >= $1 AND a.held_at < $2 \
          AND (SELECT count(*) FROM activity_photos p WHERE p.activity_id = a.id) = 3 \
          ORDER BY a.held_at, a.id, t.member_id";
+    const SUMMARY_COUNTS: &'static str = "WITH g AS (SELECT value AS id FROM json_each($1)), \
+         b AS (SELECT value AS id FROM json_each($2)), \
+         done AS (SELECT a.id FROM activities a WHERE a.branch_id IN (SELECT id FROM b) \
+           AND a.held_at >= $4 \
+           AND (SELECT count(*) FROM activity_photos p WHERE p.activity_id = a.id) = 3) \
+         SELECT (SELECT count(*) FROM households WHERE grid_id IN (SELECT id FROM g)) \
+           AS households, \
+         (SELECT count(*) FROM household_last_visits l JOIN households h \
+           ON h.id = l.household_id WHERE h.grid_id IN (SELECT id FROM g) \
+           AND l.on_site_at >= $3) AS visited, \
+         (SELECT count(*) FROM members WHERE status <> 'transferred' \
+           AND branch_id IN (SELECT id FROM b)) AS members, \
+         (SELECT count(*) FROM members WHERE status = 'mobile' \
+           AND branch_id IN (SELECT id FROM b)) AS mobile_members, \
+         (SELECT count(*) FROM requests WHERE grid_id IN (SELECT id FROM g) \
+           AND state NOT IN ('closed', 'rejected', 'duplicate')) AS open_requests, \
+         (SELECT count(*) FROM done) AS activities, \
+         (SELECT count(*) FROM activity_attendance WHERE activity_id IN (SELECT id FROM done) \
+           AND status <> 'absent') AS took_part, \
+         (SELECT count(*) FROM activity_attendance WHERE activity_id IN (SELECT id FROM done)) \
+           AS roll_lines";
     const INSERT_LESSON: &'static str = "INSERT INTO lessons (title, body, link, sent_by, sent_at) \
          VALUES ($1, $2, $3, $4, $5) RETURNING id";
     const LESSONS: &'static str = "SELECT l.id, l.title, l.body, l.link, l.sent_by, l.sent_at, \

@@ -107,6 +107,7 @@ pub async fn user(store: &Arc<dyn Store>, name: &str, role: Role, shown: Option<
             display_name: shown.map(str::to_string),
             phone: shown.map(|_| "13900001111".to_string()),
             community_id: None,
+            branch_id: None,
         })
         .await
         .unwrap()

@@ -91,6 +91,28 @@ impl Demo {
         demo
     }
 
+    /// Adds an account with `wangge user add` (role and extra flags as given) and logs it in.
+    pub async fn sign_up(&mut self, name: &'static str, role: &str, extra: &[&str]) {
+        let mut args = vec!["user", "add", "--name", name, "--role", role, "--database"];
+        args.push(&self._db.url);
+        args.extend(extra);
+        let out = super::wangge_with_stdin(&args, &format!("pw of {name}\n"));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let (status, body) = send(
+            reqwest::Client::new()
+                .post(self.server.url("/api/v1/auth/login"))
+                .json(&json!({"name": name, "password": format!("pw of {name}")})),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        self.tokens
+            .insert(name, body["token"].as_str().unwrap().to_string());
+    }
+
     pub async fn get(&self, path: &str, who: Option<&str>) -> (StatusCode, Value) {
         let mut request = reqwest::Client::new().get(self.server.url(path));
         if let Some(who) = who {

@@ -6,6 +6,7 @@ use crate::model::branches::{
     ActivityPhoto, Attendance, AttendanceLine, Branch, Member, PhotoFlag,
 };
 use crate::model::lessons::Lesson;
+use crate::model::summary::SummaryCounts;
 use crate::store::StoreError;
 
 /// The columns of the branches' statements (`store::sql::branches`).
@@ -132,6 +133,7 @@ impl TryFrom<ActivityPhotoRow> for ActivityPhoto {
 /// The columns of `Dialect::ATTENDANCE_LINES`.
 #[derive(sqlx::FromRow)]
 pub struct AttendanceLineRow {
+    activity_id: Id,
     branch_id: Id,
     member_id: Id,
     held_at: String,
@@ -142,11 +144,41 @@ impl TryFrom<AttendanceLineRow> for AttendanceLine {
     type Error = StoreError;
     fn try_from(row: AttendanceLineRow) -> Result<AttendanceLine> {
         Ok(AttendanceLine {
+            activity_id: row.activity_id,
             branch_id: row.branch_id,
             member_id: row.member_id,
             held_at: row.held_at,
             status: parse("attendance", &row.status)?,
         })
+    }
+}
+
+/// The columns of `Dialect::SUMMARY_COUNTS`.
+#[derive(sqlx::FromRow)]
+pub struct SummaryCountsRow {
+    households: i64,
+    visited: i64,
+    members: i64,
+    mobile_members: i64,
+    open_requests: i64,
+    activities: i64,
+    took_part: i64,
+    roll_lines: i64,
+}
+
+impl From<SummaryCountsRow> for SummaryCounts {
+    fn from(row: SummaryCountsRow) -> SummaryCounts {
+        let n = |v: i64| u64::try_from(v).unwrap_or(0);
+        SummaryCounts {
+            households: n(row.households),
+            visited: n(row.visited),
+            members: n(row.members),
+            mobile_members: n(row.mobile_members),
+            open_requests: n(row.open_requests),
+            activities: n(row.activities),
+            took_part: n(row.took_part),
+            roll_lines: n(row.roll_lines),
+        }
     }
 }
 

@@ -8,8 +8,9 @@ use crate::model::branches::{
 };
 use crate::model::lessons::{Lesson, LessonRecipient, NewLesson};
 use crate::model::photos::PhotoCopy;
+use crate::model::summary::{SummaryCounts, SummaryScope};
 use crate::store::rows::{
-    ActivityPhotoRow, ActivityRow, AttendanceLineRow, AttendanceRow, LessonRow,
+    ActivityPhotoRow, ActivityRow, AttendanceLineRow, AttendanceRow, LessonRow, SummaryCountsRow,
 };
 use crate::store::{Result, StoreError};
 use sqlx::{Encode, Executor, FromRow, IntoArguments, Type};
@@ -68,7 +69,21 @@ where
     ActivityPhotoRow: for<'r> FromRow<'r, DB::Row>,
     AttendanceLineRow: for<'r> FromRow<'r, DB::Row>,
     LessonRow: for<'r> FromRow<'r, DB::Row>,
+    SummaryCountsRow: for<'r> FromRow<'r, DB::Row>,
 {
+    /// See [`crate::store::BranchStore::summary_counts`].
+    pub(super) async fn count_summary(&self, scope: &SummaryScope) -> Result<SummaryCounts> {
+        let json = |ids: &[Id]| serde_json::to_string(ids).expect("ids serialise");
+        let row: SummaryCountsRow = sqlx::query_as(DB::SUMMARY_COUNTS)
+            .bind(json(&scope.grid_ids))
+            .bind(json(&scope.branch_ids))
+            .bind(crate::store::instant(&scope.visited_since)?)
+            .bind(crate::store::instant(&scope.activities_since)?)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.into())
+    }
+
     /// See [`crate::store::BranchStore::record_activity`].
     pub(super) async fn insert_activity(&self, activity: &NewActivity) -> Result<Activity> {
         let mut tx = self.pool.begin_with(DB::BEGIN_WRITE).await?;
@@ -135,8 +150,9 @@ where
         let rows: Vec<ActivityRow> = sqlx::query_as(DB::ACTIVITIES)
             .bind(json(&filter.ids))
             .bind(json(&filter.branch_ids))
-            .bind(filter.held_before.as_deref())
+            .bind(filter.after.as_ref().map(|(at, _)| at.as_str()))
             .bind(limit)
+            .bind(filter.after.as_ref().map(|&(_, id)| id))
             .fetch_all(&self.pool)
             .await?;
         if rows.is_empty() {

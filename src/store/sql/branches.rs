@@ -9,12 +9,13 @@ use crate::model::branches::{
 };
 use crate::model::lessons::{Lesson, LessonRecipient, NewLesson};
 use crate::model::photos::PhotoCopy;
+use crate::model::summary::{SummaryCounts, SummaryScope};
 use crate::model::{Id, PlaceKind};
 use crate::store::BranchStore;
 use crate::store::error::item_error;
 use crate::store::rows::{
     ActivityPhotoRow, ActivityRow, AttendanceLineRow, AttendanceRow, BranchRow, LessonRow,
-    MemberRow,
+    MemberRow, SummaryCountsRow,
 };
 use crate::store::{ItemProblem, Result, StoreError, WriteSummary};
 use async_trait::async_trait;
@@ -332,6 +333,7 @@ where
     ActivityPhotoRow: for<'r> FromRow<'r, DB::Row>,
     AttendanceLineRow: for<'r> FromRow<'r, DB::Row>,
     LessonRow: for<'r> FromRow<'r, DB::Row>,
+    SummaryCountsRow: for<'r> FromRow<'r, DB::Row>,
 {
     async fn branches(&self) -> Result<Vec<Branch>> {
         self.all_branches().await
@@ -388,6 +390,10 @@ where
         recipients: &[LessonRecipient],
     ) -> Result<Lesson> {
         self.insert_lesson(lesson, recipients).await
+    }
+
+    async fn summary_counts(&self, scope: &SummaryScope) -> Result<SummaryCounts> {
+        self.count_summary(scope).await
     }
 
     async fn lessons(&self) -> Result<Vec<Lesson>> {

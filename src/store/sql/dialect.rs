@@ -145,7 +145,8 @@ pub trait Dialect: Database {
     /// returning `id`.
     const INSERT_ACTIVITY: &'static str;
     /// [`crate::store::rows::ActivityRow`]s: ids as a JSON array `$1`, branch ids as a JSON
-    /// array `$2`, held before `$3`, each NULL for "any"; newest first, at most `$4`.
+    /// array `$2`, after the activity held at `$3` with id `$5` in the order, each NULL for
+    /// "any"; newest first (held time, then id), at most `$4`.
     const ACTIVITIES: &'static str;
     /// [`crate::store::rows::AttendanceRow`]s of the activities in the JSON array `$1`.
     const ATTENDANCE_OF: &'static str;
@@ -160,6 +161,9 @@ pub trait Dialect: Database {
     /// [`crate::store::rows::AttendanceLineRow`]s of the complete activities held at or after
     /// `$1` and before `$2`, oldest first.
     const ATTENDANCE_LINES: &'static str;
+    /// One [`crate::store::rows::SummaryCountsRow`]: grids as a JSON array `$1`, branches as a
+    /// JSON array `$2`, visited since `$3`, activities since `$4`.
+    const SUMMARY_COUNTS: &'static str;
     /// A new lesson (title, body, link, sent_by, sent_at), returning `id`.
     const INSERT_LESSON: &'static str;
     /// [`crate::store::rows::LessonRow`]s, lesson `$1` or all if NULL, newest first.

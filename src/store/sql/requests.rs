@@ -15,9 +15,12 @@ use sqlx::{Encode, Executor, FromRow, IntoArguments, Type};
 /// The cadre who holds area `$1` now.
 const AREA_HOLDER: &str =
     "SELECT user_id FROM area_claims WHERE area_id = $1 AND released_at IS NULL";
-/// The secretary who answers for community `$1` (the first bound to it, when several are).
-const SECRETARY_OF: &str =
-    "SELECT id FROM users WHERE role = 'secretary' AND community_id = $1 ORDER BY id LIMIT 1";
+/// The secretary who answers for grid `$2` of community `$1`: one bound to a branch serving the
+/// grid, else one of the community bound to no branch (the first, when several are).
+const SECRETARY_OF: &str = "SELECT id FROM users WHERE role = 'secretary' \
+     AND (branch_id IN (SELECT branch_id FROM branch_grids WHERE grid_id = $2) \
+          OR (community_id = $1 AND branch_id IS NULL)) \
+     ORDER BY branch_id IS NULL, id LIMIT 1";
 /// Request `$1`, just stored, starts dispatched to unit `$2`.
 const DISPATCH_TO_UNIT: &str =
     "UPDATE requests SET state = 'dispatched', assignee_unit = $2 WHERE id = $1";
@@ -112,7 +115,7 @@ where
     }
 
     /// The first link at or after `from` that has someone to answer: the area's holder, the
-    /// secretary of the grid's community, else the community itself (its secretaries and the
+    /// secretary of the grid's branch or else of its community, else the community itself (its secretaries and the
     /// admins read it there), and past the community the street.
     async fn answerer_on(
         conn: &mut DB::Connection,
@@ -133,6 +136,7 @@ where
         if from <= Link::Grid {
             let secretary: Option<Id> = sqlx::query_scalar(SECRETARY_OF)
                 .bind(spot.community_id)
+                .bind(spot.grid_id)
                 .fetch_optional(&mut *conn)
                 .await?;
             if secretary.is_some() {
