@@ -130,6 +130,40 @@ async fn the_demo_diary_shows_covered_and_neglected_areas_once() {
         let pioneers = get(&server, "/api/v1/stats/pioneers?days=365", token).await;
         assert_eq!(pioneers["rows"].as_array().unwrap().len(), 6);
         assert_eq!(pioneers["rows"][0]["user"]["display_name"], "张伟");
+        // 香港花园社区's branches held activities, most complete, their rolls mostly present.
+        let branches = get(&server, "/api/v1/branches", token).await;
+        let garden = branches["branches"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|b| b["code"] == "DZB370202010003001")
+            .unwrap()["community_id"]
+            .as_i64()
+            .unwrap();
+        let feed = get(
+            &server,
+            &format!("/api/v1/communities/{garden}/feed?limit=100"),
+            token,
+        )
+        .await;
+        let activities = feed["activities"].as_array().unwrap();
+        assert_eq!(
+            activities.len(),
+            100,
+            "13 branches, 8 activities each: {feed}"
+        );
+        let complete = activities.iter().filter(|a| a["complete"] == true).count();
+        assert!(complete > 90, "{complete} of 100 complete");
+        let rates = get(
+            &server,
+            &format!("/api/v1/stats/attendance?community_id={garden}"),
+            token,
+        )
+        .await;
+        for row in rates["rows"].as_array().unwrap() {
+            let rate = row["rate"].as_f64().unwrap();
+            assert!((0.5..=1.0).contains(&rate), "{row}");
+        }
         // A second start adds nothing.
         let total = total_visits(&pioneers);
         assert_eq!(*first_total.get_or_insert(total), total, "start {start}");

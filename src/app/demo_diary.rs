@@ -93,6 +93,7 @@ impl App {
                 self.store.meet_need(need.id, cadre).await?;
             }
         }
+        self.load_demo_activities().await?;
         // The diary's times and every household's open needs (the `needs` tiles) from the store.
         self.refresh().await?;
         Ok(stored)
