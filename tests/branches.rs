@@ -425,6 +425,12 @@ async fn an_activity_leaves_a_trace_once_its_three_photos_are_in() {
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     let (status, body) = put_photo(demo, id, "minutes", "zhibu", "image/gif", png()).await;
     assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{body}");
+    let (status, body) = put_photo(demo, id, "minutes", "zhibu", "image/heic", png()).await;
+    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{body}");
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("HEIC"),
+        "{body}"
+    );
     let (_, draft) = demo
         .get(&format!("/api/v1/activities/{id}"), Some("zhibu"))
         .await;

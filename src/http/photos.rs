@@ -76,6 +76,13 @@ pub fn require_image(headers: &HeaderMap) -> Result<(), ApiError> {
         });
     if matches!(media.as_deref(), Some("image/jpeg" | "image/png")) {
         Ok(())
+    } else if matches!(media.as_deref(), Some("image/heic" | "image/heif")) {
+        // Decoding HEIC needs libheif 1.17 or later; Debian 12 ships 1.15 (see the README).
+        Err(ApiError::UnsupportedMediaType(
+            "HEIC photos are not taken yet: send a JPEG or PNG (on an iPhone: Settings, Camera, \
+             Formats, Most Compatible)"
+                .into(),
+        ))
     } else {
         Err(ApiError::UnsupportedMediaType(
             "send the photo itself as the body, with Content-Type: image/jpeg or image/png".into(),
