@@ -111,7 +111,7 @@ async fn fill(pool: &sqlx::PgPool, households: i64, visits: i64, requests: i64) 
              SELECT 'B' || i, '珠海路' || i || '号', '户主', 3, \
                     ST_SetSRID(ST_MakePoint(120.36 + (i % 1000) * 1e-5, 36.06 + (i / 1000) * 1e-7), 4326), \
                     g.ids[1 + i % array_length(g.ids, 1)] \
-             FROM generate_series(1, {households}) AS i, g"
+             FROM generate_series(1::bigint, {households}) AS i, g"
         ),
     )
     .await;
@@ -127,7 +127,7 @@ async fn fill(pool: &sqlx::PgPool, households: i64, visits: i64, requests: i64) 
              SELECT h.lo + (i * 7919) % h.n, u.id, 'bench-' || i, 'd', \
                     now() - ((i * 104729) % (365 * 24)) * interval '1 hour', \
                     ST_SetSRID(ST_MakePoint(120.37, 36.06), 4326), 1.0, i % 10 <> 0, '' \
-             FROM generate_series(1, {visits}) AS i, h, u; \
+             FROM generate_series(1::bigint, {visits}) AS i, h, u; \
              INSERT INTO household_last_visits (household_id, any_at, on_site_at) \
              SELECT household_id, max(visited_at), max(visited_at) FILTER (WHERE on_site) \
              FROM visits GROUP BY household_id \
@@ -156,7 +156,7 @@ async fn fill(pool: &sqlx::PgPool, households: i64, visits: i64, requests: i64) 
                     g.communities[1 + i % array_length(g.ids, 1)], 'community', \
                     now() - (i % (90 * 24)) * interval '1 hour', \
                     now() - (i % (90 * 24)) * interval '1 hour', now() \
-             FROM generate_series(1, {requests}) AS i, g; \
+             FROM generate_series(1::bigint, {requests}) AS i, g; \
              INSERT INTO request_events (request_id, from_state, to_state, note, link, at) \
              SELECT id, NULL, 'reported', '', 'community', requested_at FROM requests; \
              INSERT INTO request_events (request_id, from_state, to_state, note, link, at) \
