@@ -628,6 +628,23 @@ async fn the_summary_counts_the_rows_of_its_unit_only(store: Arc<dyn Store>) {
     );
     let nothing = store.summary_counts(&scope(vec![], vec![])).await.unwrap();
     assert_eq!(nothing, SummaryCounts::default());
+    // A household moved to the other grid (an edit of the boundary) takes its visits along.
+    let moved = HouseholdAssignment {
+        household_id: ids[0],
+        grid_id: Some(grids[1]),
+        area_ids: vec![],
+    };
+    store.apply_assignments(&[moved], &[]).await.unwrap();
+    let there = store
+        .summary_counts(&scope(vec![grids[1]], vec![]))
+        .await
+        .unwrap();
+    assert_eq!((there.households, there.visited), (2, 1));
+    let here = store
+        .summary_counts(&scope(vec![grids[0]], vec![]))
+        .await
+        .unwrap();
+    assert_eq!((here.households, here.visited), (1, 0));
 }
 
 fn visit(household_id: Id, user_id: Id, at: &str, on_site: bool) -> NewVisit {

@@ -421,9 +421,8 @@ impl Dialect for Postgres {
            AND (SELECT count(*) FROM activity_photos p WHERE p.activity_id = a.id) = 3) \
          SELECT (SELECT count(*) FROM households WHERE grid_id IN (SELECT id FROM g)) \
            AS households, \
-         (SELECT count(*) FROM household_last_visits l JOIN households h \
-           ON h.id = l.household_id WHERE h.grid_id IN (SELECT id FROM g) \
-           AND l.on_site_at >= $3::timestamptz) AS visited, \
+         (SELECT count(*) FROM household_last_visits WHERE grid_id IN (SELECT id FROM g) \
+           AND on_site_at >= $3::timestamptz) AS visited, \
          (SELECT count(*) FROM members WHERE status <> 'transferred' \
            AND branch_id IN (SELECT id FROM b)) AS members, \
          (SELECT count(*) FROM members WHERE status = 'mobile' \
