@@ -10,7 +10,7 @@ import * as maplibregl from '/vendor/maplibre-gl/maplibre-gl.mjs';
 import { buildStyle, gridFillColour, LAYER_GROUPS, DENSITY_STOPS, tileRequestTransform } from './style.js';
 import { bbox, interiorPoint, wgs84ToGcj02 } from './geo.js';
 import { loadTileJson, lookupQuery } from './api.js';
-import { $, el, initSheet, isPhone, locateMe, revealPanel, showMessage } from './ui.js';
+import { $, el, initSheet, isPhone, locateMe, reportMapErrors, revealPanel, showMessage } from './ui.js';
 import { initAccount } from './account.js';
 import { areaDetails, initClaims, showsUnclaimed } from './claims.js';
 import { editorTakesClick, initEditor } from './editor.js';
@@ -349,11 +349,7 @@ async function start() {
   initNeeds({ map, tilejson: tilejson.needs });
   map.on('mouseenter', 'grids-fill', () => (map.getCanvas().style.cursor = 'pointer'));
   map.on('mouseleave', 'grids-fill', () => (map.getCanvas().style.cursor = ''));
-  map.on('error', (e) => {
-    const text = e.error?.message ?? String(e.error ?? e);
-    console.error(`map error: ${text}`);
-    showMessage(`地图数据加载失败：${text}`, 'error');
-  });
+  reportMapErrors(map);
 
   $('mode-2d').addEventListener('click', () => setMode(false));
   $('mode-3d').addEventListener('click', () => setMode(true));

@@ -28,6 +28,15 @@ export function showMessage(text, kind = 'info') {
 }
 
 /** A date-time of the API (RFC 3339) in China Standard Time, as 2026-11-28 20:15. */
+/** Says in the page, and in the console, when the map fails to load its data. */
+export function reportMapErrors(map) {
+  map.on('error', (e) => {
+    const text = e.error?.message ?? String(e.error ?? e);
+    console.error(`map error: ${text}`);
+    showMessage(`地图数据加载失败：${text}`, 'error');
+  });
+}
+
 export function formatTime(rfc3339) {
   if (!rfc3339) return '';
   const d = new Date(rfc3339);

@@ -8,6 +8,7 @@ import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { deflateSync } from 'node:zlib';
 import { chromium } from 'playwright-core';
 
 export const webRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -267,4 +268,48 @@ export async function saveScreenshot(page, name, { docs = false } = {}) {
 /** A demo layer's GeoJSON FeatureCollection (geodata/demo/NAME.geojson). */
 export async function demoLayer(name) {
   return JSON.parse(await readFile(path.join(repoRoot, 'geodata', 'demo', `${name}.geojson`), 'utf8'));
+}
+
+/** CRC-32 (ISO-HDLC, as PNG's chunks use it). */
+function crc32(bytes) {
+  let crc = 0xffffffff;
+  for (const b of bytes) {
+    crc ^= b;
+    for (let k = 0; k < 8; k++) crc = (crc >>> 1) ^ (0xedb88320 & -(crc & 1));
+  }
+  return (crc ^ 0xffffffff) >>> 0;
+}
+
+/**
+ * A PNG of `width` × `height` made in Node (no browser needed): diagonal bands of two colours
+ * ([r, g, b] each), a stand-in for a camera's photo when a test sets up data over the API.
+ */
+export function pngImage(width, height, { colours = [[179, 38, 30], [243, 197, 83]], band = 24 } = {}) {
+  const stride = width * 3 + 1;
+  const raw = Buffer.alloc(stride * height);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const [r, g, b] = colours[Math.floor((x + y) / band) % colours.length];
+      raw.set([r, g, b], y * stride + 1 + x * 3);
+    }
+  }
+  const chunk = (type, data) => {
+    const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
+    const out = Buffer.alloc(body.length + 8);
+    out.writeUInt32BE(data.length, 0);
+    body.copy(out, 4);
+    out.writeUInt32BE(crc32(body), body.length + 4);
+    return out;
+  };
+  const header = Buffer.alloc(13);
+  header.writeUInt32BE(width, 0);
+  header.writeUInt32BE(height, 4);
+  header[8] = 8; // bits per channel
+  header[9] = 2; // RGB
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', header),
+    chunk('IDAT', deflateSync(raw)),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
 }
