@@ -416,7 +416,7 @@ async fn the_milestones_of_each_request_are_reduced_from_its_steps(store: Arc<dy
     let earlier = submit("2026-11-01T06:00:00.000Z").await;
 
     let timings = store
-        .request_timings("2026-12-01T00:00:00.000Z", "2026-12-02T00:00:00.000Z")
+        .request_timings("2026-12-01T00:00:00.000Z", "2026-12-02T00:00:00.000Z", None)
         .await
         .unwrap();
     let ids: Vec<Id> = timings.iter().map(|t| t.id).collect();
@@ -426,6 +426,19 @@ async fn the_milestones_of_each_request_are_reduced_from_its_steps(store: Arc<dy
         "the window, oldest first"
     );
     assert!(!ids.contains(&earlier.id));
+    // Narrowed to grids: those of the spot, or another.
+    let window = ("2026-12-01T00:00:00.000Z", "2026-12-02T00:00:00.000Z");
+    let here = [worked.spot.grid_id];
+    let narrowed = store
+        .request_timings(window.0, window.1, Some(&here))
+        .await
+        .unwrap();
+    assert_eq!(narrowed.len(), timings.len());
+    let elsewhere = store
+        .request_timings(window.0, window.1, Some(&[-1]))
+        .await
+        .unwrap();
+    assert!(elsewhere.is_empty());
     let w = &timings[0];
     assert_eq!((w.state, w.fixed), (Closed, Some(true)));
     assert_eq!(w.spot, spot);
@@ -615,7 +628,7 @@ async fn a_category_unit_takes_its_requests_and_every_change_is_audited(store: A
     );
     // Taken on the moment it was posted.
     let timings = store
-        .request_timings("2026-12-01T00:00:00.000Z", "2026-12-03T00:00:00.000Z")
+        .request_timings("2026-12-01T00:00:00.000Z", "2026-12-03T00:00:00.000Z", None)
         .await
         .unwrap();
     assert_eq!(timings[0].accepted_at.as_deref(), Some(at));

@@ -118,7 +118,7 @@ impl App {
     ) -> Result<Vec<RequestStatsRow>, StoreError> {
         let since = crate::timestamp::format(now - Duration::days(i64::from(days)));
         let until = crate::timestamp::format(now + Duration::milliseconds(1));
-        let timings = self.store.request_timings(&since, &until).await?;
+        let timings = self.store.request_timings(&since, &until, None).await?;
         let map = self.map_data();
         let mut groups: BTreeMap<(String, Option<Id>, String), Vec<RequestTiming>> =
             BTreeMap::new();

@@ -134,14 +134,10 @@ impl App {
             .await?;
         let since = crate::timestamp::format(now - Duration::days(REQUEST_DAYS));
         let until = crate::timestamp::format(now + Duration::milliseconds(1));
-        let grids: HashSet<Id> = grid_ids.iter().copied().collect();
-        let timings: Vec<_> = self
+        let timings = self
             .store
-            .request_timings(&since, &until)
-            .await?
-            .into_iter()
-            .filter(|t| grids.contains(&t.spot.grid_id))
-            .collect();
+            .request_timings(&since, &until, Some(&grid_ids))
+            .await?;
         let requests = self.row(
             unit.code.clone(),
             Some(unit.id),

@@ -307,8 +307,14 @@ pub trait Store: BranchStore + Send + Sync + 'static {
     async fn request_events(&self, request_id: Id) -> Result<Vec<RequestEvent>>;
 
     /// The milestones of every request reported at or after `since` and before `until`
-    /// (stored instants), oldest first: what response times and rates are computed from.
-    async fn request_timings(&self, since: &str, until: &str) -> Result<Vec<RequestTiming>>;
+    /// (stored instants) in `grids` (`None`: anywhere), oldest first: what response times and
+    /// rates are computed from.
+    async fn request_timings(
+        &self,
+        since: &str,
+        until: &str,
+        grids: Option<&[Id]>,
+    ) -> Result<Vec<RequestTiming>>;
 
     /// Keeps a photo of a request, unless the request has `max` of its kind already
     /// ([`StoreError::TooManyPhotos`]; counted under the request's lock, so that two uploads

@@ -312,6 +312,8 @@ impl Dialect for Postgres {
          AS reworks \
          FROM requests r LEFT JOIN request_events e ON e.request_id = r.id \
          WHERE r.requested_at >= $1::timestamptz AND r.requested_at < $2::timestamptz \
+         AND ($3::json IS NULL \
+              OR r.grid_id IN (SELECT json_array_elements_text($3::json)::bigint)) \
          GROUP BY r.id ORDER BY r.requested_at, r.id"
     );
 

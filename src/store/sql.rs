@@ -339,8 +339,13 @@ where
         self.events_of(request_id).await
     }
 
-    async fn request_timings(&self, since: &str, until: &str) -> Result<Vec<RequestTiming>> {
-        self.timings_between(since, until).await
+    async fn request_timings(
+        &self,
+        since: &str,
+        until: &str,
+        grids: Option<&[Id]>,
+    ) -> Result<Vec<RequestTiming>> {
+        self.timings_between(since, until, grids).await
     }
 
     async fn unit_for(&self, category: &str, community: Id) -> Result<Option<CategoryUnit>> {

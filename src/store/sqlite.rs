@@ -207,6 +207,7 @@ impl Dialect for Sqlite {
          AS reworks \
          FROM requests r LEFT JOIN request_events e ON e.request_id = r.id \
          WHERE r.requested_at >= $1 AND r.requested_at < $2 \
+         AND ($3 IS NULL OR r.grid_id IN (SELECT value FROM json_each($3))) \
          GROUP BY r.id ORDER BY r.requested_at, r.id";
 
     const INSERT_AUDIT: &'static str = concat!(

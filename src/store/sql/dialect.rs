@@ -127,7 +127,8 @@ pub trait Dialect: Database {
     const INSERT_REQUEST_PHOTO: &'static str;
     /// [`crate::store::rows::PhotoRow`]s of request `$1`, oldest first.
     const REQUEST_PHOTOS: &'static str;
-    /// [`crate::store::rows::RequestTimingRow`]s of the requests reported at or after `$1` and before `$2`,
+    /// [`crate::store::rows::RequestTimingRow`]s of the requests reported at or after `$1` and
+    /// before `$2` in the grids of the JSON array `$3` (NULL: anywhere),
     /// oldest first: each request's first acceptance, first handling, last closing and
     /// failed checks, reduced from its events in the database.
     const REQUEST_TIMINGS: &'static str;

@@ -281,10 +281,13 @@ where
         &self,
         since: &str,
         until: &str,
+        grids: Option<&[Id]>,
     ) -> Result<Vec<RequestTiming>> {
+        let grids = grids.map(|g| serde_json::to_string(g).expect("ids serialise"));
         let rows: Vec<RequestTimingRow> = sqlx::query_as(DB::REQUEST_TIMINGS)
             .bind(since)
             .bind(until)
+            .bind(grids)
             .fetch_all(&self.pool)
             .await?;
         rows.into_iter().map(RequestTiming::try_from).collect()
