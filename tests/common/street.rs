@@ -113,6 +113,44 @@ impl Demo {
             .insert(name, body["token"].as_str().unwrap().to_string());
     }
 
+    /// A GET answered with bytes (a photo): its status, the value of `header` and the body.
+    pub async fn get_bytes(
+        &self,
+        path: &str,
+        who: Option<&str>,
+        header: &str,
+    ) -> (StatusCode, String, Vec<u8>) {
+        let mut request = reqwest::Client::new().get(self.server.url(path));
+        if let Some(who) = who {
+            request = request.bearer_auth(&self.tokens[who]);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let value = response
+            .headers()
+            .get(header)
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default();
+        (status, value, response.bytes().await.unwrap().to_vec())
+    }
+
+    /// An image sent as the body of `request` (a POST or a PUT to this server) by `who`.
+    pub async fn send_image(
+        &self,
+        request: reqwest::RequestBuilder,
+        who: &str,
+        media: &str,
+        body: Vec<u8>,
+    ) -> (StatusCode, Value) {
+        send(
+            request
+                .bearer_auth(&self.tokens[who])
+                .header("Content-Type", media)
+                .body(body),
+        )
+        .await
+    }
+
     pub async fn get(&self, path: &str, who: Option<&str>) -> (StatusCode, Value) {
         let mut request = reqwest::Client::new().get(self.server.url(path));
         if let Some(who) = who {

@@ -21,32 +21,13 @@ pub(crate) async fn upload(
     media: &str,
     body: Vec<u8>,
 ) -> (StatusCode, Value) {
-    send(
-        reqwest::Client::new()
-            .post(
-                demo.server
-                    .url(&format!("/api/v1/requests/{id}/photos?kind={kind}")),
-            )
-            .bearer_auth(&demo.tokens[who])
-            .header("Content-Type", media)
-            .body(body),
-    )
-    .await
+    let path = format!("/api/v1/requests/{id}/photos?kind={kind}");
+    let request = reqwest::Client::new().post(demo.server.url(&path));
+    demo.send_image(request, who, media, body).await
 }
 
 async fn fetch(demo: &Demo, path: &str, who: Option<&str>) -> (StatusCode, String, Vec<u8>) {
-    let mut request = reqwest::Client::new().get(demo.server.url(path));
-    if let Some(who) = who {
-        request = request.bearer_auth(&demo.tokens[who]);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status();
-    let kind = response
-        .headers()
-        .get("content-type")
-        .map(|v| v.to_str().unwrap().to_string())
-        .unwrap_or_default();
-    (status, kind, response.bytes().await.unwrap().to_vec())
+    demo.get_bytes(path, who, "content-type").await
 }
 
 #[tokio::test]
