@@ -316,7 +316,7 @@ mod tests {
     #[test]
     fn the_file_sets_defaults_so_the_environment_keeps_its_place_above_it() {
         // Environment variables are set for the process (unsafe in this edition, forbidden
-        // here); tests/config.rs checks them through the real binary. What they rely on is
+        // here); tests/it/config.rs checks them through the real binary. What they rely on is
         // that the file's value is what clap takes for the default.
         let f = file("bind = \"0.0.0.0:9000\"\n");
         let cmd = f.apply(serve(), Path::new("test.toml")).unwrap();

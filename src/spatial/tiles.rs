@@ -51,7 +51,7 @@ pub const SIMPLIFY_TOLERANCE: f64 = 1.0;
 pub const MIN_RING_AREA: f64 = 1.0;
 
 /// Size budget: every tile this service makes, for every layer, stays at or below this many
-/// bytes **uncompressed** (500 KiB). `tests/tiles.rs` checks it over every tile of the demo street
+/// bytes **uncompressed** (500 KiB). `tests/it/tiles.rs` checks it over every tile of the demo street
 /// at zooms 10 to 18 for every layer; the demo's largest tiles are far below it (see that test).
 pub const MAX_TILE_BYTES: usize = 500 * 1024;
 
