@@ -1,5 +1,5 @@
 //! How well requests are answered, per category, grid, community or street: counts, rates and
-//! response times. The store reduces each request's steps to its milestones in the database
+//! response times. Each request carries its milestones, kept from its steps by the database
 //! ([`crate::store::Store::request_timings`]); this module groups them and takes the medians
 //! and 90th percentiles. Counts and times only: nothing personal.
 

@@ -1,8 +1,8 @@
 //! The one summary of a street, a community or a grid that the screen (党建信息屏) and the
 //! leaders' big screen show: households, members, visit coverage, requests and attendance.
 //! Counts come from the database ([`crate::store::BranchStore::summary_counts`], each figure one
-//! aggregate over the rows it counts); the requests' rates and times come from their milestones,
-//! which the database reduces too ([`crate::store::Store::request_timings`]). Counts only:
+//! aggregate over the rows it counts); the requests' rates and times come from the milestones
+//! each request carries ([`crate::store::Store::request_timings`]), read alongside. Counts only:
 //! nothing personal.
 
 use super::App;
@@ -123,21 +123,19 @@ impl App {
             .collect();
         let visited_since = crate::timestamp::format(now - Duration::days(COVERAGE_DAYS));
         let quarter_since = crate::timestamp::format(quarter_start(now));
-        let counts = self
-            .store
-            .summary_counts(&SummaryScope {
-                grid_ids: grid_ids.clone(),
-                branch_ids: branch_ids.clone(),
-                visited_since: visited_since.clone(),
-                activities_since: quarter_since.clone(),
-            })
-            .await?;
         let since = crate::timestamp::format(now - Duration::days(REQUEST_DAYS));
         let until = crate::timestamp::format(now + Duration::milliseconds(1));
-        let timings = self
-            .store
-            .request_timings(&since, &until, Some(&grid_ids))
-            .await?;
+        let scope = SummaryScope {
+            grid_ids: grid_ids.clone(),
+            branch_ids: branch_ids.clone(),
+            visited_since: visited_since.clone(),
+            activities_since: quarter_since.clone(),
+        };
+        // Two independent reads: on PostGIS each runs on its own connection, side by side.
+        let (counts, timings) = tokio::try_join!(
+            self.store.summary_counts(&scope),
+            self.store.request_timings(&since, &until, Some(&grid_ids)),
+        )?;
         let requests = self.row(
             unit.code.clone(),
             Some(unit.id),

@@ -296,25 +296,21 @@ impl Dialect for Postgres {
         " AS at FROM request_photos WHERE request_id = $1 ORDER BY id"
     );
     const REQUEST_TIMINGS: &'static str = concat!(
-        "SELECT r.id, r.category, r.state, r.fixed, r.grid_id, r.area_id, r.community_id, \
-         r.street_id, ",
-        rfc3339_ms!("r.requested_at"),
+        "SELECT id, category, state, fixed, grid_id, area_id, community_id, street_id, ",
+        rfc3339_ms!("requested_at"),
         " AS requested_at, ",
-        rfc3339_ms!("r.opened_at"),
+        rfc3339_ms!("opened_at"),
         " AS opened_at, ",
-        rfc3339_ms!("min(e.at) FILTER (WHERE e.to_state IN ('accepted', 'dispatched'))"),
+        rfc3339_ms!("accepted_at"),
         " AS accepted_at, ",
-        rfc3339_ms!("min(e.at) FILTER (WHERE e.to_state = 'handled')"),
+        rfc3339_ms!("handled_at"),
         " AS handled_at, ",
-        rfc3339_ms!("max(e.at) FILTER (WHERE e.to_state = 'closed')"),
-        " AS closed_at, \
-         count(*) FILTER (WHERE e.from_state = 'handled' AND e.to_state = 'dispatched') \
-         AS reworks \
-         FROM requests r LEFT JOIN request_events e ON e.request_id = r.id \
-         WHERE r.requested_at >= $1::timestamptz AND r.requested_at < $2::timestamptz \
+        rfc3339_ms!("closed_at"),
+        " AS closed_at, reworks::bigint AS reworks FROM requests \
+         WHERE requested_at >= $1::timestamptz AND requested_at < $2::timestamptz \
          AND ($3::json IS NULL \
-              OR r.grid_id IN (SELECT json_array_elements_text($3::json)::bigint)) \
-         GROUP BY r.id ORDER BY r.requested_at, r.id"
+              OR grid_id IN (SELECT json_array_elements_text($3::json)::bigint)) \
+         ORDER BY requested_at, id"
     );
 
     const INSERT_AUDIT: &'static str = "INSERT INTO audit \

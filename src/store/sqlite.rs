@@ -198,17 +198,12 @@ impl Dialect for Sqlite {
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id";
     const REQUEST_PHOTOS: &'static str = "SELECT id, request_id, kind, media_type, width, height, \
          uploaded_by, at FROM request_photos WHERE request_id = $1 ORDER BY id";
-    const REQUEST_TIMINGS: &'static str = "SELECT r.id, r.category, r.state, r.fixed, r.grid_id, \
-         r.area_id, r.community_id, r.street_id, r.requested_at, r.opened_at, \
-         min(CASE WHEN e.to_state IN ('accepted', 'dispatched') THEN e.at END) AS accepted_at, \
-         min(CASE WHEN e.to_state = 'handled' THEN e.at END) AS handled_at, \
-         max(CASE WHEN e.to_state = 'closed' THEN e.at END) AS closed_at, \
-         count(CASE WHEN e.from_state = 'handled' AND e.to_state = 'dispatched' THEN 1 END) \
-         AS reworks \
-         FROM requests r LEFT JOIN request_events e ON e.request_id = r.id \
-         WHERE r.requested_at >= $1 AND r.requested_at < $2 \
-         AND ($3 IS NULL OR r.grid_id IN (SELECT value FROM json_each($3))) \
-         GROUP BY r.id ORDER BY r.requested_at, r.id";
+    const REQUEST_TIMINGS: &'static str = "SELECT id, category, state, fixed, grid_id, area_id, \
+         community_id, street_id, requested_at, opened_at, accepted_at, handled_at, closed_at, \
+         reworks FROM requests \
+         WHERE requested_at >= $1 AND requested_at < $2 \
+         AND ($3 IS NULL OR grid_id IN (SELECT value FROM json_each($3))) \
+         ORDER BY requested_at, id";
 
     const INSERT_AUDIT: &'static str = concat!(
         "INSERT INTO audit (at, user_id, action, entity, entity_id, before, after) \

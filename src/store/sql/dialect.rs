@@ -130,7 +130,7 @@ pub trait Dialect: Database {
     /// [`crate::store::rows::RequestTimingRow`]s of the requests reported at or after `$1` and
     /// before `$2` in the grids of the JSON array `$3` (NULL: anywhere),
     /// oldest first: each request's first acceptance, first handling, last closing and
-    /// failed checks, reduced from its events in the database.
+    /// failed checks, as the requests carry them (migration 0019 keeps them from their steps).
     const REQUEST_TIMINGS: &'static str;
 
     /// [`crate::store::rows::MemberRow`]s of branch `$1`, by id; `joined_on` as `YYYY-MM-DD`.
