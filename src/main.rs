@@ -521,6 +521,7 @@ async fn serve(
     }
     app.watch_deadlines();
     config.webhooks.start(&app);
+    tokio::spawn(wangge::http::metrics::keep_bounded());
     let listener = tokio::net::TcpListener::bind(bind)
         .await
         .with_context(|| format!("binding {bind}"))?;

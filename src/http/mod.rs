@@ -12,6 +12,7 @@ pub mod json;
 pub mod lessons;
 pub mod limits;
 pub mod lookup;
+pub mod metrics;
 pub mod ogc;
 pub mod open311;
 pub mod photos;
@@ -103,6 +104,7 @@ pub fn router_with(app: Arc<App>, config: HttpConfig) -> Router {
     let basemap = config.web.basemap.clone();
     let router = Router::new()
         .route("/health", get(health))
+        .route("/metrics", get(metrics::scrape))
         .route("/api/v1/openapi.json", get(openapi))
         .route(
             "/api/v1/lookup",
@@ -130,7 +132,9 @@ pub fn router_with(app: Arc<App>, config: HttpConfig) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
+    metrics::install();
     security::harden(router, basemap.as_ref())
+        .layer(axum::middleware::from_fn(metrics::record))
         .layer(TraceLayer::new_for_http())
         .with_state(AppState {
             app,

@@ -418,6 +418,7 @@ async fn the_openapi_document_describes_every_route() {
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
     for (path, method) in [
         ("/health", "get"),
+        ("/metrics", "get"),
         ("/api/v1/openapi.json", "get"),
         ("/api/v1/lookup", "get"),
         ("/api/v1/lookup", "post"),

@@ -30,6 +30,7 @@ mod http_api;
 mod instances;
 mod login_flood;
 mod memory;
+mod metrics;
 mod ogc;
 mod requests;
 mod store_branches;
