@@ -98,13 +98,8 @@ fn ratio(part: usize, whole: usize) -> Option<f64> {
     (whole > 0).then(|| part as f64 / whole as f64)
 }
 
-fn instant(text: &str) -> Option<OffsetDateTime> {
-    OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()
-}
-
-fn minutes_between(from: OffsetDateTime, to: Option<&String>) -> Option<f64> {
-    let to = instant(to?)?;
-    Some((to - from).as_seconds_f64() / 60.0)
+fn minutes_between(from: OffsetDateTime, to: Option<OffsetDateTime>) -> Option<f64> {
+    Some((to? - from).as_seconds_f64() / 60.0)
 }
 
 impl App {
@@ -146,22 +141,20 @@ impl App {
         let (mut accept, mut door, mut close) = (Vec::new(), Vec::new(), Vec::new());
         let (mut open, mut overdue, mut on_time, mut handled, mut reworked) = (0, 0, 0, 0, 0);
         for t in timings {
-            let Some(reported) = instant(&t.requested_at) else {
-                continue;
-            };
-            accept.extend(minutes_between(reported, t.accepted_at.as_ref()));
-            door.extend(minutes_between(reported, t.handled_at.as_ref()));
-            let expected = category(&t.category)
-                .zip(instant(&t.opened_at))
-                .map(|(c, opened)| self.calendar.add_working_hours(opened, c.handle_days * 24));
+            let reported = t.requested_at;
+            accept.extend(minutes_between(reported, t.accepted_at));
+            door.extend(minutes_between(reported, t.handled_at));
+            let expected = category(&t.category).map(|c| {
+                self.calendar
+                    .add_working_hours(t.opened_at, c.handle_days * 24)
+            });
             if t.state.is_open() {
                 open += 1;
                 overdue += usize::from(expected.is_some_and(|e| e < now));
             }
             if t.state == RequestState::Closed {
-                close.extend(minutes_between(reported, t.closed_at.as_ref()));
-                let closed_at = t.closed_at.as_deref().and_then(instant);
-                on_time += usize::from(expected.zip(closed_at).is_some_and(|(e, c)| c <= e));
+                close.extend(minutes_between(reported, t.closed_at));
+                on_time += usize::from(expected.zip(t.closed_at).is_some_and(|(e, c)| c <= e));
             }
             if t.handled_at.is_some() {
                 handled += 1;

@@ -6,6 +6,7 @@ use super::Id;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
+use time::OffsetDateTime;
 
 /// Where a request stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -331,8 +332,8 @@ pub struct RequestEvent {
     pub at: String,
 }
 
-/// When a request reached the milestones its response times count, as the store reduces its
-/// steps: one row per request.
+/// When a request reached the milestones its response times count, as the request carries
+/// them: one row per request, the instants read as such (no text to parse for 100,000 rows).
 #[derive(Debug, Clone, PartialEq)]
 pub struct RequestTiming {
     /// The request.
@@ -346,15 +347,15 @@ pub struct RequestTiming {
     /// Where it was reported.
     pub spot: Spot,
     /// When it was reported.
-    pub requested_at: String,
+    pub requested_at: OffsetDateTime,
     /// When it was opened last (reported or reopened): its time limits count from here.
-    pub opened_at: String,
+    pub opened_at: OffsetDateTime,
     /// When it was first taken on: accepted (立案), or dispatched straight to its category's unit.
-    pub accepted_at: Option<String>,
+    pub accepted_at: Option<OffsetDateTime>,
     /// Its first handling (处置: someone was at the door).
-    pub handled_at: Option<String>,
+    pub handled_at: Option<OffsetDateTime>,
     /// Its last closing.
-    pub closed_at: Option<String>,
+    pub closed_at: Option<OffsetDateTime>,
     /// How often a check failed and the work went back (handled → dispatched).
     pub reworks: i64,
 }

@@ -25,6 +25,13 @@ fn parse<T: std::str::FromStr>(what: &str, text: &str) -> Result<T> {
         .map_err(|_| StoreError::Corrupt(format!("stored {what} {text:?} is unknown")))
 }
 
+/// An instant stored as milliseconds since the Unix epoch (what `Dialect::REQUEST_TIMINGS`
+/// reads, cheaper than formatting and parsing text for every row).
+fn instant_ms(ms: i64) -> Result<time::OffsetDateTime> {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .map_err(|_| StoreError::Corrupt(format!("stored instant {ms} ms is out of range")))
+}
+
 #[derive(sqlx::FromRow)]
 pub struct PlaceRow {
     id: Id,
@@ -553,11 +560,11 @@ pub struct RequestTimingRow {
     area_id: Option<Id>,
     community_id: Id,
     street_id: Option<Id>,
-    requested_at: String,
-    opened_at: String,
-    accepted_at: Option<String>,
-    handled_at: Option<String>,
-    closed_at: Option<String>,
+    requested_at: i64,
+    opened_at: i64,
+    accepted_at: Option<i64>,
+    handled_at: Option<i64>,
+    closed_at: Option<i64>,
     reworks: i64,
 }
 
@@ -575,11 +582,11 @@ impl TryFrom<RequestTimingRow> for RequestTiming {
                 community_id: row.community_id,
                 street_id: row.street_id,
             },
-            requested_at: row.requested_at,
-            opened_at: row.opened_at,
-            accepted_at: row.accepted_at,
-            handled_at: row.handled_at,
-            closed_at: row.closed_at,
+            requested_at: instant_ms(row.requested_at)?,
+            opened_at: instant_ms(row.opened_at)?,
+            accepted_at: row.accepted_at.map(instant_ms).transpose()?,
+            handled_at: row.handled_at.map(instant_ms).transpose()?,
+            closed_at: row.closed_at.map(instant_ms).transpose()?,
             reworks: row.reworks,
         })
     }

@@ -54,6 +54,17 @@ macro_rules! now {
     };
 }
 
+/// A stored instant (RFC 3339 text) as milliseconds since the Unix epoch; NULL stays NULL.
+macro_rules! epoch_ms {
+    ($column:literal) => {
+        concat!(
+            "CAST(round((julianday(",
+            $column,
+            ") - 2440587.5) * 86400000.0) AS INTEGER)"
+        )
+    };
+}
+
 macro_rules! place_columns {
     () => {
         "id, kind, code, name, parent_id, geom, version"
@@ -198,12 +209,21 @@ impl Dialect for Sqlite {
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id";
     const REQUEST_PHOTOS: &'static str = "SELECT id, request_id, kind, media_type, width, height, \
          uploaded_by, at FROM request_photos WHERE request_id = $1 ORDER BY id";
-    const REQUEST_TIMINGS: &'static str = "SELECT id, category, state, fixed, grid_id, area_id, \
-         community_id, street_id, requested_at, opened_at, accepted_at, handled_at, closed_at, \
-         reworks FROM requests \
+    const REQUEST_TIMINGS: &'static str = concat!(
+        "SELECT id, category, state, fixed, grid_id, area_id, community_id, street_id, ",
+        epoch_ms!("requested_at"),
+        " AS requested_at, ",
+        epoch_ms!("opened_at"),
+        " AS opened_at, ",
+        epoch_ms!("accepted_at"),
+        " AS accepted_at, ",
+        epoch_ms!("handled_at"),
+        " AS handled_at, ",
+        epoch_ms!("closed_at"),
+        " AS closed_at, reworks FROM requests \
          WHERE requested_at >= $1 AND requested_at < $2 \
-         AND ($3 IS NULL OR grid_id IN (SELECT value FROM json_each($3))) \
-         ORDER BY requested_at, id";
+         AND ($3 IS NULL OR grid_id IN (SELECT value FROM json_each($3)))"
+    );
 
     const INSERT_AUDIT: &'static str = concat!(
         "INSERT INTO audit (at, user_id, action, entity, entity_id, before, after) \

@@ -128,9 +128,10 @@ pub trait Dialect: Database {
     /// [`crate::store::rows::PhotoRow`]s of request `$1`, oldest first.
     const REQUEST_PHOTOS: &'static str;
     /// [`crate::store::rows::RequestTimingRow`]s of the requests reported at or after `$1` and
-    /// before `$2` in the grids of the JSON array `$3` (NULL: anywhere),
-    /// oldest first: each request's first acceptance, first handling, last closing and
-    /// failed checks, as the requests carry them (migration 0019 keeps them from their steps).
+    /// before `$2` in the grids of the JSON array `$3` (NULL: anywhere), in no order: each
+    /// request's first acceptance, first handling, last closing and failed checks, as the
+    /// requests carry them (migration 0019 keeps them from their steps); instants as
+    /// milliseconds since the Unix epoch.
     const REQUEST_TIMINGS: &'static str;
 
     /// [`crate::store::rows::MemberRow`]s of branch `$1`, by id; `joined_on` as `YYYY-MM-DD`.
