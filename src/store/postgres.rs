@@ -81,6 +81,13 @@ macro_rules! grid_array {
     };
 }
 
+/// A timestamp column as milliseconds since the Unix epoch; NULL stays NULL.
+macro_rules! epoch_ms {
+    ($column:literal) => {
+        concat!("(extract(epoch FROM ", $column, ") * 1000)::bigint")
+    };
+}
+
 /// A timestamp column as RFC 3339 UTC text with milliseconds, the form SQLite stores.
 macro_rules! rfc3339_ms {
     ($column:literal) => {
@@ -302,17 +309,22 @@ impl Dialect for Postgres {
         rfc3339_ms!("at"),
         " AS at FROM request_photos WHERE request_id = $1 ORDER BY id"
     );
-    const REQUEST_TIMINGS: &'static str = "SELECT id, category, state, fixed, grid_id, area_id, \
-         community_id, street_id, \
-         (extract(epoch FROM requested_at) * 1000)::bigint AS requested_at, \
-         (extract(epoch FROM opened_at) * 1000)::bigint AS opened_at, \
-         (extract(epoch FROM accepted_at) * 1000)::bigint AS accepted_at, \
-         (extract(epoch FROM handled_at) * 1000)::bigint AS handled_at, \
-         (extract(epoch FROM closed_at) * 1000)::bigint AS closed_at, \
-         reworks::bigint AS reworks FROM requests \
+    const REQUEST_TIMINGS: &'static str = concat!(
+        "SELECT id, category, state, fixed, grid_id, area_id, community_id, street_id, ",
+        epoch_ms!("requested_at"),
+        " AS requested_at, ",
+        epoch_ms!("opened_at"),
+        " AS opened_at, ",
+        epoch_ms!("accepted_at"),
+        " AS accepted_at, ",
+        epoch_ms!("handled_at"),
+        " AS handled_at, ",
+        epoch_ms!("closed_at"),
+        " AS closed_at, reworks::bigint AS reworks FROM requests \
          WHERE requested_at >= $1::timestamptz AND requested_at < $2::timestamptz \
          AND ($3::json IS NULL \
-              OR grid_id IN (SELECT json_array_elements_text($3::json)::bigint))";
+              OR grid_id IN (SELECT json_array_elements_text($3::json)::bigint))"
+    );
 
     const INSERT_AUDIT: &'static str = "INSERT INTO audit \
          (at, user_id, action, entity, entity_id, before, after) \
